@@ -19,16 +19,16 @@ class Registry(Generic[T]):
 
     Args:
         kind: What the registry holds, used in error messages ("fusion", "image encoder", ...).
-        package: Dotted name of the package whose modules define the entries. Its modules are
-            imported on first lookup, so that every file that registers itself is seen without a
-            central import list.
+        package: Dotted name of the package (or a tuple of packages) whose modules define the
+            entries. Their modules are imported on first lookup, so that every file that registers
+            itself is seen without a central import list.
     """
 
-    def __init__(self, kind: str, package: str | None = None) -> None:
+    def __init__(self, kind: str, package: str | tuple[str, ...] | None = None) -> None:
         self.kind = kind
-        self.package = package
+        self.packages = (package,) if isinstance(package, str) else tuple(package or ())
         self._entries: dict[str, T] = {}
-        self._loaded = package is None
+        self._loaded = not self.packages
 
     def register(self, name: str) -> Callable[[T], T]:
         """Return a decorator that stores its argument under ``name``.
@@ -49,10 +49,11 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        package = importlib.import_module(self.package)
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{self.package}.{info.name}")
+        for name in self.packages:
+            package = importlib.import_module(name)
+            for info in pkgutil.iter_modules(package.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{name}.{info.name}")
 
     def get(self, name: str) -> T:
         """Return the entry named ``name``.

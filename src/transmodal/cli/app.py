@@ -1,0 +1,63 @@
+"""The typer application, command discovery and error handling shared by every command."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="transmodal",
+    help="Learning across modalities and tasks from a table: fit, predict, evaluate, transfer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _load_commands() -> None:
+    package = importlib.import_module("transmodal.cli")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("app",) and not info.name.startswith("_"):
+            importlib.import_module(f"transmodal.cli.{info.name}")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``message`` as one clear error on stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``transmodal`` console script.
+
+    Errors print as one message and exit 1 (2 for usage errors); set ``TRANSMODAL_DEBUG=1`` for the
+    full traceback.
+    """
+    from transmodal.errors import TransmodalError
+
+    _load_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except SystemExit:
+        raise
+    except TransmodalError as err:
+        if os.environ.get("TRANSMODAL_DEBUG"):
+            raise
+        fail(str(err))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as err:  # noqa: BLE001 - the CLI never shows a raw traceback
+        import click
+
+        if isinstance(err, click.exceptions.UsageError):
+            typer.echo(err.format_message() if hasattr(err, "format_message") else str(err), err=True)
+            sys.exit(2)
+        if isinstance(err, click.exceptions.Abort):
+            fail("aborted", 1)
+        if os.environ.get("TRANSMODAL_DEBUG"):
+            raise
+        fail(f"{type(err).__name__}: {err} (set TRANSMODAL_DEBUG=1 for the traceback)")

@@ -1,0 +1,134 @@
+"""Core commands: ``fit``, ``predict``, ``evaluate`` and ``info``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from transmodal.cli.app import app
+
+
+def hyperparameters_from(config: Optional[Path], overrides: List[str]) -> dict:
+    """Hyperparameters from a JSON/YAML ``--config`` file with ``--set key=value`` overrides."""
+    from transmodal.config import apply_overrides, load_config_file
+
+    values = load_config_file(config) if config else {}
+    return apply_overrides(values, overrides or [])
+
+
+def parse_column_types(items: List[str]) -> dict:
+    """``["col=text", ...]`` -> ``{"col": "text"}``."""
+    from transmodal.errors import ConfigError
+
+    result = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--column-type expects COLUMN=MODALITY, got {item!r}")
+        column, modality = item.rsplit("=", 1)
+        result[column] = modality
+    return result
+
+
+@app.command()
+def fit(
+    table: Path = typer.Argument(..., help="Training table (CSV, Parquet or JSON lines)."),
+    label: List[str] = typer.Option(..., "--label", "-l", help="Label column (repeat for several tasks)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to save the model in."),
+    tuning: Optional[Path] = typer.Option(None, "--tuning", help="Tuning table for early stopping."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Hyperparameters file (YAML or JSON)."),
+    set_: List[str] = typer.Option([], "--set", help="Override one hyperparameter: key=value (dots for nesting)."),
+    column_type: List[str] = typer.Option([], "--column-type", help="Override a modality: COLUMN=MODALITY."),
+    problem_type: Optional[str] = typer.Option(None, "--problem-type", help="binary, multiclass, regression, multilabel."),
+    eval_metric: Optional[str] = typer.Option(None, "--eval-metric", help="Metric for model selection."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds of training at most."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Train a model on TABLE and save it to --out."""
+    from transmodal.predictor import MultimodalPredictor
+
+    predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=problem_type,
+                                    eval_metric=eval_metric)
+    predictor.fit(str(table), tuning_data=str(tuning) if tuning else None,
+                  column_types=parse_column_types(column_type),
+                  hyperparameters=hyperparameters_from(config, set_), time_limit=time_limit, seed=seed)
+    predictor.save(out)
+    history = predictor.history_
+    typer.echo(f"saved to {out} (best epoch {history['best_epoch']}, "
+               f"tuning {predictor.eval_metric_} score {history['best_score']:.4f}, "
+               f"fit {history['fit_seconds']:.1f} s)")
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="Model folder."),
+    table: Path = typer.Argument(..., help="Table to predict."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output CSV file."),
+    proba: bool = typer.Option(False, "--proba", help="Write class probabilities too."),
+) -> None:
+    """Predict the labels of TABLE with the model in MODEL."""
+    import pandas as pd
+
+    from transmodal.predictor import MultimodalPredictor
+
+    predictor = MultimodalPredictor.load(model)
+    predictions = predictor.predict(str(table))
+    frame = predictions.to_frame() if isinstance(predictions, pd.Series) else predictions
+    if proba:
+        probabilities = predictor.predict_proba(str(table))
+        if isinstance(probabilities, pd.DataFrame):
+            probabilities = {predictor.labels[0]: probabilities}
+        for task, probs in probabilities.items():
+            frame = frame.join(probs.rename(columns=lambda c: f"{task}_proba_{c}"))
+    frame.to_csv(out, index=False)
+    typer.echo(f"wrote {len(frame)} predictions to {out}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="Model folder."),
+    table: Path = typer.Argument(..., help="Labelled table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Evaluate the model in MODEL on the labelled TABLE."""
+    from transmodal.predictor import MultimodalPredictor
+
+    metrics = MultimodalPredictor.load(model).evaluate(str(table))
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    print_metrics(metrics)
+
+
+def print_metrics(metrics: dict, prefix: str = "") -> None:
+    """Print a (possibly nested) metrics dict as aligned lines."""
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            typer.echo(f"{prefix}{key}:")
+            print_metrics(value, prefix + "  ")
+        else:
+            typer.echo(f"{prefix}{key:<20} {value:.4f}")
+
+
+@app.command()
+def info(model: Path = typer.Argument(..., help="Model folder.")) -> None:
+    """Describe a saved model: columns, encoders, fusion, tasks and training summary."""
+    from transmodal.persistence import verify_folder
+
+    config = verify_folder(model)
+    typer.echo(f"model folder: {model}")
+    typer.echo("inputs:")
+    for spec in config["inputs"]:
+        enc = config["encoders"][spec["name"]]
+        frozen = " (frozen)" if enc.get("frozen") else ""
+        typer.echo(f"  {spec['name']:<24} {spec['modality']:<9} encoder {enc['name']}{frozen}")
+    typer.echo(f"fusion: {config['fit_config']['fusion']}")
+    for task in config["tasks"]:
+        classes = f", classes {task['classes'][:10]}" if task["classes"] else ""
+        typer.echo(f"task: {task['name']} ({task['problem_type']}{classes})")
+    history = config.get("history") or {}
+    if history:
+        typer.echo(f"trained {len(history.get('epochs', []))} epoch(s) in {history.get('fit_seconds', 0):.1f} s; "
+                   f"best epoch {history.get('best_epoch')}, {config['eval_metric']} score {history.get('best_score', 0):.4f}")

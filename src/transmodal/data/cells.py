@@ -1,0 +1,101 @@
+"""Reading one table cell into the decoded item an encoder expects.
+
+Empty cells (None, NaN, an empty or blank string) are a missing modality for that row, never an
+error. Non-empty cells that cannot be read raise :class:`CellError` with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from transmodal.data.audio_files import AudioDecodeError, load_audio
+from transmodal.data.image_files import ImageDecodeError, load_image
+
+
+class CellError(ValueError):
+    """A non-empty cell cannot be used; the message is the reason shown to the user."""
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and empty/blank strings."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, dict)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def resolve_path(value: Any, base_dir: Path, allowed_root: Path | None = None) -> Path:
+    """Resolve a (possibly relative) file path against ``base_dir``.
+
+    Raises:
+        CellError: the path leaves ``allowed_root`` (after resolving symlinks).
+    """
+    path = Path(str(value).strip()).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    if allowed_root is not None:
+        real = path.resolve()
+        root = allowed_root.resolve()
+        if real != root and root not in real.parents:
+            raise CellError(f"path {path} is outside the allowed root {root}; move the file or "
+                            "widen allowed_root")
+    return path
+
+
+def decode_text(value: Any) -> str:
+    """A text cell as a string; bytes must be UTF-8."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CellError(f"text is not valid UTF-8 ({err}); re-encode the file as UTF-8") from err
+    return str(value)
+
+
+def decode_number(value: Any) -> float:
+    """A numeric cell as a finite float."""
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CellError(f"{value!r} is not a number; fix the cell or set the column's type to "
+                        "'text' or 'categorical' with column_types") from None
+    if math.isinf(number):
+        raise CellError(f"{value!r} is infinite; use a finite number or leave the cell empty")
+    return number
+
+
+def decode_cell(modality: str, value: Any, base_dir: Path, allowed_root: Path | None = None) -> Any:
+    """Decode one non-missing cell of ``modality`` (image, audio, text, numeric, categorical).
+
+    Returns:
+        A PIL image, an ``(waveform, sample_rate)`` tuple, a string, a float, or a category string.
+
+    Raises:
+        CellError: the cell cannot be used (missing or corrupt file, non-numeric text, ...).
+    """
+    try:
+        if modality == "image":
+            return load_image(resolve_path(value, base_dir, allowed_root))
+        if modality == "audio":
+            return load_audio(resolve_path(value, base_dir, allowed_root))
+    except (ImageDecodeError, AudioDecodeError) as err:
+        raise CellError(str(err)) from err
+    if modality == "text":
+        return decode_text(value)
+    if modality == "numeric":
+        return decode_number(value)
+    if modality == "categorical":
+        return str(value)
+    raise CellError(f"unknown modality {modality!r}")

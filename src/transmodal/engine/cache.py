@@ -1,0 +1,39 @@
+"""The embedding cache: frozen encoders encode each row once per fit, not once per epoch."""
+
+from __future__ import annotations
+
+import torch
+
+
+class EmbeddingCache:
+    """Features of frozen inputs for the rows of one dataset.
+
+    Args:
+        num_rows: Rows in the dataset.
+        dims: Input name -> feature size, for the inputs whose encoders are frozen.
+    """
+
+    def __init__(self, num_rows: int, dims: dict[str, int]) -> None:
+        self.values = {name: torch.zeros(num_rows, dim) for name, dim in dims.items()}  # (N, D)
+        self.filled = {name: torch.zeros(num_rows, dtype=torch.bool) for name in dims}  # (N,)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.values)
+
+    def lookup(self, name: str, index: torch.Tensor) -> torch.Tensor | None:
+        """Cached features (B, D) of rows ``index``, or None unless all are cached."""
+        index = index.cpu()
+        if name not in self.values or not bool(self.filled[name][index].all()):
+            return None
+        return self.values[name][index]
+
+    def store(self, name: str, index: torch.Tensor, features: torch.Tensor) -> None:
+        """Remember ``features`` (B, D) for rows ``index``."""
+        index = index.cpu()
+        self.values[name][index] = features.detach().float().cpu()
+        self.filled[name][index] = True
+
+    def complete(self, name: str) -> bool:
+        """True once every row of input ``name`` is cached."""
+        return bool(self.filled[name].all())

@@ -1,0 +1,67 @@
+"""Lightning callbacks: best-state restore, per-epoch history, and switching rows to the cache."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+import torch
+
+
+class BestState(L.Callback):
+    """Keeps the trainable state of the best epoch (by ``val_score``) in memory and restores it at
+    the end of fitting. Nothing is written to disk (checkpoint files would be pickles)."""
+
+    def __init__(self) -> None:
+        self.best_score = float("-inf")
+        self.best_epoch = -1
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        score = float(trainer.callback_metrics.get("val_score", float("-inf")))
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, trainer.current_epoch
+            frozen = {n for n, p in module.net.named_parameters() if not p.requires_grad}
+            self.state = {k: v.detach().clone() for k, v in module.net.state_dict().items() if k not in frozen}
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self.state is not None:
+            module.net.load_state_dict(self.state, strict=False)
+
+
+class History(L.Callback):
+    """Records, per epoch: wall time (training plus validation), train loss and validation metrics."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, Any]] = []
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        self.epochs.append({"epoch": trainer.current_epoch,
+                            "epoch_seconds": time.perf_counter() - self._start, **metrics})
+
+
+class CacheSwitch(L.Callback):
+    """Once an input's features are all cached, stops decoding its files in later epochs."""
+
+    def __init__(self, datasets: dict[str, Any]) -> None:
+        self.datasets = datasets  # stage -> TableDataset
+
+    def _update(self, module: L.LightningModule) -> None:
+        for stage, dataset in self.datasets.items():
+            cache = module.caches.get(stage)
+            if cache is not None:
+                dataset.skip_inputs = {n for n in cache.names if cache.complete(n)}
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._update(module)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._update(module)

@@ -1,0 +1,157 @@
+"""The Lightning module that trains a :class:`~transmodal.model.MultimodalNet`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from transmodal.config import FitConfig
+from transmodal.engine.cache import EmbeddingCache
+from transmodal.engine.optim import parameter_groups
+from transmodal.engine.schedule import warmup_cosine
+from transmodal.fusion.base import module_key
+from transmodal.heads.task import TaskSpec
+from transmodal.losses.base import LOSSES, default_loss
+from transmodal.metrics.base import METRICS
+from transmodal.model import MultimodalNet, outputs_to_scores
+
+# An extra loss term: (module, batch, model output) -> dict of named loss terms
+ExtraLoss = Callable[["PredictorModule", dict, dict], dict[str, torch.Tensor]]
+
+
+class PredictorModule(L.LightningModule):
+    """Training, validation and optimisation of a multimodal network.
+
+    Args:
+        net: The network.
+        config: The fit configuration.
+        eval_metric: Metric name used for early stopping and best-state selection.
+        class_weights: Task name -> class-weight tensor (or None).
+        caches: ``{"train": EmbeddingCache, "val": EmbeddingCache}`` for frozen inputs (may be empty).
+        total_steps: Optimizer steps of the whole run (for the schedule).
+    """
+
+    def __init__(self, net: MultimodalNet, config: FitConfig, eval_metric: str,
+                 class_weights: dict[str, torch.Tensor | None], caches: dict[str, EmbeddingCache],
+                 total_steps: int) -> None:
+        super().__init__()
+        self.net = net
+        self.config = config
+        self.eval_metric = eval_metric
+        self.caches = caches
+        self.total_steps = max(1, total_steps)
+        self.losses = nn.ModuleDict({
+            module_key(task.name): self._build_loss(task, class_weights.get(task.name)) for task in net.tasks
+        })
+        self.extra_losses: list[ExtraLoss] = []
+        self._val_outputs: dict[str, list] = {}
+
+    def _build_loss(self, task: TaskSpec, weights: torch.Tensor | None) -> nn.Module:
+        name = default_loss(task.problem_type) if self.config.loss == "auto" else self.config.loss
+        if task.problem_type in ("regression", "multilabel"):
+            name = default_loss(task.problem_type)
+        return LOSSES.get(name)(task, class_weights=weights, focal_gamma=self.config.focal_gamma,
+                                label_smoothing=self.config.label_smoothing)
+
+    # ---- forward with the embedding cache -------------------------------------------------
+    def cached_forward(self, batch: dict[str, Any], stage: str) -> dict[str, Any]:
+        """Run the net, taking frozen inputs' features from the stage's cache where possible."""
+        cache = self.caches.get(stage)
+        given: dict[str, torch.Tensor] = {}
+        if cache is not None:
+            for name in cache.names:
+                features = cache.lookup(name, batch["index"])
+                if features is None:
+                    with torch.no_grad():
+                        features = self.net.encoder(name)(batch["inputs"][name])
+                    cache.store(name, batch["index"], features)
+                given[name] = features.to(self.device)
+        return self.net(batch["inputs"], batch["masks"], features=given)
+
+    # ---- losses ----------------------------------------------------------------------------
+    def task_losses(self, batch: dict[str, Any], out: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """One named term per task: ``{"task/<name>": loss}``."""
+        losses = {}
+        for task in self.net.tasks:
+            terms = self.losses[module_key(task.name)](out["outputs"][task.name], batch["targets"][task.name])
+            losses[f"task/{task.name}"] = sum(terms.values())
+        return losses
+
+    def combine_losses(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The total loss: task terms weighted by ``multitask.weights`` (default 1), plus the rest."""
+        weights = self.config.multitask.get("weights", {}) if self.config.multitask else {}
+        total = 0.0
+        for name, value in losses.items():
+            task = name.removeprefix("task/") if name.startswith("task/") else None
+            total = total + (weights.get(task, 1.0) if task else 1.0) * value
+        return total
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        out = self.cached_forward(batch, "train")
+        losses = self.task_losses(batch, out)
+        for extra in self.extra_losses:
+            losses.update(extra(self, batch, out))
+        total = self.combine_losses(losses)
+        size = len(batch["index"])
+        self.log("train_loss", total, prog_bar=True, on_step=False, on_epoch=True, batch_size=size)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=size)
+        return total
+
+    # ---- validation ------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs = {task.name: [] for task in self.net.tasks}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        out = self.cached_forward(batch, "val")
+        for task in self.net.tasks:
+            scores = outputs_to_scores(out["outputs"][task.name].float(), task)
+            self._val_outputs[task.name].append((scores.cpu(), batch["targets"][task.name].cpu()))
+
+    def on_validation_epoch_end(self) -> None:
+        scores = []
+        for task in self.net.tasks:
+            metric_name = self.eval_metric if task.problem_type in METRICS.get(self.eval_metric).problem_types \
+                else _default_metric(task)
+            metric = METRICS.get(metric_name)
+            y_score, y_true = _gather(self._val_outputs[task.name], task)
+            if len(y_true) == 0:
+                continue
+            value = metric(y_true, y_score, task)
+            value = value if np.isfinite(value) else (0.0 if metric.greater_is_better else 1e9)
+            self.log(f"val/{task.name}/{metric_name}", value, sync_dist=True)
+            scores.append(metric.score(value))
+        self.log("val_score", float(np.mean(scores)) if scores else 0.0, prog_bar=True, sync_dist=True)
+
+    # ---- optimisation ----------------------------------------------------------------------
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(parameter_groups(self.net, self.config))
+        warmup = int(self.config.warmup_ratio * self.total_steps)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, self.total_steps, warmup)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def _default_metric(task: TaskSpec) -> str:
+    from transmodal.metrics.base import DEFAULT_EVAL_METRIC
+
+    return DEFAULT_EVAL_METRIC[task.problem_type]
+
+
+def _gather(pairs: list, task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate validation batches and drop rows without a label."""
+    y_score = torch.cat([p[0] for p in pairs]).numpy()
+    y_true = torch.cat([p[1] for p in pairs]).numpy()
+    if task.problem_type == "regression":
+        keep = ~np.isnan(y_true)
+        y_true = y_true * task.target_std + task.target_mean
+    elif task.problem_type == "multilabel":
+        keep = ~np.isnan(y_true).any(axis=1)
+    else:
+        keep = y_true >= 0
+    return y_score[keep], y_true[keep]

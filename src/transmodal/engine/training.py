@@ -1,0 +1,95 @@
+"""Running a fit: data loaders, embedding caches, callbacks and the Lightning trainer."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from transmodal.config import FitConfig
+from transmodal.data.dataset import Collator, TableDataset
+from transmodal.engine.cache import EmbeddingCache
+from transmodal.model import MultimodalNet
+
+
+def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, shuffle: bool,
+                sampler_weights: np.ndarray | None = None, seed: int = 0) -> DataLoader:
+    """A DataLoader whose collate runs each encoder's ``prepare``."""
+    encoders = {name: net.encoder(name) for name in net.input_names}
+    sampler = None
+    if sampler_weights is not None:
+        generator = torch.Generator().manual_seed(seed)
+        sampler = WeightedRandomSampler(torch.as_tensor(sampler_weights, dtype=torch.double),
+                                        num_samples=len(dataset), replacement=True, generator=generator)
+        shuffle = False
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=shuffle, sampler=sampler,
+                      collate_fn=Collator(encoders), num_workers=config.num_workers,
+                      persistent_workers=False)
+
+
+def frozen_dims(net: MultimodalNet) -> dict[str, int]:
+    """Input name -> feature size for every input whose encoder is frozen (cacheable)."""
+    return {n: net.encoder(n).output_dim for n in net.input_names if net.encoder(n).frozen}
+
+
+def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune: TableDataset,
+                eval_metric: str, class_weights: dict[str, torch.Tensor | None],
+                sampler_weights: np.ndarray | None, seed: int, time_limit: float | None,
+                extra_losses: list | None = None, callbacks: list | None = None) -> dict[str, Any]:
+    """Train ``net`` in place and restore its best state.
+
+    Returns:
+        The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float}``.
+    """
+    import time
+
+    import lightning as L
+
+    from transmodal.engine.callbacks import BestState, CacheSwitch, History
+    from transmodal.engine.module import PredictorModule
+
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    L.seed_everything(seed, workers=True, verbose=False)
+    train_loader = make_loader(train, net, config, shuffle=True, sampler_weights=sampler_weights, seed=seed)
+    tune_loader = make_loader(tune, net, config, shuffle=False)
+    dims = frozen_dims(net) if config.embedding_cache else {}
+    caches = {"train": EmbeddingCache(len(train), dims), "val": EmbeddingCache(len(tune), dims)} if dims else {}
+    steps = config.max_epochs * math.ceil(len(train) / config.batch_size)
+    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
+    module.extra_losses.extend(extra_losses or [])
+    best, history = BestState(), History()
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    all_callbacks = [best, history, CacheSwitch({"train": train, "val": tune}),
+                     EarlyStopping("val_score", mode="max", patience=config.patience)] + list(callbacks or [])
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs, max_time=_max_time(time_limit),
+        accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+        num_nodes=config.num_nodes, precision=config.precision,
+        gradient_clip_val=config.gradient_clip, callbacks=all_callbacks,
+        enable_checkpointing=False, logger=False, enable_model_summary=False,
+        enable_progress_bar=config.progress_bar, num_sanity_val_steps=0, deterministic="warn",
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*deterministic.*")
+        trainer.fit(module, train_loader, tune_loader)
+    train.skip_inputs, tune.skip_inputs = set(), set()
+    return {"epochs": history.epochs, "best_epoch": best.best_epoch, "best_score": best.best_score,
+            "fit_seconds": time.perf_counter() - start, "global_rank": trainer.global_rank}
+
+
+def _max_time(seconds: float | None):
+    if not seconds:
+        return None
+    from datetime import timedelta
+
+    return timedelta(seconds=float(seconds))
