@@ -37,8 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     Errors print as one message and exit 1 (2 for usage errors); set ``TRANSMODAL_DEBUG=1`` for the
     full traceback.
     """
+    import warnings
+
     from transmodal.errors import TransmodalError
 
+    if not os.environ.get("TRANSMODAL_DEBUG"):
+        warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
     _load_commands()
     try:
         app(args=argv, standalone_mode=False)
@@ -51,13 +55,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except Exception as err:  # noqa: BLE001 - the CLI never shows a raw traceback
-        import click
-
-        if isinstance(err, click.exceptions.UsageError):
-            typer.echo(err.format_message() if hasattr(err, "format_message") else str(err), err=True)
-            sys.exit(2)
-        if isinstance(err, click.exceptions.Abort):
-            fail("aborted", 1)
+        if type(err).__name__ == "NoArgsIsHelpError":
+            sys.exit(0)  # the help was printed
+        if hasattr(err, "format_message") and hasattr(err, "exit_code"):  # a (typer-vendored) click error
+            ctx = getattr(err, "ctx", None)
+            hint = f"\nTry '{ctx.command_path} --help' for help." if ctx is not None else ""
+            typer.echo(f"error: {err.format_message()}{hint}", err=True)
+            sys.exit(err.exit_code or 2)
         if os.environ.get("TRANSMODAL_DEBUG"):
             raise
         fail(f"{type(err).__name__}: {err} (set TRANSMODAL_DEBUG=1 for the traceback)")

@@ -50,7 +50,14 @@ def resolve_checkpoint(checkpoint: str | None) -> str:
 
 
 def pretrained_kwargs(trust_remote_code: bool) -> dict[str, Any]:
-    """Keyword arguments of every ``from_pretrained`` call: remote code runs only when asked."""
+    """Keyword arguments of every ``from_pretrained`` call: remote code runs only when asked.
+
+    Also quiets transformers' progress bars and info logs, which would clutter the CLI's output.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     return {"trust_remote_code": bool(trust_remote_code)}
 
 

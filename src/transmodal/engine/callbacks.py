@@ -27,6 +27,12 @@ class BestState(L.Callback):
             frozen = {n for n, p in module.net.named_parameters() if not p.requires_grad}
             self.state = {k: v.detach().clone() for k, v in module.net.state_dict().items() if k not in frozen}
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "state": self.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_score, self.best_epoch, self.state = state["best_score"], state["best_epoch"], state["state"]
+
     def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if self.state is not None:
             module.net.load_state_dict(self.state, strict=False)
@@ -41,6 +47,12 @@ class History(L.Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._start = time.perf_counter()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epochs = list(state["epochs"])
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}

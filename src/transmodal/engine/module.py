@@ -49,6 +49,7 @@ class PredictorModule(L.LightningModule):
         })
         self.extra_losses: list[ExtraLoss] = []
         self._val_outputs: dict[str, list] = {}
+        self.weighting = task_weighting(config, [task.name for task in net.tasks])
 
     def _build_loss(self, task: TaskSpec, weights: torch.Tensor | None) -> nn.Module:
         name = default_loss(task.problem_type) if self.config.loss == "auto" else self.config.loss
@@ -82,13 +83,21 @@ class PredictorModule(L.LightningModule):
         return losses
 
     def combine_losses(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The total loss: task terms weighted by ``multitask.weights`` (default 1), plus the rest."""
-        weights = self.config.multitask.get("weights", {}) if self.config.multitask else {}
-        total = 0.0
+        """The total loss: the task terms combined by the multi-task weighting (``multitask.weighting``,
+        default a sum times the fixed ``multitask.weights``), plus the other terms."""
+        tasks = {name.removeprefix("task/"): value for name, value in losses.items() if name.startswith("task/")}
+        total = self.weighting(tasks, self.shared_parameters()) if tasks else 0.0
         for name, value in losses.items():
-            task = name.removeprefix("task/") if name.startswith("task/") else None
-            total = total + (weights.get(task, 1.0) if task else 1.0) * value
+            if not name.startswith("task/"):
+                total = total + value
         return total
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Trainable parameters that serve every task (all but the task heads), when the weighting
+        works on gradients; otherwise none are needed."""
+        if len(self.net.tasks) < 2 or not self.weighting.uses_gradients:
+            return []
+        return [p for n, p in self.net.named_parameters() if p.requires_grad and not n.startswith("heads.")]
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         out = self.cached_forward(batch, "train")
@@ -98,9 +107,15 @@ class PredictorModule(L.LightningModule):
         total = self.combine_losses(losses)
         size = len(batch["index"])
         self.log("train_loss", total, prog_bar=True, on_step=False, on_epoch=True, batch_size=size)
+        if len(self.net.tasks) > 1:
+            for task, weight in self.weighting.weights().items():
+                self.log(f"weight/{task}", weight, on_step=False, on_epoch=True, batch_size=size)
         for name, value in losses.items():
             self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=size)
         return total
+
+    def on_train_epoch_end(self) -> None:
+        self.weighting.epoch_end()
 
     # ---- validation ------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -116,7 +131,7 @@ class PredictorModule(L.LightningModule):
         scores = []
         for task in self.net.tasks:
             metric_name = self.eval_metric if task.problem_type in METRICS.get(self.eval_metric).problem_types \
-                else _default_metric(task)
+                else _default_metric(task, several=len(self.net.tasks) > 1)
             metric = METRICS.get(metric_name)
             y_score, y_true = _gather(self._val_outputs[task.name], task)
             if len(y_true) == 0:
@@ -129,7 +144,12 @@ class PredictorModule(L.LightningModule):
 
     # ---- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(parameter_groups(self.net, self.config))
+        groups = parameter_groups(self.net, self.config)
+        own = [p for p in self.weighting.parameters() if p.requires_grad]  # learned task weights
+        if own:
+            groups.append({"params": own, "lr": self.weighting.learning_rate or self.config.learning_rate,
+                           "weight_decay": 0.0})
+        optimizer = torch.optim.AdamW(groups)
         warmup = int(self.config.warmup_ratio * self.total_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, self.total_steps, warmup)
@@ -137,10 +157,23 @@ class PredictorModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def _default_metric(task: TaskSpec) -> str:
+def _default_metric(task: TaskSpec, several: bool = False) -> str:
+    """The tuning metric of a task the eval metric does not apply to. With several tasks a
+    regression task uses r2, which is scale-free like the classification metrics it is averaged with."""
     from transmodal.metrics.base import DEFAULT_EVAL_METRIC
 
+    if several and task.problem_type == "regression":
+        return "r2"
     return DEFAULT_EVAL_METRIC[task.problem_type]
+
+
+def task_weighting(config: FitConfig, tasks: list[str]):
+    """The multi-task loss weighting of ``config.multitask`` (``equal`` by default)."""
+    from transmodal.multitask.settings import MultitaskSettings
+    from transmodal.multitask.weighting.base import build_weighting
+
+    settings = MultitaskSettings.from_config(config.multitask, tasks)
+    return build_weighting(settings.weighting, tasks, settings.weights, settings.weighting_options)
 
 
 def _gather(pairs: list, task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
 from transmodal.config import FitConfig
 from transmodal.data.dataset import Collator, TableDataset
@@ -18,17 +18,21 @@ from transmodal.model import MultimodalNet
 
 def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, shuffle: bool,
                 sampler_weights: np.ndarray | None = None, seed: int = 0) -> DataLoader:
-    """A DataLoader whose collate runs each encoder's ``prepare``."""
+    """A DataLoader whose collate runs each encoder's ``prepare``.
+
+    Training loaders (``shuffle`` or ``sampler_weights``) draw their row order from an
+    :class:`~transmodal.checkpointing.sampler.EpochSampler`, a pure function of (seed, epoch) that a
+    checkpoint can resume mid-epoch.
+    """
+    from transmodal.checkpointing.sampler import EpochSampler, ResumableLoader
+
     encoders = {name: net.encoder(name) for name in net.input_names}
-    sampler = None
-    if sampler_weights is not None:
-        generator = torch.Generator().manual_seed(seed)
-        sampler = WeightedRandomSampler(torch.as_tensor(sampler_weights, dtype=torch.double),
-                                        num_samples=len(dataset), replacement=True, generator=generator)
-        shuffle = False
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=shuffle, sampler=sampler,
-                      collate_fn=Collator(encoders), num_workers=config.num_workers,
-                      persistent_workers=False)
+    options = dict(batch_size=config.batch_size, collate_fn=Collator(encoders), num_workers=config.num_workers,
+                   persistent_workers=False)
+    if not shuffle and sampler_weights is None:
+        return DataLoader(dataset, shuffle=False, **options)
+    sampler = EpochSampler(len(dataset), seed, sampler_weights, shuffle=True)
+    return ResumableLoader(dataset, sampler=sampler, generator=torch.Generator().manual_seed(seed), **options)
 
 
 def frozen_dims(net: MultimodalNet) -> dict[str, int]:
@@ -39,7 +43,8 @@ def frozen_dims(net: MultimodalNet) -> dict[str, int]:
 def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune: TableDataset,
                 eval_metric: str, class_weights: dict[str, torch.Tensor | None],
                 sampler_weights: np.ndarray | None, seed: int, time_limit: float | None,
-                extra_losses: list | None = None, callbacks: list | None = None) -> dict[str, Any]:
+                extra_losses: list | None = None, callbacks: list | None = None,
+                trainer_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``net`` in place and restore its best state.
 
     Returns:
@@ -65,11 +70,11 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
     module.extra_losses.extend(extra_losses or [])
     best, history = BestState(), History()
-    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
     all_callbacks = [best, history, CacheSwitch({"train": train, "val": tune}),
                      EarlyStopping("val_score", mode="max", patience=config.patience)] + list(callbacks or [])
-    trainer = L.Trainer(
+    options = dict(
         max_epochs=config.max_epochs, max_time=_max_time(time_limit),
         accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
         num_nodes=config.num_nodes, precision=config.precision,
@@ -77,11 +82,15 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
         enable_checkpointing=False, logger=False, enable_model_summary=False,
         enable_progress_bar=config.progress_bar, num_sanity_val_steps=0, deterministic="warn",
     )
+    options.update({k: v for k, v in (trainer_options or {}).items() if k != "ckpt_path"})
+    options["enable_checkpointing"] = any(isinstance(c, Checkpoint) for c in all_callbacks)
+    trainer = L.Trainer(**options)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*deterministic.*")
-        trainer.fit(module, train_loader, tune_loader)
+        warnings.filterwarnings("ignore", ".*checkpoint that ended before the epoch ended.*")
+        trainer.fit(module, train_loader, tune_loader, ckpt_path=(trainer_options or {}).get("ckpt_path"))
     train.skip_inputs, tune.skip_inputs = set(), set()
     return {"epochs": history.epochs, "best_epoch": best.best_epoch, "best_score": best.best_score,
             "fit_seconds": time.perf_counter() - start, "global_rank": trainer.global_rank}

@@ -1,0 +1,5 @@
+"""``python -m transmodal`` runs the command line."""
+
+from transmodal.cli import main
+
+main()
