@@ -1,0 +1,317 @@
+"""``AlignmentModel``: towers trained into a shared embedding space, saved as a model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from transmodal.alignment.config import AlignConfig
+from transmodal.data.readers import Table, read_table
+from transmodal.data.schema import InputSpec
+from transmodal.errors import ConfigError, DataError, ModelLoadError, NotFittedError
+
+KIND = "alignment"
+FORMAT_VERSION = 1
+
+
+class AlignmentModel:
+    """One tower per column, trained so that a row's cells land close together in a shared space.
+
+    Args:
+        columns: The columns to align (two for image-text; more for self-supervised pretraining,
+            where the loss covers every pair).
+        encoders: Per column or modality encoder choices (as ``hyperparameters["encoders"]``).
+        lock: Columns whose towers keep their pretrained weights (LiT): the encoder is frozen and
+            the shared space is its own feature space.
+        loss: ``infonce`` (symmetric, learnable clamped temperature) or ``siglip``.
+        hyperparameters: An :class:`AlignConfig` as a dict.
+        column_types: ``{column: modality}`` overrides of the inferred modalities.
+        allowed_root: When set, file paths outside this folder are refused.
+
+    Example:
+        >>> model = AlignmentModel(columns=("image", "name"), lock=("name",)).fit("emoji.csv")
+        >>> model.zero_shot("test.csv", "image", ["animal", "food"], ["an emoji of {}"])
+    """
+
+    def __init__(self, columns: Sequence[str], encoders: dict[str, Any] | None = None, lock: Sequence[str] = (),
+                 loss: str = "infonce", hyperparameters: dict[str, Any] | None = None,
+                 column_types: dict[str, str] | None = None, allowed_root: str | Path | None = None) -> None:
+        self.columns = tuple(columns)
+        self.encoders = encoders
+        self.lock = tuple(lock)
+        self.loss = loss
+        self.hyperparameters = hyperparameters
+        self.column_types = column_types
+        self.allowed_root = allowed_root
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"columns": list(self.columns), "encoders": self.encoders, "lock": list(self.lock), "loss": self.loss,
+                "hyperparameters": self.hyperparameters, "column_types": self.column_types,
+                "allowed_root": None if self.allowed_root is None else str(self.allowed_root)}
+
+    def _root(self) -> Path | None:
+        return Path(self.allowed_root) if self.allowed_root is not None else None
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise NotFittedError("this AlignmentModel is not fitted yet; call fit() or load()")
+
+    # ---- fitting -----------------------------------------------------------------------------
+    def fit(self, table, tuning_data=None, seed: int = 0, item_column: str | None = None) -> "AlignmentModel":
+        """Train the towers on paired rows.
+
+        Args:
+            table: Paired rows (a DataFrame or a table path); rows missing a column are used for
+                the pairs they have.
+            tuning_data: Rows for early stopping (tuning MRR); a split by item when None.
+            seed: Seed of every random choice.
+            item_column: Rows sharing its value show the same item (e.g. an image id with several
+                captions); rows sharing any aligned cell are positives in any case.
+
+        Returns:
+            self.
+        """
+        import torch
+
+        from transmodal.alignment.training import fit_alignment, row_keys
+        from transmodal.build import fit_encoders
+        from transmodal.data.dataset import TableDataset
+
+        self._check_columns()
+        torch.manual_seed(seed)
+        self.config_ = AlignConfig.from_dict({**(self.hyperparameters or {}),
+                                              **({"encoders": self.encoders} if self.encoders else {})})
+        train = read_table(table)
+        self.column_types_ = self._infer_types(train)
+        self.inputs_ = [InputSpec(c, self.column_types_[c], [c]) for c in self.columns]
+        train = self._valid_rows(train)
+        tune = self._valid_rows(read_table(tuning_data)) if tuning_data is not None else None
+        if tune is None:
+            train, tune = _split_by_item(train, self.columns[0] if item_column is None else item_column,
+                                         self.config_.holdout_fraction, seed)
+        train_set = TableDataset(train, self.inputs_, None, self._root())
+        tune_set = TableDataset(tune, self.inputs_, None, self._root())
+        settings = fit_encoders(train_set, self.config_.encoders, seed)
+        for column in self.lock:
+            settings[column]["frozen"] = True
+        self.encoder_settings_ = settings
+        self.net_ = self._build()
+        keys = {"train": row_keys(train.frame, list(self.columns), item_column),
+                "val": row_keys(tune.frame, list(self.columns), item_column)}
+        self.history_ = fit_alignment(self.net_, self.config_, train_set, tune_set, keys, seed)
+        return self
+
+    def _check_columns(self) -> None:
+        if len(self.columns) < 2 or len(set(self.columns)) != len(self.columns):
+            raise ConfigError(f"AlignmentModel needs at least two distinct columns, got {list(self.columns)}")
+        unknown = sorted(set(self.lock) - set(self.columns))
+        if unknown:
+            raise ConfigError(f"lock names {unknown}, which are not among the columns {list(self.columns)}")
+        if len(self.lock) == len(self.columns):
+            raise ConfigError("every tower is locked, so nothing would train; unlock at least one column")
+
+    def _infer_types(self, table: Table) -> dict[str, str]:
+        from transmodal.data.schema import infer_modality
+
+        missing = [c for c in self.columns if c not in table.frame.columns]
+        if missing:
+            raise DataError(f"{table.source}: column(s) {missing} not found; columns are {list(table.frame.columns)}")
+        overrides = dict(self.column_types or {})
+        types = {}
+        for column in self.columns:
+            modality = overrides.get(column) or infer_modality(table.frame[column])
+            types[column] = "text" if modality in ("categorical", "numeric") else modality
+        return types
+
+    def _valid_rows(self, table: Table) -> Table:
+        """Raise on unreadable cells; drop rows that have fewer than two of the columns."""
+        from transmodal.data.validation import validate_features
+
+        bad = validate_features(table, self.column_types_, self._root())
+        if bad:
+            raise DataError(f"{table.source}: some cells cannot be used", bad)
+        present = table.frame[list(self.columns)].notna().sum(axis=1) >= 2
+        if not present.any():
+            raise DataError(f"{table.source}: no row has two of the columns {list(self.columns)}")
+        return Table(table.frame[present].reset_index(drop=True), table.source, table.base_dir)
+
+    def _build(self):
+        from transmodal.alignment.towers import AlignmentNet, Tower, projection_kind
+        from transmodal.encoders.base import build_encoder
+        from transmodal.losses.contrastive import CONTRASTIVE_LOSSES
+
+        towers = {}
+        for spec in self.inputs_:
+            encoder = build_encoder(spec.modality, self.encoder_settings_[spec.name])
+            kind = projection_kind(self.config_.projection, encoder, spec.name in self.lock)
+            towers[spec.name] = Tower(encoder, kind, self.config_.embed_dim, self.config_.dropout)
+        dims = {c: t.embed_dim for c, t in towers.items()}
+        locked_dims = {dims[c] for c in self.lock}
+        if len(locked_dims) > 1:
+            raise ConfigError(f"locked towers have different sizes {dims}; lock at most one size")
+        if locked_dims:
+            size = locked_dims.pop()
+            towers = {c: t if c in self.lock else Tower(t.encoder, t.kind, size, self.config_.dropout)
+                      for c, t in towers.items()}
+        loss_cls = CONTRASTIVE_LOSSES.get(self.loss)
+        return AlignmentNet(towers, loss_cls(init_temperature=self.config_.init_temperature) if self.loss == "infonce"
+                            else loss_cls())
+
+    # ---- using the space ---------------------------------------------------------------------
+    def tower(self, column: str):
+        """The tower of ``column``.
+
+        Raises:
+            ConfigError: ``column`` is not aligned by this model.
+        """
+        self._check_fitted()
+        if column not in self.columns:
+            raise ConfigError(f"{column!r} is not an aligned column; use one of {list(self.columns)}")
+        return self.net_.tower(column)
+
+    def encode(self, table, column: str, batch_size: int = 64) -> np.ndarray:
+        """Shared-space embeddings (N, D) of ``table[column]``, L2-normalised; NaN rows where missing."""
+        import torch
+
+        from transmodal.alignment.training import loader
+        from transmodal.data.dataset import TableDataset
+        from dataclasses import replace
+
+        tower = self.tower(column)
+        table = read_table(table)
+        if column not in table.frame.columns:
+            raise DataError(f"{table.source}: column {column!r} not found")
+        dataset = TableDataset(table, [InputSpec(column, self.column_types_[column], [column])], None, self._root())
+        out = np.full((len(table.frame), tower.embed_dim), np.nan, dtype=np.float32)
+        self.net_.eval()
+        config = replace(self.config_, batch_size=batch_size)
+        net_view = _SingleTower(column, tower)
+        with torch.no_grad():
+            for batch in loader(dataset, net_view, config, shuffle=False):
+                mask = batch["masks"][column].numpy()
+                embeddings = tower(batch["inputs"][column]).float().numpy()
+                out[batch["index"].numpy()[mask]] = embeddings[mask]
+        return out
+
+    @property
+    def logit_scale_(self) -> float:
+        """The learned inverse temperature."""
+        self._check_fitted()
+        return float(self.net_.loss.scale.detach())
+
+    def zero_shot(self, table, column: str, class_names: Sequence[str], templates: Sequence[str] | None = None,
+                  class_column: str | None = None) -> pd.DataFrame:
+        """Classify ``table[column]`` among ``class_names`` described to the other (text) tower.
+
+        Returns:
+            A DataFrame with ``prediction`` and one probability column per class.
+        """
+        from transmodal.alignment.zero_shot import zero_shot_frame
+
+        return zero_shot_frame(self, table, column, class_names, templates, class_column)
+
+    def retrieve(self, queries, query_column: str, gallery, gallery_column: str, k: int = 10):
+        """Top-``k`` gallery rows per query: ``(indices (Q, k), scores (Q, k))``, best first."""
+        from transmodal.alignment.retrieval import top_k
+
+        return top_k(self.encode(queries, query_column), self.encode(gallery, gallery_column), k)
+
+    def evaluate_retrieval(self, table, query_column: str, gallery_column: str,
+                           item_column: str | None = None) -> dict[str, float]:
+        """R@1/5/10, median rank and MRR of retrieving ``gallery_column`` cells from ``query_column``
+        cells of the same table; a gallery row matches when it shares ``item_column``'s value (or is
+        the same row when None)."""
+        from transmodal.alignment.retrieval import evaluate_table
+
+        return evaluate_table(self, read_table(table), query_column, gallery_column, item_column)
+
+    # ---- persistence -------------------------------------------------------------------------
+    def saved_state(self) -> dict[str, Any]:
+        """Weights, minus frozen encoders that rebuild from a pretrained reference."""
+        from transmodal.fusion.base import module_key
+
+        skip = tuple(f"towers.{module_key(c)}.encoder." for c in self.columns
+                     if self.net_.encoder(c).frozen and self.net_.encoder(c).weights_from_reference)
+        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(skip) or not skip}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model folder (safetensors + JSON + manifest); returns its path."""
+        from transmodal.persistence import save_folder
+
+        self._check_fitted()
+        config = {"kind": KIND, "version": FORMAT_VERSION, "params": self.get_params(),
+                  "column_types": self.column_types_, "encoders": self.encoder_settings_,
+                  "align_config": self.config_.to_dict(), "history": getattr(self, "history_", {})}
+        return save_folder(path, config, self.saved_state())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AlignmentModel":
+        """Load a folder written by :meth:`save` (verifies the manifest first).
+
+        Raises:
+            ModelLoadError: not an alignment model folder, or its weights do not match.
+        """
+        from transmodal.persistence import load_weights, verify_folder
+
+        config = verify_folder(path)
+        if config.get("kind") != KIND:
+            raise ModelLoadError(f"{path} is not an alignment model folder (kind {config.get('kind')!r})")
+        for name, settings in config["encoders"].items():
+            if settings.get("trust_remote_code"):
+                raise ModelLoadError(f"{path}: encoder {name!r} asks for trust_remote_code; refused")
+        model = cls(**config["params"])
+        model.column_types_ = config["column_types"]
+        model.inputs_ = [InputSpec(c, model.column_types_[c], [c]) for c in model.columns]
+        model.encoder_settings_ = config["encoders"]
+        model.config_ = AlignConfig.from_dict(config["align_config"])
+        model.history_ = config.get("history", {})
+        model.net_ = model._build()
+        weights, expected = load_weights(path), model.saved_state()
+        if set(weights) != set(expected):
+            raise ModelLoadError(f"{path}: the weights do not match the configuration")
+        model.net_.load_state_dict(weights, strict=False)
+        model.net_.eval()
+        return model
+
+    def __repr__(self) -> str:
+        return f"AlignmentModel(columns={list(self.columns)!r}, lock={list(self.lock)!r}, loss={self.loss!r})"
+
+
+def is_alignment_folder(path: Any) -> bool:
+    """True when ``path`` is a folder whose config.json says it holds an alignment model."""
+    import json
+
+    config = Path(str(path)) / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("kind") == KIND
+    except ValueError:
+        return False
+
+
+class _SingleTower:
+    """The minimal net view :func:`transmodal.alignment.training.loader` needs for one column."""
+
+    def __init__(self, column: str, tower) -> None:
+        self.columns = [column]
+        self._tower = tower
+
+    def encoder(self, column: str):
+        return self._tower.encoder
+
+
+def _split_by_item(table: Table, group_column: str, fraction: float, seed: int) -> tuple[Table, Table]:
+    """A random split in which rows of the same item (same ``group_column`` value) stay together."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    groups = table.frame[group_column].astype(str).to_numpy()
+    if len(set(groups)) < 4:
+        raise DataError(f"{table.source}: too few items to hold out tuning data; give tuning_data")
+    train_rows, tune_rows = next(GroupShuffleSplit(1, test_size=fraction, random_state=seed)
+                                 .split(groups, groups=groups))
+    part = lambda rows: Table(table.frame.iloc[np.sort(rows)].reset_index(drop=True), table.source, table.base_dir)  # noqa: E731
+    return part(train_rows), part(tune_rows)
