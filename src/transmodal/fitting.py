@@ -53,6 +53,9 @@ class FitHook:
         """Whether the hook takes part in this fit."""
         return any(ctx.options.get(key) is not None for key in self.options)
 
+    def before_data(self, ctx: FitContext) -> None:
+        """Before the schema is inferred and the tables validated (e.g. fill labels from a teacher)."""
+
     def on_data(self, ctx: FitContext) -> None: ...
 
     def on_net(self, ctx: FitContext) -> None: ...
@@ -133,6 +136,8 @@ def run_fit(predictor, train: Table, tune: Table | None, column_types, time_limi
     torch.manual_seed(seed)
     ctx = FitContext(predictor, predictor.config_, train, tune, seed, time_limit, dict(options))
     hooks = _hooks(ctx)
+    for hook in hooks:
+        hook.before_data(ctx)
     prepare_data(ctx, column_types)
     for hook in hooks:
         hook.on_data(ctx)
