@@ -71,8 +71,19 @@ def build_net(inputs: list[InputSpec], encoder_settings: dict[str, dict[str, Any
     fusion_cls = FUSIONS.get(config.fusion)
     fusion = fusion_cls({n: e.output_dim for n, e in encoders.items()}, config.hidden_dim,
                         dropout=config.dropout, **config.fusion_options)
-    heads = {task.name: TaskHead(fusion.output_dim, task, config.dropout) for task in tasks}
-    return MultimodalNet(encoders, fusion, heads, tasks, modality_dropout=config.modality_dropout)
+    sharing = build_task_sharing(fusion.output_dim, tasks, config)
+    heads = {task.name: TaskHead(sharing.output_dim, task, config.dropout) for task in tasks}
+    return MultimodalNet(encoders, fusion, heads, tasks, modality_dropout=config.modality_dropout, sharing=sharing)
+
+
+def build_task_sharing(input_dim: int, tasks: list[TaskSpec], config: FitConfig):
+    """The multi-task sharing architecture of ``config.multitask`` (``hard`` by default)."""
+    from transmodal.multitask.architectures.base import build_sharing
+    from transmodal.multitask.settings import MultitaskSettings
+
+    settings = MultitaskSettings.from_config(config.multitask, [t.name for t in tasks])
+    return build_sharing(settings.architecture, input_dim, [t.name for t in tasks], config.dropout,
+                         settings.architecture_options)
 
 
 def class_weights(tasks: list[TaskSpec], targets: dict[str, np.ndarray], mode: str | None):

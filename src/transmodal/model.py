@@ -20,10 +20,12 @@ class MultimodalNet(nn.Module):
         tasks: The task specs, in head order.
         modality_dropout: Probability of hiding each present input of a row while training (one
             present input per row is always kept).
+        sharing: Maps the fused vector to one vector per task (a multi-task sharing architecture,
+            see ``transmodal.multitask.architectures``); None feeds the fused vector to every head.
     """
 
     def __init__(self, encoders: dict[str, Encoder], fusion: Fusion, heads: dict[str, nn.Module],
-                 tasks: list[TaskSpec], modality_dropout: float = 0.0) -> None:
+                 tasks: list[TaskSpec], modality_dropout: float = 0.0, sharing: nn.Module | None = None) -> None:
         super().__init__()
         self.input_names = sorted(encoders)
         self.encoders = nn.ModuleDict({module_key(n): encoders[n] for n in self.input_names})
@@ -31,6 +33,7 @@ class MultimodalNet(nn.Module):
         self.heads = nn.ModuleDict({module_key(t.name): heads[t.name] for t in tasks})
         self.tasks = list(tasks)
         self.modality_dropout = modality_dropout
+        self.sharing = sharing
 
     def encoder(self, name: str) -> Encoder:
         """The encoder of input ``name``."""
@@ -66,7 +69,8 @@ class MultimodalNet(nn.Module):
         features = self.encode(inputs, features)
         masks = self.drop_modalities(masks)
         fused = self.fusion(features, masks)  # (B, H)
-        outputs = {t.name: self.heads[module_key(t.name)](fused) for t in self.tasks}
+        per_task = self.sharing(fused) if self.sharing is not None else {t.name: fused for t in self.tasks}
+        outputs = {t.name: self.heads[module_key(t.name)](per_task[t.name]) for t in self.tasks}
         return {"features": features, "masks": masks, "embedding": fused, "outputs": outputs}
 
 

@@ -1,0 +1,1 @@
+"""Sharing architectures: how several task heads share the fused representation."""
