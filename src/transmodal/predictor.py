@@ -190,6 +190,40 @@ class MultimodalPredictor:
         """The fused embedding of each row, (N, hidden_dim)."""
         return self._scores(data)["embedding"]
 
+    # ---- robustness and modality contribution ------------------------------------------------
+    def robustness(self, data, modality: str | Sequence[str] | None = None,
+                   noise: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                   kind: str = "gaussian", seed: int = 0,
+                   reference: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """The eval metric at each test-time noise level of one input (or each input in turn).
+
+        Args:
+            data: Labelled data.
+            modality: Input name(s) to corrupt (column names; the tabular input's name); all when None.
+            noise: Noise levels in [0, 1] (0 is always included).
+            kind: ``gaussian``, ``dropout``, ``missing`` or a modality's own noise (``salt_pepper``,
+                ``occlusion``, ``white_noise``, ``time_dropout``, ``word_dropout``).
+            seed: Seed of the noise.
+            reference: A late-fusion model's ``robustness`` result, for effective robustness.
+
+        Returns:
+            ``{input: {"levels", "scores", "relative_robustness", "effective_robustness", ...}}``.
+        """
+        from transmodal.metrics.robustness import robustness_curves
+
+        self._check_fitted()
+        names = [s.name for s in self.inputs_] if modality is None else \
+            [modality] if isinstance(modality, str) else list(modality)
+        return robustness_curves(self, data, names, noise, kind, seed, reference)
+
+    def modality_importance(self, data, method: str = "mask", repeats: int = 3, seed: int = 0) -> dict[str, float]:
+        """``{input: drop of the eval metric}`` when the input is removed (``method="mask"``, through
+        its presence mask) or shuffled across rows (``method="permutation"``)."""
+        from transmodal.metrics.importance import modality_importance
+
+        self._check_fitted()
+        return modality_importance(self, data, method, repeats, seed)
+
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the model folder (safetensors + JSON + manifest); returns its path."""
@@ -216,7 +250,8 @@ class MultimodalPredictor:
         from transmodal.fusion.base import module_key
 
         prefixes = tuple(f"encoders.{module_key(n)}." for n in skip)
-        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(prefixes)}
+        base = getattr(self.net_, "base_weight_keys", set())  # frozen weights rebuilt from a base model
+        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(prefixes) and k not in base}
 
     @classmethod
     def load(cls, path: str | Path, trust_remote_code: bool = False) -> "MultimodalPredictor":
@@ -243,6 +278,9 @@ class MultimodalPredictor:
         predictor.eval_metric_ = config["eval_metric"]
         predictor.history_ = config.get("history", {})
         predictor.net_ = build_net(predictor.inputs_, predictor.encoder_settings_, predictor.tasks_, predictor.config_)
+        from transmodal.fitting import run_load_hooks
+
+        run_load_hooks(predictor)
         weights = load_weights(path)
         expected = predictor.saved_state()
         if set(weights) != set(expected):

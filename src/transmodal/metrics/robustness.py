@@ -1,0 +1,112 @@
+"""Robustness curves: the eval metric as test-time noise on one input grows, and their summaries.
+
+Follows MultiBench (Liang et al., 2021): *relative robustness* is the area under the
+metric-vs-noise-level curve (trapezoid rule); *effective robustness* is the area between the curve
+and the late-fusion curve shifted to the same clean score (positive = degrades more gracefully than
+late fusion would from the same start).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+DEFAULT_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def trapezoid(levels: Sequence[float], values: Sequence[float]) -> float:
+    """Area under ``values`` over ``levels`` by the trapezoid rule."""
+    x, y = np.asarray(levels, dtype=float), np.asarray(values, dtype=float)
+    return float(np.sum((y[1:] + y[:-1]) * np.diff(x) / 2))
+
+
+def relative_robustness(levels: Sequence[float], scores: Sequence[float]) -> float:
+    """MultiBench relative robustness: the area under the metric-vs-noise curve."""
+    return trapezoid(levels, scores)
+
+
+def effective_robustness(levels: Sequence[float], scores: Sequence[float], late_scores: Sequence[float]) -> float:
+    """MultiBench effective robustness: area of ``scores - (late_scores + scores[0] - late_scores[0])``."""
+    f, late = np.asarray(scores, dtype=float), np.asarray(late_scores, dtype=float)
+    if f.shape != late.shape:
+        raise ValueError(f"the late-fusion curve has {len(late)} levels, this curve {len(f)}")
+    return trapezoid(levels, f - (late + f[0] - late[0]))
+
+
+def dataset_score(predictor, dataset, transform: Callable | None = None) -> float:
+    """The predictor's eval metric on a labelled dataset (mean over tasks it applies to)."""
+    from transmodal.engine.inference import run_inference
+    from transmodal.metrics.base import DEFAULT_EVAL_METRIC, METRICS
+    from transmodal.predictor import _labelled
+
+    scores = run_inference(predictor.net_, dataset, predictor.config_, transform=transform)["scores"]
+    values = []
+    for task in predictor.tasks_:
+        name = predictor.eval_metric_
+        if task.problem_type not in METRICS.get(name).problem_types:
+            name = DEFAULT_EVAL_METRIC[task.problem_type]
+        y_true, y_score = dataset.targets[task.name], scores[task.name]
+        keep = _labelled(y_true, task)
+        if task.problem_type == "regression":
+            y_true = y_true * task.target_std + task.target_mean
+        values.append(METRICS.get(name)(y_true[keep], y_score[keep], task))
+    return float(np.mean(values))
+
+
+def input_spec(predictor, name: str):
+    """The model input called ``name`` (a column, or the tabular input's name)."""
+    from transmodal.errors import ConfigError
+
+    for spec in predictor.inputs_:
+        if spec.name == name:
+            return spec
+    raise ConfigError(f"unknown modality {name!r}; the model's inputs are {[s.name for s in predictor.inputs_]}")
+
+
+def noise_transform(predictor, name: str, kind: str, level: float, seed: int) -> Callable:
+    """A ``transform(batch)`` for ``run_inference`` that applies noise ``kind`` at ``level`` to ``name``."""
+    import torch
+
+    from transmodal.errors import ConfigError
+    from transmodal.metrics.noise.base import noise_registry
+
+    spec = input_spec(predictor, name)
+    registry = noise_registry(spec.modality)
+    if kind not in registry:
+        raise ConfigError(f"no {spec.modality} noise {kind!r} for {name!r}; known: {registry.names()}")
+    noise = registry.get(kind)
+    generator = torch.Generator().manual_seed(seed)
+    return lambda batch: noise(batch, name, level, generator)
+
+
+def robustness_curves(predictor, data, modalities: Sequence[str], levels: Sequence[float], kind: str,
+                      seed: int = 0, reference: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Metric-vs-noise curves with their MultiBench summaries, per input.
+
+    Args:
+        predictor: A fitted MultimodalPredictor.
+        data: Labelled data (DataFrame or path).
+        modalities: Input names to corrupt, one at a time.
+        levels: Noise levels in [0, 1]; sorted, and 0 is added when absent (the clean score).
+        kind: A noise name of each input's modality (``gaussian``, ``dropout``, ``missing``, ...).
+        seed: Seed of the noise (the same noise for every model compared).
+        reference: Late-fusion curves ``{input: {"scores": [...]}}`` (as this function returns) for
+            effective robustness; None leaves it None.
+
+    Returns:
+        ``{input: {"kind", "metric", "levels", "scores", "relative_robustness", "effective_robustness"}}``.
+    """
+    levels = sorted({0.0, *(float(x) for x in levels)})
+    dataset = predictor.dataset(data, with_targets=True)
+    curves = {}
+    for name in modalities:
+        scores = [dataset_score(predictor, dataset, noise_transform(predictor, name, kind, level, seed))
+                  for level in levels]
+        late = (reference or {}).get(name)
+        curves[name] = {
+            "kind": kind, "metric": predictor.eval_metric_, "levels": levels, "scores": scores,
+            "relative_robustness": relative_robustness(levels, scores),
+            "effective_robustness": effective_robustness(levels, scores, late["scores"]) if late else None,
+        }
+    return curves
