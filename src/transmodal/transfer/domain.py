@@ -1,0 +1,138 @@
+"""Unsupervised domain adaptation: an alignment term between labelled (source) rows and unlabelled
+target rows, added to the loss.
+
+``fit(labelled, unlabeled_data=TARGET, hyperparameters={"transfer": {"adapt": NAME}})``: each
+training step also draws a batch of unlabelled target rows (an endless shuffled loader beside the
+labelled one), runs them through the network, and adds ``adapt_weight * criterion(source, target)``
+on the fused embeddings (``adapt_on: "fused"``, default) or on each input's features
+(``adapt_on: "features"``). Criteria live in :data:`ADAPTATIONS`, one file each (``dann``,
+``coral``, ``mmd``); a criterion is an ``nn.Module`` built from the feature size, called as
+``criterion(source (B, D), target (B', D), progress in [0, 1]) -> loss``. A criterion with
+parameters (the DANN critic) is attached to the network while training and removed afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from transmodal.errors import ConfigError, DataError
+from transmodal.registry import Registry
+
+# name -> cls(input_dim: int, **options) -> nn.Module
+ADAPTATIONS: Registry = Registry("domain adaptation", "transmodal.transfer")
+ATTACHED = "domain_adapter"  # attribute name of the criterion on the network while training
+
+
+def unlabeled_dataset(ctx, data):
+    """A validated :class:`TableDataset` (no targets) over the unlabelled target table."""
+    from transmodal.data.dataset import TableDataset
+    from transmodal.data.readers import Table, read_table
+    from transmodal.data.validation import bad_row_indices, validate_features
+
+    import numpy as np
+
+    table = read_table(data)
+    predictor = ctx.predictor
+    missing = [c for spec in predictor.inputs_ for c in spec.columns if c not in table.frame.columns]
+    if missing:
+        raise DataError(f"{table.source}: the unlabelled table lacks the input column(s) {missing}")
+    bad = validate_features(table, predictor.column_types_, predictor._root())
+    if bad:
+        if ctx.config.on_bad_rows != "skip":
+            raise DataError(f"{table.source}: {len(bad_row_indices(bad))} unlabelled row(s) cannot be used", bad)
+        keep = np.setdiff1d(np.arange(len(table.frame)), bad_row_indices(bad))
+        table = Table(table.frame.iloc[keep].reset_index(drop=True), table.source, table.base_dir)
+    if len(table.frame) == 0:
+        raise DataError(f"{table.source}: the unlabelled table has no rows")
+    return TableDataset(table, predictor.inputs_, None, predictor._root())
+
+
+class EndlessBatches:
+    """Shuffled batches of a dataset, started over whenever it runs out."""
+
+    def __init__(self, dataset, net, config, seed: int) -> None:
+        self.dataset, self.net, self.config = dataset, net, config
+        self.generator = torch.Generator().manual_seed(seed)
+        self._iterator: Iterator | None = None
+
+    def _loader(self):
+        from torch.utils.data import DataLoader, RandomSampler
+
+        from transmodal.data.dataset import Collator
+
+        encoders = {n: self.net.encoder(n) for n in self.net.input_names}
+        return DataLoader(self.dataset, batch_size=self.config.batch_size, collate_fn=Collator(encoders),
+                          sampler=RandomSampler(self.dataset, generator=self.generator), num_workers=0)
+
+    def next(self) -> dict[str, Any]:
+        """The next batch (a fresh epoch of the target rows starts when one ends)."""
+        if self._iterator is None:
+            self._iterator = iter(self._loader())
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._iterator = iter(self._loader())
+            return next(self._iterator)
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """Move the tensors of a (nested) batch to ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def add_adaptation(ctx, data) -> None:
+    """Attach the criterion named by ``transfer.adapt`` and add its loss term to ``ctx``."""
+    options = ctx.config.transfer
+    name = options.get("adapt")
+    if name is None:
+        raise ConfigError("unlabeled_data needs a domain-adaptation method: transfer.adapt = "
+                          f"one of {ADAPTATIONS.names()}")
+    cls = ADAPTATIONS.get(name) if name in ADAPTATIONS else None
+    if cls is None:
+        raise ConfigError(f"unknown transfer.adapt {name!r}; known: {ADAPTATIONS.names()}")
+    level = options.get("adapt_on", "fused")
+    if level not in ("fused", "features"):
+        raise ConfigError(f"transfer.adapt_on must be 'fused' or 'features', got {level!r}")
+    net = ctx.net
+    extra = {k: v for k, v in options.get("adapt_options", {}).items()}
+    if level == "fused":
+        criterion = nn.ModuleDict({"fused": cls(net.fusion.output_dim, **extra)})
+    else:
+        criterion = nn.ModuleDict({f"in_{i}": cls(net.encoder(n).output_dim, **extra)
+                                   for i, n in enumerate(net.input_names)})
+    net.add_module(ATTACHED, criterion)
+    stream = EndlessBatches(unlabeled_dataset(ctx, data), net, ctx.config, ctx.seed)
+    ctx.extra_losses.append(AdaptationLoss(name, criterion, stream, level, float(options.get("adapt_weight", 1.0))))
+
+
+def detach_adaptation(net) -> None:
+    """Remove the criterion from the network after training (it is not part of the model)."""
+    if hasattr(net, ATTACHED):
+        delattr(net, ATTACHED)
+
+
+class AdaptationLoss:
+    """Extra loss term ``{"adapt/<name>": weight * criterion(source, target, progress)}``."""
+
+    def __init__(self, name: str, criterion: nn.ModuleDict, stream: EndlessBatches, level: str, weight: float) -> None:
+        self.name, self.criterion, self.stream = name, criterion, stream
+        self.level, self.weight = level, weight
+
+    def __call__(self, module, batch: dict, out: dict) -> dict[str, torch.Tensor]:
+        target_batch = to_device(self.stream.next(), module.device)
+        target = module.net(target_batch["inputs"], target_batch["masks"])
+        progress = min(1.0, module.global_step / max(1, module.total_steps))
+        if self.level == "fused":
+            loss = self.criterion["fused"](out["embedding"], target["embedding"], progress)
+        else:
+            names = module.net.input_names
+            loss = sum(self.criterion[f"in_{i}"](out["features"][n], target["features"][n], progress)
+                       for i, n in enumerate(names)) / len(names)
+        return {f"adapt/{self.name}": self.weight * loss}
