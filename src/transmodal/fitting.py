@@ -62,6 +62,16 @@ class FitHook:
 
     def after_fit(self, ctx: FitContext) -> None: ...
 
+    def on_load(self, predictor: Any) -> None:
+        """Called by ``MultimodalPredictor.load`` after the network is built, before its weights are
+        read (e.g. to re-insert adapters or load base weights)."""
+
+
+def run_load_hooks(predictor: Any) -> None:
+    """Run every registered hook's ``on_load`` on a predictor being loaded."""
+    for name in FIT_HOOKS.names():
+        FIT_HOOKS.get(name)().on_load(predictor)
+
 
 def _hooks(ctx: FitContext) -> list[FitHook]:
     hooks = [FIT_HOOKS.get(name)() for name in FIT_HOOKS.names()]
