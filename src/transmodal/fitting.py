@@ -21,7 +21,8 @@ from transmodal.data.validation import bad_row_indices, validate_features
 from transmodal.errors import BadRow, ConfigError, DataError
 from transmodal.registry import Registry
 
-FIT_HOOKS: Registry = Registry("fit hook", ("transmodal.transfer", "transmodal.alignment", "transmodal.multitask"))
+FIT_HOOKS: Registry = Registry("fit hook", ("transmodal.transfer", "transmodal.alignment", "transmodal.multitask",
+                                            "transmodal.checkpointing"))
 
 
 @dataclass
@@ -42,6 +43,7 @@ class FitContext:
     extra_losses: list = field(default_factory=list)
     callbacks: list = field(default_factory=list)
     history: dict[str, Any] = field(default_factory=dict)
+    trainer_options: dict[str, Any] = field(default_factory=dict)  # extra Trainer kwargs; "ckpt_path" resumes
 
 
 class FitHook:
@@ -123,7 +125,7 @@ def holdout_split(table: Table, label: str, fraction: float, seed: int, problem_
     rows = np.arange(len(table.frame))
     if len(rows) < 4:
         raise DataError(f"{table.source}: {len(rows)} rows are too few to hold out tuning data; give tuning_data")
-    labels = table.frame[label].map(str).to_numpy(dtype=str)  # missing labels (partial labels) become "nan"
+    labels = table.frame[label].astype(str).to_numpy()
     stratify = labels if problem_type in ("binary", "multiclass") and _can_stratify(labels, fraction) else None
     train_rows, tune_rows = train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
     part = lambda idx: Table(table.frame.iloc[np.sort(idx)].reset_index(drop=True), table.source, table.base_dir)  # noqa: E731
@@ -170,7 +172,7 @@ def run_fit(predictor, train: Table, tune: Table | None, column_types, time_limi
         ctx.net, ctx.config, ctx.train_set, ctx.tune_set, predictor.eval_metric_,
         class_weights(tasks, train_targets, ctx.config.class_weight),
         sampler_weights(tasks, train_targets, ctx.config.sampler), seed, time_limit,
-        ctx.extra_losses, ctx.callbacks,
+        ctx.extra_losses, ctx.callbacks, ctx.trainer_options,
     )
     ctx.net.eval()
     predictor.history_ = ctx.history

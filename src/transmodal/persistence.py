@@ -22,6 +22,7 @@ WEIGHTS_FILE = "model.safetensors"
 MANIFEST_FILE = "manifest.json"
 FORMAT = "transmodal-model"
 ALLOWED_SUFFIXES = (".json", ".safetensors", ".csv", ".html", ".png", ".yaml", ".txt", ".md")
+CHECKPOINT_DIR = "checkpoints"  # resumable-training checkpoints (safetensors + JSON), ignored by load
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".npy", ".npz")
 
 
@@ -69,6 +70,13 @@ def _looks_like_pickle(path: Path) -> bool:
     return path.suffix.lower() in PICKLE_SUFFIXES or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5)
 
 
+def _check_checkpoints(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_dir() or path.is_symlink() or _looks_like_pickle(path) or \
+                not path.name.endswith((".safetensors", ".json", ".tmp")):
+            raise ModelLoadError(f"refusing to load {folder.parent}: unexpected file {CHECKPOINT_DIR}/{path.name!r}")
+
+
 def verify_folder(folder: str | Path) -> dict[str, Any]:
     """Check a model folder against its manifest and return the parsed config.
 
@@ -88,6 +96,9 @@ def verify_folder(folder: str | Path) -> dict[str, Any]:
         raise ModelLoadError(f"{manifest_path} is not a valid manifest: {err}") from err
     for path in sorted(folder.iterdir()):
         if path.name == MANIFEST_FILE:
+            continue
+        if path.name == CHECKPOINT_DIR and path.is_dir() and not path.is_symlink():
+            _check_checkpoints(path)  # training checkpoints: never read by load
             continue
         if path.is_dir() or path.is_symlink():
             raise ModelLoadError(f"refusing to load {folder}: unexpected entry {path.name!r} (folders and links are not allowed)")

@@ -19,6 +19,19 @@ def hyperparameters_from(config: Optional[Path], overrides: List[str]) -> dict:
     return apply_overrides(values, overrides or [])
 
 
+def parse_problem_types(items: List[str]):
+    """``[]`` -> None, ``["TYPE"]`` -> ``"TYPE"``, ``["LABEL=TYPE", ...]`` -> ``{"LABEL": "TYPE"}``."""
+    from transmodal.errors import ConfigError
+
+    if not items:
+        return None
+    if len(items) == 1 and "=" not in items[0]:
+        return items[0]
+    if not all("=" in item for item in items):
+        raise ConfigError(f"--problem-type: give one TYPE, or LABEL=TYPE for each label; got {items}")
+    return dict(item.rsplit("=", 1) for item in items)
+
+
 def parse_column_types(items: List[str]) -> dict:
     """``["col=text", ...]`` -> ``{"col": "text"}``."""
     from transmodal.errors import ConfigError
@@ -41,20 +54,31 @@ def fit(
     config: Optional[Path] = typer.Option(None, "--config", help="Hyperparameters file (YAML or JSON)."),
     set_: List[str] = typer.Option([], "--set", help="Override one hyperparameter: key=value (dots for nesting)."),
     column_type: List[str] = typer.Option([], "--column-type", help="Override a modality: COLUMN=MODALITY."),
-    problem_type: Optional[str] = typer.Option(None, "--problem-type", help="binary, multiclass, regression, multilabel."),
+    problem_type: List[str] = typer.Option([], "--problem-type", help="binary, multiclass, regression or "
+                                           "multilabel; LABEL=TYPE per label (repeat) for several labels."),
     eval_metric: Optional[str] = typer.Option(None, "--eval-metric", help="Metric for model selection."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds of training at most."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT/checkpoints."),
+    checkpoint_every: int = typer.Option(50, "--checkpoint-every", help="Steps between checkpoints (0: epoch ends only)."),
+    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="Refuse image/audio paths outside this folder."),
 ) -> None:
-    """Train a model on TABLE and save it to --out."""
+    """Train a model on TABLE and save it to --out (checkpointed in OUT/checkpoints while training)."""
     from transmodal.predictor import MultimodalPredictor
 
-    predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=problem_type,
-                                    eval_metric=eval_metric)
+    predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
+                                    eval_metric=eval_metric, allowed_root=allowed_root)
+    checkpoints = Path(out) / "checkpoints"
     predictor.fit(str(table), tuning_data=str(tuning) if tuning else None,
                   column_types=parse_column_types(column_type),
-                  hyperparameters=hyperparameters_from(config, set_), time_limit=time_limit, seed=seed)
+                  hyperparameters=hyperparameters_from(config, set_), time_limit=time_limit, seed=seed,
+                  checkpoint_dir=checkpoints, resume=resume, checkpoint_every=checkpoint_every)
+    if predictor.history_.get("global_rank", 0) != 0:
+        return  # with several processes only the first one saves
     predictor.save(out)
+    import shutil
+
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the saved model supersedes the checkpoints
     history = predictor.history_
     typer.echo(f"saved to {out} (best epoch {history['best_epoch']}, "
                f"tuning {predictor.eval_metric_} score {history['best_score']:.4f}, "

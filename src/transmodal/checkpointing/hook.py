@@ -1,0 +1,61 @@
+"""The ``resume`` fit hook: ``fit(..., checkpoint_dir=DIR, resume=True, checkpoint_every=N)``.
+
+With ``checkpoint_dir`` a fit writes ``DIR/last.safetensors`` every ``checkpoint_every`` steps (default
+50) and at each epoch end, plus ``DIR/run.json`` (the configuration and seed). With ``resume=True`` a
+fit continues from that checkpoint: same weights, optimizer, scheduler, RNG and data order, so the
+result equals an uninterrupted run. Resuming with a different configuration or seed raises.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transmodal.config import save_json
+from transmodal.errors import ConfigError
+from transmodal.fitting import FIT_HOOKS, FitContext, FitHook
+
+CHECKPOINT_FILE = "last.safetensors"
+RUN_FILE = "run.json"
+DEFAULT_EVERY = 50
+
+
+@FIT_HOOKS.register("resume")
+class ResumeHook(FitHook):
+    """Checkpoints during fit and resumes from them."""
+
+    options = ("checkpoint_dir", "resume", "checkpoint_every")
+
+    def active(self, ctx: FitContext) -> bool:
+        if ctx.options.get("resume") and ctx.options.get("checkpoint_dir") is None:
+            raise ConfigError("resume=True needs checkpoint_dir= (the folder the checkpoints are written to)")
+        return ctx.options.get("checkpoint_dir") is not None
+
+    def on_net(self, ctx: FitContext) -> None:
+        from transmodal.checkpointing.callback import ResumeCheckpoint
+        from transmodal.checkpointing.io import SafetensorsCheckpointIO
+
+        folder = Path(ctx.options["checkpoint_dir"])
+        folder.mkdir(parents=True, exist_ok=True)
+        run = {"seed": ctx.seed, "config": json.loads(json.dumps(ctx.config.to_dict(), default=str))}
+        path = folder / CHECKPOINT_FILE
+        if ctx.options.get("resume") and path.is_file():
+            _check_same_run(folder / RUN_FILE, run)
+            ctx.trainer_options["ckpt_path"] = str(path)
+        save_json(run, folder / RUN_FILE)
+        every = ctx.options.get("checkpoint_every")
+        ctx.callbacks.append(ResumeCheckpoint(path, DEFAULT_EVERY if every is None else int(every)))
+        ctx.trainer_options.setdefault("plugins", []).append(SafetensorsCheckpointIO())
+
+
+def _check_same_run(path: Path, run: dict) -> None:
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved != run:
+        changed = sorted(k for k in set(saved.get("config", {})) | set(run["config"])
+                         if saved.get("config", {}).get(k) != run["config"].get(k))
+        if saved.get("seed") != run["seed"]:
+            changed.append("seed")
+        raise ConfigError(f"cannot resume from {path.parent}: the checkpoint was made with different settings "
+                          f"({', '.join(changed)}); use the same ones or start a new checkpoint_dir")
