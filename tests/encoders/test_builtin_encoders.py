@@ -173,10 +173,18 @@ def test_image_augment_only_while_training():
 def test_audio_max_seconds_is_the_95th_percentile_rounded_up():
     cls = encoder_registry("audio").get("cnn")
     clips = [(np.zeros(round(RATE * s), np.float32), RATE) for s in np.linspace(0.3, 2.3, 21)]
-    assert cls.fit_settings(clips, {}) == {"max_seconds": 2.2}  # p95 = 2.2 exactly
+    assert cls.fit_settings(clips, {}) == {"max_seconds": 2.2, "sample_rate": RATE}  # p95 = 2.2 exactly
     assert cls.fit_settings(clips[:3], {})["max_seconds"] == 0.5  # clamped up
     assert cls.fit_settings([(np.zeros(RATE * 20), RATE)], {})["max_seconds"] == 10.0
     assert cls.fit_settings(clips, {"max_seconds": 1.0})["max_seconds"] == 1.0
+
+
+def test_audio_sample_rate_is_the_clips_rate_up_to_16_khz():
+    cls = encoder_registry("audio").get("cnn")
+    clips = [(np.zeros(800, np.float32), 8000)] * 3 + [(np.zeros(2205, np.float32), 22050)]
+    assert cls.fit_settings(clips, {})["sample_rate"] == 8000  # the most common rate: no resampling
+    assert cls.fit_settings([(np.zeros(4410, np.float32), 44100)], {})["sample_rate"] == 16000
+    assert cls.fit_settings(clips, {"sample_rate": 16000})["sample_rate"] == 16000  # given wins
 
 
 def test_audio_is_resampled_from_8_khz_cropped_and_padded():

@@ -22,6 +22,7 @@ from transmodal.errors import ConfigError
 
 N_STAGES = 4
 MIN_SECONDS, MAX_SECONDS = 0.5, 10.0
+MAX_SAMPLE_RATE = 16000  # a higher native rate is resampled down to this
 MAX_SHIFT_SECONDS = 0.1  # augmentation: random time shift in [-0.1, 0.1] s
 FREQ_MASKS, MAX_FREQ_MASK = 2, 1 / 8  # augmentation: 2 masks of up to 1/8 of the mel bands
 TIME_MASKS, MAX_TIME_MASK = 2, 1 / 10  # augmentation: 2 masks of up to 1/10 of the frames
@@ -76,7 +77,8 @@ class AudioCNN(Encoder):
     """A small trainable CNN over log-mel spectrograms.
 
     Settings (all JSON):
-        sample_rate: Rate clips are resampled to, in Hz.
+        sample_rate: Rate clips are resampled to, in Hz (inferred: the training clips' most common
+            rate, at most 16 kHz; 16 kHz when not fitted).
         max_seconds: Clip length after centre-cropping / padding (inferred by ``fit_settings``).
         n_mels: Mel bands.
         n_fft: FFT size (default: 25 ms rounded up to a power of two).
@@ -92,10 +94,10 @@ class AudioCNN(Encoder):
     DEFAULTS: dict[str, Any] = {
         "sample_rate": 16000,
         "max_seconds": 4.0,
-        "n_mels": 64,
+        "n_mels": 40,
         "n_fft": None,
         "hop_length": None,
-        "width": 32,
+        "width": 16,
         "output_dim": 128,
         "dropout": 0.1,
         "augment": False,
@@ -132,7 +134,8 @@ class AudioCNN(Encoder):
 
     @classmethod
     def fit_settings(cls, items: Sequence[Any], settings: dict[str, Any]) -> dict[str, Any]:
-        """Infer ``max_seconds``: the 95th percentile of clip durations, rounded up to 0.1 s.
+        """Infer ``sample_rate`` (the clips' most common rate, at most 16 kHz) and ``max_seconds``
+        (the 95th percentile of clip durations, rounded up to 0.1 s).
 
         Args:
             items: Decoded training clips ``(waveform, sample_rate)``; ``None`` items are skipped.
@@ -141,6 +144,10 @@ class AudioCNN(Encoder):
         settings = dict(settings)
         clips = [item for item in items if item is not None]
         durations = [len(np.ravel(wave)) / rate for wave, rate in clips]
+        rates = [int(rate) for _, rate in clips]
+        if settings.get("sample_rate") is None and rates:
+            # the training clips' most common rate, up to 16 kHz: no resampling in the common case
+            settings["sample_rate"] = min(MAX_SAMPLE_RATE, max(set(rates), key=rates.count))
         if settings.get("max_seconds") is None and durations:
             seconds = math.ceil(round(float(np.percentile(durations, 95)) * 10, 6)) / 10
             settings["max_seconds"] = min(MAX_SECONDS, max(MIN_SECONDS, seconds))

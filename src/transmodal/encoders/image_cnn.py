@@ -72,7 +72,7 @@ class ImageCNN(Encoder):
     DEFAULTS: dict[str, Any] = {
         "image_size": 64,
         "channels": 3,
-        "width": 32,
+        "width": 16,
         "output_dim": 128,
         "dropout": 0.1,
         "augment": False,
