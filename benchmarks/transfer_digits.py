@@ -1,0 +1,119 @@
+"""Digits transfer (issue 4, acceptance a-c): MNIST (source) -> USPS (target), built-in image CNN.
+
+Protocol: ``benchmarks.datasets.digits_transfer`` (MNIST test 10,000 labelled 28x28 PNGs as the
+source; USPS train 7,291 16x16 PNGs as unlabelled or few-shot target data, USPS test 2,007 PNGs for
+evaluation); images are read from tables. The source predictor's image processor (28x28 grey)
+resizes the USPS images. Few-shot subsets: ``few_shot(usps_train, k, seed=0)``
+(``numpy.random.default_rng(0)``). Tuning data never holds target labels except in the few-shot
+runs, where it is the automatic holdout of the labelled target rows.
+
+- a) source-only: fit on MNIST, evaluate on USPS test (per seed);
+- b) ``dann``, ``coral``, ``mmd``: start from that seed's source model and keep training on MNIST
+  with the USPS train images unlabelled (``unlabeled_data=``, ``transfer.adapt``);
+- c) 10 shots per class: from scratch vs ``finetune`` from the seed-0 MNIST model, and ``finetune``
+  with the other USPS train images as unlabelled data (``transfer.adapt``).
+
+Run: ``.venv/bin/python -m benchmarks.transfer_digits [--seeds 0 1 2] [--parts a b c]``; writes
+``benchmarks/results/transfer_digits.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks._machine import machine, save_json
+from benchmarks.datasets.digits_transfer import build_digits_transfer, few_shot
+
+WORK = Path(__file__).resolve().parent / "_work" / "transfer_digits"
+SOURCE = {
+    "max_epochs": 8, "patience": 3, "batch_size": 64, "learning_rate": 2e-3, "hidden_dim": 128,
+    "dropout": 0.2, "progress_bar": False,
+    "encoders": {"image": {"name": "cnn", "width": 16, "output_dim": 128, "augment": True}},
+}
+ADAPT = {**SOURCE, "max_epochs": 4, "patience": 4, "learning_rate": 1e-3}
+FEW_SHOT = {**SOURCE, "max_epochs": 40, "patience": 10, "batch_size": 16, "learning_rate": 1e-3}
+
+
+def table(path: Path) -> pd.DataFrame:
+    """The CSV with image paths made absolute."""
+    frame = pd.read_csv(path)
+    frame["image"] = [str(path.parent / p) for p in frame["image"]]
+    return frame
+
+
+def fit(train, seed: int, hyperparameters: dict, **options):
+    """Fit a predictor and return it with its wall-clock fit time."""
+    from transmodal import MultimodalPredictor
+
+    start = time.perf_counter()
+    predictor = MultimodalPredictor(label="digit").fit(train, hyperparameters=hyperparameters, seed=seed, **options)
+    return predictor, time.perf_counter() - start
+
+
+def source_only(data: dict, seed: int) -> dict:
+    """a) Train on MNIST, save, evaluate on USPS test."""
+    predictor, seconds = fit(data["mnist"], seed, SOURCE)
+    folder = predictor.save(WORK / f"source_seed{seed}")
+    return {"accuracy": predictor.evaluate(data["usps_test"])["accuracy"], "fit_seconds": seconds, "folder": str(folder)}
+
+
+def adapt(data: dict, seed: int, method: str) -> dict:
+    """b) From the seed's source model, keep training on MNIST with USPS train unlabelled."""
+    hp = {**ADAPT, "transfer": {"adapt": method}}
+    predictor, seconds = fit(data["mnist"], seed, hp, init_from=str(WORK / f"source_seed{seed}"),
+                             unlabeled_data=data["usps_train"].drop(columns=["digit"]))
+    return {"accuracy": predictor.evaluate(data["usps_test"])["accuracy"], "fit_seconds": seconds}
+
+
+def few_shot_runs(data: dict, adapt_method: str, shots: int = 10) -> dict:
+    """c) 10 labelled USPS images per class: scratch, finetune, finetune + unlabelled rest."""
+    labelled, rest = few_shot(data["usps_train"], shots, seed=0)
+    source = str(WORK / "source_seed0")
+    runs = {
+        "scratch": fit(labelled, 0, FEW_SHOT),
+        "finetune": fit(labelled, 0, {**FEW_SHOT, "transfer": {"strategy": "finetune"}}, init_from=source),
+        f"finetune+{adapt_method}": fit(labelled, 0, {**FEW_SHOT, "transfer": {"strategy": "finetune", "adapt": adapt_method}},
+                                        init_from=source, unlabeled_data=rest.drop(columns=["digit"])),
+    }
+    return {name: {"accuracy": p.evaluate(data["usps_test"])["accuracy"], "fit_seconds": s} for name, (p, s) in runs.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--parts", nargs="+", default=["a", "b", "c"])
+    parser.add_argument("--methods", nargs="+", default=["dann", "coral", "mmd"])
+    args = parser.parse_args(argv)
+    paths = build_digits_transfer()
+    data = {name: table(path) for name, path in paths.items()}
+    out_path = "transfer_digits"
+    results = {"machine": machine(), "source": SOURCE, "adapt": ADAPT, "few_shot": FEW_SHOT, "a": {}, "b": {}, "c": {}}
+    if "a" in args.parts:
+        for seed in args.seeds:
+            results["a"][seed] = source_only(data, seed)
+            print(f"a) source-only seed {seed}: USPS test accuracy {results['a'][seed]['accuracy']:.4f} "
+                  f"({results['a'][seed]['fit_seconds']:.0f} s)", flush=True)
+            save_json(out_path, results)
+    if "b" in args.parts:
+        for method in args.methods:
+            runs = {seed: adapt(data, seed, method) for seed in args.seeds}
+            mean = float(np.mean([r["accuracy"] for r in runs.values()]))
+            results["b"][method] = {"runs": runs, "mean_accuracy": mean}
+            print(f"b) {method}: USPS test accuracy mean {mean:.4f} per seed "
+                  f"{[round(r['accuracy'], 4) for r in runs.values()]}", flush=True)
+            save_json(out_path, results)
+    if "c" in args.parts:
+        best = max(results["b"], key=lambda m: results["b"][m]["mean_accuracy"]) if results["b"] else "dann"
+        results["c"] = few_shot_runs(data, best)
+        for name, run in results["c"].items():
+            print(f"c) 10-shot {name}: USPS test accuracy {run['accuracy']:.4f} ({run['fit_seconds']:.0f} s)", flush=True)
+        save_json(out_path, results)
+
+
+if __name__ == "__main__":
+    main()

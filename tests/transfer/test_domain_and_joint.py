@@ -1,0 +1,70 @@
+"""Unsupervised domain adaptation (dann, coral, mmd), their criteria, and joint source+target training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from transfer_helpers import hyperparameters, source_table, target_table  # noqa: F401 (fixtures)
+from transmodal.errors import ConfigError
+from transmodal.predictor import MultimodalPredictor
+from transmodal.transfer.domain import ADAPTATIONS
+
+
+@pytest.mark.parametrize("name", ["dann", "coral", "mmd"])
+def test_criteria_are_small_for_equal_and_large_for_shifted_features(name):
+    torch.manual_seed(0)
+    criterion = ADAPTATIONS.get(name)(8)
+    source = torch.randn(64, 8)
+    same = criterion(source, torch.randn(64, 8), 1.0)
+    shifted = criterion(source, torch.randn(64, 8) * 3 + 2, 1.0)
+    if name == "dann":  # an untrained critic cannot tell the domains apart yet: loss near log 2
+        assert abs(float(same) - np.log(2)) < 0.1
+        return
+    assert float(shifted) > 5 * float(same)
+
+
+def test_gradient_reversal_flips_the_gradient():
+    from transmodal.transfer.dann import GradientReversal
+
+    x = torch.ones(3, requires_grad=True)
+    (GradientReversal.apply(x, 0.5) * 2).sum().backward()
+    assert torch.allclose(x.grad, torch.full((3,), -1.0))
+
+
+@pytest.mark.parametrize("method,level", [("dann", "fused"), ("coral", "features"), ("mmd", "fused")])
+def test_adaptation_fits_with_unlabelled_rows_and_leaves_no_critic(method, level, source_table, target_table, tmp_path):
+    unlabelled = pd.read_csv(target_table).drop(columns=["label"])
+    unlabelled["image"] = [str(pd.io.common.Path(target_table).parent / p) for p in unlabelled["image"]]
+    predictor = MultimodalPredictor(label="label").fit(
+        source_table, unlabeled_data=unlabelled, hyperparameters=hyperparameters(adapt=method, adapt_on=level))
+    logged = predictor.history_["epochs"][0]
+    assert np.isfinite(logged[f"train/adapt/{method}"])
+    assert not hasattr(predictor.net_, "domain_adapter")
+    folder = predictor.save(tmp_path / "model")
+    assert MultimodalPredictor.load(folder).evaluate(target_table)["accuracy"] == \
+        pytest.approx(predictor.evaluate(target_table)["accuracy"])
+
+
+def test_adapt_without_unlabelled_rows_is_a_clear_error(source_table):
+    with pytest.raises(ConfigError, match="unlabeled_data"):
+        MultimodalPredictor(label="label").fit(source_table, hyperparameters=hyperparameters(adapt="dann"))
+
+
+def test_joint_training_adds_a_source_head_then_drops_it(source_table, target_table):
+    source = pd.read_csv(source_table).rename(columns={"label": "kind"})
+    source["image"] = [str(pd.io.common.Path(source_table).parent / p) for p in source["image"]]
+    predictor = MultimodalPredictor(label="label").fit(
+        target_table, source_data=source, source_label="kind", hyperparameters=hyperparameters(**{"lambda": 0.5}))
+    logged = predictor.history_["epochs"][0]
+    assert "train/task/source:kind" in logged and "train/task/label" in logged
+    assert [t.name for t in predictor.tasks_] == ["label"]
+    assert predictor.config_.multitask["weights"]["label"] == 0.5
+    assert predictor.predict(target_table).shape == (36,)
+
+
+def test_source_label_without_source_data_is_a_clear_error(target_table):
+    with pytest.raises(ConfigError, match="source_data"):
+        MultimodalPredictor(label="label").fit(target_table, source_label="x", hyperparameters=hyperparameters())

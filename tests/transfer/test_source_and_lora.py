@@ -1,0 +1,74 @@
+"""init_from: new heads for new label sets, image adaptation, and LoRA models that save only the
+adapters and reload identically."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from transfer_helpers import hyperparameters, source_dir, source_table, target_table  # noqa: F401 (fixtures)
+from transmodal.errors import ModelLoadError
+from transmodal.predictor import MultimodalPredictor
+
+
+def test_a_new_label_set_gets_a_new_head_and_keeps_the_encoders(tmp_path, target_table, source_dir):
+    frame = pd.read_csv(target_table)
+    frame["label"] = np.where(frame["label"] == "cat", "yes", "no")  # 2 classes instead of 3
+    frame.to_csv(tmp_path / "binary.csv", index=False)
+    (tmp_path / "img").symlink_to(pd.io.common.Path(target_table).parent / "img")
+    source = MultimodalPredictor.load(source_dir)
+    predictor = MultimodalPredictor(label="label").fit(str(tmp_path / "binary.csv"), init_from=str(source_dir),
+                                                       hyperparameters=hyperparameters(strategy="linear_probe"))
+    assert predictor.history_["transfer"]["heads"] == []
+    assert predictor.tasks_[0].classes == ["no", "yes"]
+    before, after = source.net_.encoder("image").state_dict(), predictor.net_.encoder("image").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_source_image_settings_adapt_other_image_sizes(tmp_path, source_dir):
+    from PIL import Image
+
+    source = MultimodalPredictor.load(source_dir)
+    size = source.encoder_settings_["image"]["image_size"]
+    rows = []
+    for i in range(12):  # bigger RGB images than the 12x12 grey source images
+        Image.new("RGB", (20, 20), (i * 20, 0, 0)).save(tmp_path / f"{i}.png")
+        rows.append({"image": f"{i}.png", "size": float(i % 3), "label": ["cat", "dog", "eel"][i % 3]})
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    predictor = MultimodalPredictor(label="label").fit(str(tmp_path / "t.csv"), init_from=str(source_dir),
+                                                       hyperparameters={**hyperparameters(), "max_epochs": 1})
+    settings = predictor.encoder_settings_["image"]
+    assert (settings["image_size"], settings["channels"]) == (size, 1)
+    assert predictor.predict(str(tmp_path / "t.csv")).shape == (12,)
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+def test_saved_adapters_hold_only_what_changed_and_reload_identically(method, tmp_path, target_table, source_dir):
+    predictor = MultimodalPredictor(label="label").fit(
+        target_table, init_from=str(source_dir), hyperparameters=hyperparameters(strategy="lora", method=method, r=2))
+    folder = predictor.save(tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["fit_config"]["transfer"]["base"]["path"] == str(source_dir.resolve())
+    from safetensors.torch import load_file
+
+    saved = load_file(str(folder / "model.safetensors"))
+    assert not any("base_layer" in k for k in saved)  # frozen base weights come from the source folder
+    assert any(("lora_" if method == "lora" else "ia3_") in k for k in saved)
+    loaded = MultimodalPredictor.load(folder)
+    diff = np.abs(loaded.predict_proba(target_table).to_numpy() - predictor.predict_proba(target_table).to_numpy())
+    assert diff.max() <= 1e-6
+
+
+def test_adapters_refuse_a_changed_base(tmp_path, target_table, source_table):
+    base = MultimodalPredictor(label="label").fit(source_table, hyperparameters={**hyperparameters(), "max_epochs": 1})
+    base.save(tmp_path / "base")
+    predictor = MultimodalPredictor(label="label").fit(
+        target_table, init_from=str(tmp_path / "base"), hyperparameters={**hyperparameters(strategy="lora"), "max_epochs": 1})
+    predictor.save(tmp_path / "model")
+    base.fit(source_table, hyperparameters={**hyperparameters(), "max_epochs": 1}, seed=1).save(tmp_path / "base")
+    with pytest.raises(ModelLoadError, match="changed"):
+        MultimodalPredictor.load(tmp_path / "model")
