@@ -18,7 +18,6 @@ from torch import nn
 from transmodal.data.audio_files import resample
 from transmodal.encoders.audio_logmel import LogMel
 from transmodal.encoders.base import Encoder, encoder_registry
-from transmodal.errors import ConfigError
 
 N_STAGES = 4
 MIN_SECONDS, MAX_SECONDS = 0.5, 10.0
@@ -105,11 +104,7 @@ class AudioCNN(Encoder):
     }
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(self.DEFAULTS) - {"name"})
-        if unknown:
-            known = sorted(self.DEFAULTS)
-            raise ConfigError(f"unknown audio cnn setting(s) {unknown}; known: {known}")
-        settings = {**self.DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
+        settings = self.with_defaults(settings)
         frontend = LogMel(
             int(settings["sample_rate"]),
             settings["n_fft"],

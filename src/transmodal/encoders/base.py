@@ -51,6 +51,22 @@ class Encoder(nn.Module):
 
     modality: ClassVar[str] = ""
     weights_from_reference: ClassVar[bool] = False
+    DEFAULTS: ClassVar[dict[str, Any]] = {}  # every known setting and its default (when listed)
+
+    @classmethod
+    def with_defaults(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """``settings`` over ``DEFAULTS``; None values take the default.
+
+        Raises:
+            ConfigError: a setting that ``DEFAULTS`` does not list (besides ``name``).
+        """
+        from transmodal.errors import ConfigError
+
+        unknown = sorted(set(settings) - set(cls.DEFAULTS) - {"name"})
+        if unknown:
+            name = settings.get("name", cls.__name__)
+            raise ConfigError(f"unknown {cls.modality} {name} setting(s) {unknown}; known: {sorted(cls.DEFAULTS)}")
+        return {**cls.DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
 
     def __init__(self, **settings: Any) -> None:
         super().__init__()

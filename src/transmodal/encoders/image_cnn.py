@@ -80,11 +80,7 @@ class ImageCNN(Encoder):
     }
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(self.DEFAULTS) - {"name"})
-        if unknown:
-            known = sorted(self.DEFAULTS)
-            raise ConfigError(f"unknown image cnn setting(s) {unknown}; known: {known}")
-        settings = {**self.DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
+        settings = self.with_defaults(settings)
         super().__init__(**settings)
         self.image_size = int(settings["image_size"])
         self.channels = int(settings["channels"])

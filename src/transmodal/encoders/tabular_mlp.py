@@ -85,11 +85,7 @@ class TabularMLP(Encoder):
     }
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(self.DEFAULTS) - {"name"})
-        if unknown:
-            known = sorted(self.DEFAULTS)
-            raise ConfigError(f"unknown tabular mlp setting(s) {unknown}; known: {known}")
-        settings = {**self.DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
+        settings = self.with_defaults(settings)
         column_types = _check_column_types(settings["column_types"])
         super().__init__(**settings)
         self.numeric = [c for c, kind in column_types.items() if kind == "numeric"]

@@ -61,11 +61,7 @@ class BuiltinText(Encoder):
     }
 
     def __init__(self, **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(self.DEFAULTS) - {"name"})
-        if unknown:
-            known = sorted(self.DEFAULTS)
-            raise ConfigError(f"unknown builtin_text setting(s) {unknown}; known: {known}")
-        settings = {**self.DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
+        settings = self.with_defaults(settings)
         vocab = [str(word) for word in settings["vocab"]]
         if vocab[:2] != [PAD, UNK]:
             raise ConfigError(f"builtin_text vocab must start with {PAD!r}, {UNK!r}")
