@@ -17,6 +17,11 @@ fitted models in ``benchmarks/_work/av_digits_fusion/``):
 - ``importance``: mask and permutation importance of the seed-0 models (acceptance d).
 - ``report``: print the tables (markdown) from the CSV/JSON files.
 
+``--scale full`` (default) is the acceptance protocol. ``--scale quick`` is a reduced run for a
+busy machine, NOT the protocol: the first 1,500 train / 300 tuning / 500 test rows, smaller encoders
+(width 8, 64-d outputs, audio at 8 kHz with 32 mel bands), 6 epochs, patience 2; its files carry
+``quick`` in their names.
+
 Run: ``nice -n 5 .venv/bin/python -m benchmarks.av_digits_fusion --part fits --seeds 0 1 2``
 """
 
@@ -33,11 +38,8 @@ import pandas as pd
 from benchmarks.datasets.av_digits import build_av_digits
 
 RESULTS = Path(__file__).resolve().parent / "results"
-RUNS_CSV = RESULTS / "issue-3-runs.csv"
-CURVES_JSON = RESULTS / "issue-3-robustness.json"
-IMPORTANCE_JSON = RESULTS / "issue-3-importance.json"
-PLOT = RESULTS / "issue-3-robustness.png"
-MODELS = Path(__file__).resolve().parent / "_work" / "av_digits_fusion"
+WORK = Path(__file__).resolve().parent / "_work"
+RUNS_CSV = CURVES_JSON = IMPORTANCE_JSON = PLOT = MODELS = Path()  # set by use_scale()
 
 FUSIONS = ["concat", "late", "hierarchical", "tensor", "lowrank", "attention", "gated"]
 SINGLE = {"image_only": ["image", "digit"], "audio_only": ["audio", "digit"]}
@@ -50,11 +52,37 @@ HYPERPARAMETERS = {
     "max_epochs": 12, "patience": 3, "batch_size": 64, "learning_rate": 2e-3, "hidden_dim": 256,
     "dropout": 0.2, "progress_bar": False,
 }
+QUICK = {
+    "rows": {"train": 1500, "tuning": 300, "test": 500},
+    "hyperparameters": {
+        "max_epochs": 6, "patience": 2,
+        "encoders": {"image": {"name": "cnn", "width": 8, "output_dim": 64},
+                     "audio": {"name": "cnn", "width": 8, "output_dim": 64, "sample_rate": 8000, "n_mels": 32}},
+    },
+}
+SCALE = {"name": "full", "rows": {}}
+
+
+def use_scale(name: str) -> None:
+    """Point the result files at the ``full`` or ``quick`` run and set its hyperparameters."""
+    global RUNS_CSV, CURVES_JSON, IMPORTANCE_JSON, PLOT, MODELS
+    suffix = "" if name == "full" else f"-{name}"
+    RUNS_CSV = RESULTS / f"issue-3{suffix}-runs.csv"
+    CURVES_JSON = RESULTS / f"issue-3{suffix}-robustness.json"
+    IMPORTANCE_JSON = RESULTS / f"issue-3{suffix}-importance.json"
+    PLOT = RESULTS / f"issue-3{suffix}-robustness.png"
+    MODELS = WORK / f"av_digits_fusion{suffix}"
+    SCALE.update(name=name, rows=QUICK["rows"] if name == "quick" else {})
+    if name == "quick":
+        HYPERPARAMETERS.update(QUICK["hyperparameters"])
 
 
 def table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The CSV's chosen columns with file paths made absolute."""
+    """The CSV's chosen columns with file paths made absolute (first rows only in a quick run)."""
     frame = pd.read_csv(path)[columns]
+    split = path.stem
+    if split in SCALE["rows"]:
+        frame = frame.iloc[: SCALE["rows"][split]]
     for column in ("image", "audio"):
         if column in frame:
             frame[column] = [str(path.parent / p) for p in frame[column]]
@@ -153,7 +181,7 @@ def plot(curves: dict) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("test accuracy")
-    fig.suptitle("AV-digits (degraded images), seed 0, test split")
+    fig.suptitle(f"AV-digits (degraded images), seed 0, test split ({SCALE['name']} run)")
     fig.tight_layout()
     fig.savefig(PLOT, dpi=120)
 
@@ -211,7 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=["fits", "dropout", "robustness", "importance", "report"], required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--configs", nargs="+", default=None)
+    parser.add_argument("--scale", choices=["full", "quick"], default="full")
     args = parser.parse_args(argv)
+    use_scale(args.scale)
     if args.part == "report":
         print(report())
         return

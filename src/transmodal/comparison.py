@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
 
@@ -84,8 +83,3 @@ def format_summary(summary: pd.DataFrame) -> str:
                      f"{int(row['seeds']):>7}{row['fit_seconds']:>9.1f}{int(row['parameters']):>11,}")
     return "\n".join(lines)
 
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and population std of ``values``."""
-    array = np.asarray(values, dtype=float)
-    return float(array.mean()), float(array.std())
