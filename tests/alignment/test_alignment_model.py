@@ -83,3 +83,21 @@ def test_bad_columns_raise():
         AlignmentModel(columns=("a",)).fit(pd.DataFrame({"a": ["x"]}))
     with pytest.raises(ConfigError):
         AlignmentModel(columns=("a", "b"), lock=("a", "b")).fit(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+
+
+def test_three_columns_pretrain_then_fine_tune(pairs, tmp_path):
+    """Self-supervised pretraining over every column pair, then a predictor starts from the towers."""
+    from tests.conftest import TINY_HYPERPARAMETERS
+    from transmodal.predictor import MultimodalPredictor
+
+    frame = pd.read_csv(pairs / "pairs.csv")
+    for column in ("image", "audio"):
+        frame[column] = [str(pairs / p) for p in frame[column]]
+    encoders = {**TINY["encoders"], "audio": TINY_HYPERPARAMETERS["encoders"]["audio"]}
+    model = AlignmentModel(columns=("image", "audio", "caption"),
+                           hyperparameters={**TINY, "max_epochs": 2, "encoders": encoders})
+    model.fit(frame.drop(columns=["label"]), seed=0).save(tmp_path / "pre")
+    assert len(model.encode(frame, "audio")) == len(frame)
+    predictor = MultimodalPredictor(label="label").fit(frame[["image", "audio", "label"]], init_from=str(tmp_path / "pre"),
+                                                       hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
+    assert predictor.history_["init_from_alignment"]["columns"] == ["image", "audio"]
