@@ -32,6 +32,13 @@ def parse_problem_types(items: List[str]):
     return dict(item.rsplit("=", 1) for item in items)
 
 
+def transfer_options(init_from, unlabeled, source, source_label, teacher) -> dict:
+    """The transfer-learning ``fit`` options that were given (paths as strings)."""
+    options = {"init_from": init_from, "unlabeled_data": unlabeled, "source_data": source,
+               "source_label": source_label, "teacher": teacher}
+    return {k: str(v) for k, v in options.items() if v is not None}
+
+
 def parse_column_types(items: List[str]) -> dict:
     """``["col=text", ...]`` -> ``{"col": "text"}``."""
     from transmodal.errors import ConfigError
@@ -62,6 +69,11 @@ def fit(
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT/checkpoints."),
     checkpoint_every: int = typer.Option(50, "--checkpoint-every", help="Steps between checkpoints (0: epoch ends only)."),
     allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="Refuse image/audio paths outside this folder."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this saved model (transfer learning)."),
+    unlabeled: Optional[Path] = typer.Option(None, "--unlabeled", help="Unlabelled target table (--set transfer.adapt=dann|coral|mmd)."),
+    source: Optional[Path] = typer.Option(None, "--source", help="Labelled source table trained jointly (with --source-label)."),
+    source_label: Optional[str] = typer.Option(None, "--source-label", help="Label column of the --source table."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="Teacher model for --set transfer.strategy=distill."),
 ) -> None:
     """Train a model on TABLE and save it to --out (checkpointed in OUT/checkpoints while training)."""
     from transmodal.predictor import MultimodalPredictor
@@ -72,7 +84,8 @@ def fit(
     predictor.fit(str(table), tuning_data=str(tuning) if tuning else None,
                   column_types=parse_column_types(column_type),
                   hyperparameters=hyperparameters_from(config, set_), time_limit=time_limit, seed=seed,
-                  checkpoint_dir=checkpoints, resume=resume, checkpoint_every=checkpoint_every)
+                  checkpoint_dir=checkpoints, resume=resume, checkpoint_every=checkpoint_every,
+                  **transfer_options(init_from, unlabeled, source, source_label, teacher))
     if predictor.history_.get("global_rank", 0) != 0:
         return  # with several processes only the first one saves
     predictor.save(out)
