@@ -125,7 +125,7 @@ def holdout_split(table: Table, label: str, fraction: float, seed: int, problem_
     rows = np.arange(len(table.frame))
     if len(rows) < 4:
         raise DataError(f"{table.source}: {len(rows)} rows are too few to hold out tuning data; give tuning_data")
-    labels = table.frame[label].astype(str).to_numpy()
+    labels = table.frame[label].map(str).to_numpy(dtype=str)  # missing labels (partial labels) become "nan"
     stratify = labels if problem_type in ("binary", "multiclass") and _can_stratify(labels, fraction) else None
     train_rows, tune_rows = train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
     part = lambda idx: Table(table.frame.iloc[np.sort(idx)].reset_index(drop=True), table.source, table.base_dir)  # noqa: E731
