@@ -235,7 +235,7 @@ class AlignmentModel:
 
         skip = tuple(f"towers.{module_key(c)}.encoder." for c in self.columns
                      if self.net_.encoder(c).frozen and self.net_.encoder(c).weights_from_reference)
-        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(skip) or not skip}
+        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(skip)}
 
     def save(self, path: str | Path) -> Path:
         """Write the model folder (safetensors + JSON + manifest); returns its path."""
