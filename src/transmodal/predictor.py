@@ -229,8 +229,12 @@ class MultimodalPredictor:
         """Write the model folder (safetensors + JSON + manifest); returns its path."""
         from transmodal.persistence import save_folder
 
+        from transmodal.report.files import write_run_files
+
         self._check_fitted()
-        return save_folder(path, self.saved_config(), self.saved_state())
+        folder = save_folder(path, self.saved_config(), self.saved_state())
+        write_run_files(self, folder)  # report.html, report.json, bad_rows.csv (skipped rows)
+        return folder
 
     def saved_config(self) -> dict[str, Any]:
         """Everything but the weights, as JSON-serialisable data."""

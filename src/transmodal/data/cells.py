@@ -59,7 +59,13 @@ def decode_text(value: Any) -> str:
             return value.decode("utf-8")
         except UnicodeDecodeError as err:
             raise CellError(f"text is not valid UTF-8 ({err}); re-encode the file as UTF-8") from err
-    return str(value)
+    text = str(value)
+    try:
+        text.encode("utf-8")  # undecodable bytes of a table file arrive as lone surrogates
+    except UnicodeEncodeError as err:
+        raise CellError(f"text holds bytes that are not valid UTF-8 (at character {err.start}); "
+                        "re-encode the table as UTF-8") from None
+    return text
 
 
 def decode_number(value: Any) -> float:

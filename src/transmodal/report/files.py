@@ -1,0 +1,62 @@
+"""Files a fit leaves beside the model: ``report.json``, ``report.html`` and ``bad_rows.csv``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from transmodal.config import save_json
+
+REPORT_JSON, REPORT_HTML, BAD_ROWS = "report.json", "report.html", "bad_rows.csv"
+
+
+def write_run_files(predictor, folder: Path) -> None:
+    """Write the run files of a freshly fitted ``predictor`` into its model folder and re-seal the
+    manifest. Bad rows are written only when some were skipped."""
+    from transmodal.persistence import write_manifest
+
+    folder = Path(folder)
+    bad = getattr(predictor, "bad_rows_", [])
+    if bad:
+        frame = pd.DataFrame([{"file": b.file, "row": b.row, "column": b.column, "reason": b.reason} for b in bad])
+        tmp = folder / (BAD_ROWS + ".tmp")
+        frame.to_csv(tmp, index=False)
+        tmp.replace(folder / BAD_ROWS)
+    report = getattr(predictor, "report_", None)
+    if report is not None:
+        save_json(report, folder / REPORT_JSON)
+        write_html(folder, predictor.saved_config(), report)
+    write_manifest(folder)
+
+
+def write_html(folder: Path, config: dict, report: dict) -> Path:
+    """Render ``report.html`` into ``folder`` atomically."""
+    from transmodal.report.render import render_report
+
+    path = Path(folder) / REPORT_HTML
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_report(config, report), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def render_folder(folder: Path, out: Path | None = None) -> Path:
+    """Re-render the report of a saved (verified) model folder; returns the HTML path."""
+    from transmodal.errors import ModelLoadError
+    from transmodal.persistence import verify_folder, write_manifest
+
+    config = verify_folder(folder)
+    path = Path(folder) / REPORT_JSON
+    if not path.is_file():
+        raise ModelLoadError(f"{folder} has no {REPORT_JSON}; it was saved without a fit report")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if out is not None:
+        from transmodal.report.render import render_report
+
+        Path(out).write_text(render_report(config, report), encoding="utf-8")
+        return Path(out)
+    html = write_html(Path(folder), config, report)
+    write_manifest(folder)
+    return html
