@@ -90,3 +90,11 @@ def test_distill_without_a_teacher_is_a_clear_error(target_table):
 def test_unknown_strategy_lists_the_known_ones(target_table, source_dir):
     with pytest.raises(ConfigError, match="linear_probe"):
         _fit(target_table, source_dir, strategy="nope")
+
+
+def test_inputs_limits_a_strategy_to_some_encoders(target_table, source_dir):
+    predictor = _fit(target_table, source_dir, strategy="lora", inputs=["image"])
+    assert list(predictor.config_.transfer["adapters"]) == ["image"]
+    assert not any("lora_" in n for n, _ in predictor.net_.encoder("tabular").named_parameters())
+    with pytest.raises(ConfigError, match="nope"):
+        _fit(target_table, source_dir, strategy="finetune", inputs=["nope"])

@@ -5,7 +5,7 @@ network is built (and loaded from ``init_from``), before training, and decides w
 freeze parameters, add loss terms to ``ctx.extra_losses``, add callbacks to ``ctx.callbacks`` or
 set optimizer options in ``ctx.config.transfer`` (``layer_decay``, read by
 :func:`transmodal.engine.optim.parameter_groups`). ``options`` is the ``transfer`` section of the
-hyperparameters.
+hyperparameters; its ``inputs`` key (a list of input names) limits a strategy to those encoders.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from transmodal.errors import ConfigError
 from transmodal.registry import Registry
 
 # name -> apply(ctx: FitContext, options: dict) -> None
@@ -22,9 +23,18 @@ STRATEGIES: Registry = Registry("transfer strategy", "transmodal.transfer")
 Strategy = Callable[[Any, dict], None]
 
 
-def encoders(net) -> list:
-    """The encoders of ``net`` in input-name order."""
-    return [net.encoder(name) for name in net.input_names]
+def encoders(net, options: dict | None = None) -> list:
+    """The encoders of ``net`` in input-name order; only those of ``options["inputs"]`` (a list of
+    input names) when given, so a strategy can touch one column's encoder and leave the others.
+
+    Raises:
+        ConfigError: ``inputs`` names an input the network does not have.
+    """
+    names = (options or {}).get("inputs") or net.input_names
+    unknown = sorted(set(names) - set(net.input_names))
+    if unknown:
+        raise ConfigError(f"transfer.inputs {unknown} are not inputs of this model; inputs are {net.input_names}")
+    return [net.encoder(name) for name in net.input_names if name in names]
 
 
 def set_trainable(module: nn.Module, trainable: bool) -> None:
@@ -33,9 +43,9 @@ def set_trainable(module: nn.Module, trainable: bool) -> None:
         parameter.requires_grad_(trainable)
 
 
-def unfreeze_encoders(net) -> None:
-    """Make every encoder fully trainable (also those a source or a preset froze)."""
-    for encoder in encoders(net):
+def unfreeze_encoders(net, options: dict | None = None) -> None:
+    """Make the encoders fully trainable (also those a source or a preset froze)."""
+    for encoder in encoders(net, options):
         encoder.freeze(False)
 
 

@@ -20,7 +20,7 @@ def finetune(ctx, options: dict) -> None:
             ``decay**2``, ...
         freeze_epochs: Epochs at the start during which the encoders do not change (default 0).
     """
-    unfreeze_encoders(ctx.net)
+    unfreeze_encoders(ctx.net, options)
     ctx.config.transfer.setdefault("layer_decay", DEFAULT_LAYER_DECAY)
     epochs = int(options.get("freeze_epochs", 0))
     if epochs > 0:

@@ -17,9 +17,9 @@ def l2sp(ctx, options: dict) -> None:
         alpha: Strength of the pull towards the starting weights ``w0`` (default 0.01).
         layer_decay: As for ``finetune`` (default 1: off).
     """
-    unfreeze_encoders(ctx.net)
+    unfreeze_encoders(ctx.net, options)
     alpha = float(options.get("alpha", DEFAULT_ALPHA))
-    start = [(p, p.detach().clone()) for encoder in encoders(ctx.net) for p in encoder.parameters()]
+    start = [(p, p.detach().clone()) for encoder in encoders(ctx.net, options) for p in encoder.parameters()]
     ctx.extra_losses.append(L2SPLoss(start, alpha))
 
 

@@ -12,7 +12,7 @@ def linear_probe(ctx, options: dict) -> None:
     Options:
         train_fusion: Also train the fusion module (default: only when it was not transferred).
     """
-    for encoder in encoders(ctx.net):
+    for encoder in encoders(ctx.net, options):
         encoder.freeze(True)
     transferred = bool(ctx.history.get("transfer", {}).get("copied"))
     set_trainable(ctx.net.fusion, bool(options.get("train_fusion", not transferred)))

@@ -19,7 +19,7 @@ from typing import Any
 from torch import nn
 
 from transmodal.errors import ConfigError, ModelLoadError
-from transmodal.transfer.base import STRATEGIES, set_trainable
+from transmodal.transfer.base import STRATEGIES, encoders, set_trainable
 
 ADAPTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
@@ -39,8 +39,11 @@ def lora(ctx, options: dict) -> None:
     """
     spec = adapter_spec(options)
     adapters = {}
+    chosen = {id(e) for e in encoders(ctx.net, options)}
     for name in ctx.net.input_names:
         encoder = ctx.net.encoder(name)
+        if id(encoder) not in chosen:
+            continue
         entry = {**spec, "train_norms": bool(spec["train_norms"]) and not encoder.weights_from_reference}
         if inject(encoder, entry):
             adapters[name] = entry

@@ -16,7 +16,7 @@ def partial(ctx, options: dict) -> None:
     layers = int(options.get("layers", 1))
     if layers < 0:
         raise ConfigError(f"transfer.layers must be >= 0, got {layers}")
-    for encoder in encoders(ctx.net):
+    for encoder in encoders(ctx.net, options):
         encoder.freeze(False)  # not "frozen": part of it trains, so its features are not cached
         set_trainable(encoder, False)
         groups = encoder.layer_groups()  # bottom -> top
