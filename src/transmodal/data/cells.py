@@ -60,11 +60,9 @@ def decode_text(value: Any) -> str:
         except UnicodeDecodeError as err:
             raise CellError(f"text is not valid UTF-8 ({err}); re-encode the file as UTF-8") from err
     text = str(value)
-    try:
-        text.encode("utf-8")  # undecodable bytes of a table file arrive as lone surrogates
-    except UnicodeEncodeError as err:
-        raise CellError(f"text holds bytes that are not valid UTF-8 (at character {err.start}); "
-                        "re-encode the table as UTF-8") from None
+    if "\ufffd" in text:  # undecodable bytes of a table file are read as U+FFFD
+        raise CellError(f"text holds bytes that are not valid UTF-8 (at character {text.index(chr(0xFFFD))}); "
+                        "re-encode the table as UTF-8")
     return text
 
 

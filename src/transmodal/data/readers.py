@@ -48,9 +48,9 @@ def read_table(data: "pd.DataFrame | str | Path | Table", base_dir: str | Path |
     name = path.name.lower().removesuffix(".gz")
     try:
         if name.endswith(".csv"):
-            frame = pd.read_csv(path, encoding_errors="surrogateescape")  # bad bytes -> per-cell errors
+            frame = pd.read_csv(path, encoding_errors="replace")  # bad bytes -> U+FFFD -> per-cell errors
         elif name.endswith(".tsv"):
-            frame = pd.read_csv(path, sep="\t", encoding_errors="surrogateescape")
+            frame = pd.read_csv(path, sep="\t", encoding_errors="replace")
         elif name.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
         elif name.endswith((".jsonl", ".ndjson", ".json")):
