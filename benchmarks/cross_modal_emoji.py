@@ -31,8 +31,8 @@ ENSEMBLE = ("an emoji of {}", "{}", "an emoji from the group {}", "a {} emoji", 
             "a picture of {}", "an emoji in the category {}")
 TEXT = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
 TOWERS = {
-    "cnn": {"encoder": {"name": "cnn", "augment": True, "width": 32, "output_dim": 256},
-            "hyperparameters": {"max_epochs": 60, "patience": 12, "batch_size": 64, "learning_rate": 2e-3}},
+    "cnn": {"encoder": {"name": "cnn", "augment": True, "width": 16, "image_size": 48, "output_dim": 256},
+            "hyperparameters": {"max_epochs": 15, "patience": 5, "batch_size": 64, "learning_rate": 2e-3}},
     "efficientnet_lite0": {"encoder": {"name": "efficientnet_lite0", "frozen": True},
                            "hyperparameters": {"max_epochs": 100, "patience": 15, "batch_size": 128,
                                                "learning_rate": 1e-3, "dropout": 0.3}},
