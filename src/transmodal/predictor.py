@@ -136,10 +136,12 @@ class MultimodalPredictor:
         return TableDataset(table, self.inputs_, targets, self._root())
 
     def _scores(self, data, transform=None) -> dict[str, Any]:
+        from transmodal.data.streaming import stream_outputs
         from transmodal.engine.inference import run_inference
 
-        dataset = self.dataset(data)
-        return run_inference(self.net_, dataset, self.config_, transform=transform)
+        # Parquet streams in row groups: memory stays bounded however long the table is
+        return stream_outputs(data, lambda chunk: run_inference(self.net_, self.dataset(chunk), self.config_,
+                                                                transform=transform))
 
     def predict_proba(self, data, as_multiclass: bool = True):
         """Class probabilities: a DataFrame with one column per class (a dict of them per task)."""

@@ -1,0 +1,1 @@
+"""Exporting the inference graph (processed inputs -> task scores) to ONNX or TorchScript."""
