@@ -97,6 +97,7 @@ class Encoder(nn.Module):
         self.settings["frozen"] = frozen
         for parameter in self.parameters():
             parameter.requires_grad_(not frozen)
+        self.train(self.training)  # a frozen encoder is in eval mode at once, not from the next train() call
         return self
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
