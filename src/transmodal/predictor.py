@@ -139,6 +139,7 @@ class MultimodalPredictor:
         from transmodal.data.streaming import stream_outputs
         from transmodal.engine.inference import run_inference
 
+        self._check_fitted()
         # Parquet streams in row groups: memory stays bounded however long the table is
         return stream_outputs(data, lambda chunk: run_inference(self.net_, self.dataset(chunk), self.config_,
                                                                 transform=transform))
