@@ -139,13 +139,15 @@ def run_fits(tables: dict, configs: list[str], dropout: float, seeds: list[int])
             print(json.dumps(row), flush=True)
 
 
-def run_robustness(tables: dict, seed: int = 0) -> None:
-    """Curves of the seed-``seed`` no-dropout models of CURVE_FUSIONS; effective robustness vs late."""
+def run_robustness(tables: dict, seed: int = 0, rows: int | None = None) -> None:
+    """Curves of the seed-``seed`` no-dropout models of CURVE_FUSIONS (on the first ``rows`` test
+    rows when given); effective robustness vs late."""
     from transmodal import MultimodalPredictor
 
-    test = table(tables["test"], BOTH)
+    test = table(tables["test"], BOTH).iloc[:rows]
     curves = {}
-    for fusion in CURVE_FUSIONS:
+    fitted = [f for f in CURVE_FUSIONS if _model_dir(f, 0.0, seed).is_dir()]  # a partial run has fewer
+    for fusion in fitted:
         predictor = MultimodalPredictor.load(_model_dir(fusion, 0.0, seed))
         curves[fusion] = {
             "audio": predictor.robustness(test, "audio", LEVELS, kind="white_noise", seed=0)["audio"],
@@ -154,7 +156,7 @@ def run_robustness(tables: dict, seed: int = 0) -> None:
         print(fusion, {m: [round(s, 4) for s in c["scores"]] for m, c in curves[fusion].items()}, flush=True)
     from transmodal.metrics.robustness import effective_robustness
 
-    for fusion in CURVE_FUSIONS:
+    for fusion in fitted:
         for modality, curve in curves[fusion].items():
             curve["effective_robustness"] = effective_robustness(
                 curve["levels"], curve["scores"], curves["late"][modality]["scores"])
@@ -240,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--configs", nargs="+", default=None)
     parser.add_argument("--scale", choices=["full", "quick"], default="full")
+    parser.add_argument("--rows", type=int, default=None, help="robustness: only the first ROWS test rows")
     args = parser.parse_args(argv)
     use_scale(args.scale)
     if args.part == "report":
@@ -251,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.part == "dropout":
         run_fits(tables, args.configs or FUSIONS, 0.3, args.seeds)
     elif args.part == "robustness":
-        run_robustness(tables)
+        run_robustness(tables, rows=args.rows)
     else:
         run_importance(tables, args.configs or CURVE_FUSIONS)
 
