@@ -6,6 +6,12 @@ Labels: ``Recommended IND`` (AUROC) and ``Rating`` (accuracy, macro-F1). Baselin
 review (word 1-2 grams) plus one-hot categories and scaled numbers into logistic regression, on the
 same split. Also reports the wall time of every fit and the per-epoch times (embedding cache).
 
+All fits run in one process with ``feature_memo=True``, so MiniLM encodes each text once for the
+whole script; the first fit of each label is a plain fit from scratch and gives the epoch times
+(its first epoch encodes every row, later epochs read the per-fit embedding cache). For each label,
+a few head settings (``CANDIDATES``) are fitted and the one with the best *tuning* score (the
+automatic holdout, never the test set) is reported on the test set.
+
 Run: ``.venv/bin/python -m benchmarks.clothing_core``
 """
 
@@ -25,6 +31,12 @@ HYPERPARAMETERS = {
     "batch_size": 64, "progress_bar": False,
     "encoders": {"text": {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True, "max_length": 256}},
 }
+CANDIDATES = [  # head settings tried per label; chosen by the tuning score
+    {},
+    {"learning_rate": 3e-4, "dropout": 0.3},
+    {"learning_rate": 3e-4, "dropout": 0.4, "weight_decay": 0.05, "hidden_dim": 128},
+    {"fusion": "late", "learning_rate": 3e-4, "dropout": 0.3},
+]
 
 
 def tfidf_baseline(train: pd.DataFrame, test: pd.DataFrame, label: str) -> dict:
@@ -61,32 +73,37 @@ def tfidf_baseline(train: pd.DataFrame, test: pd.DataFrame, label: str) -> dict:
     return result
 
 
-def run_transmodal(train_path, test_path, label: str, eval_metric: str, seed: int = 0) -> dict:
+def run_transmodal(train: pd.DataFrame, test: pd.DataFrame, label: str, eval_metric: str,
+                   overrides: dict, seed: int = 0) -> dict:
+    """One fit (MiniLM features memoised across fits) and its test metrics and timings."""
     from transmodal import MultimodalPredictor
 
-    train = pd.read_csv(train_path)[FEATURES + [label]]
-    test = pd.read_csv(test_path)[FEATURES + [label]]
-    base = train_path.parent
     start = time.perf_counter()
     predictor = MultimodalPredictor(label=label, eval_metric=eval_metric).fit(
-        train, hyperparameters=HYPERPARAMETERS, seed=seed, column_types={"Age": "numeric"})
+        train[FEATURES + [label]], hyperparameters={**HYPERPARAMETERS, **overrides}, seed=seed,
+        column_types={"Age": "numeric"}, feature_memo=True)
     fit_seconds = time.perf_counter() - start
-    metrics = predictor.evaluate(test)
     epochs = [e["epoch_seconds"] for e in predictor.history_["epochs"]]
-    return {"metrics": metrics, "fit_seconds": fit_seconds, "epoch_seconds": epochs,
+    return {"overrides": overrides, "metrics": predictor.evaluate(test[FEATURES + [label]]),
+            "tuning_score": predictor.history_["best_score"], "fit_seconds": fit_seconds,
+            "epoch_seconds": epochs,
             "first_epoch_over_later_median": epochs[0] / float(np.median(epochs[1:])) if len(epochs) > 1 else None,
-            "epochs_run": len(epochs), "best_epoch": predictor.history_["best_epoch"], "base": str(base)}
+            "epochs_run": len(epochs), "best_epoch": predictor.history_["best_epoch"]}
 
 
 def main() -> None:
     paths = build_clothing()
-    train_path, test_path = paths["train"], paths["test"]
-    train, test = pd.read_csv(train_path), pd.read_csv(test_path)
+    train, test = pd.read_csv(paths["train"]), pd.read_csv(paths["test"])
     results = {"machine": machine(), "hyperparameters": HYPERPARAMETERS}
     for label, metric in (("Recommended IND", "roc_auc"), ("Rating", "accuracy")):
-        results[label] = {"tfidf_logreg": tfidf_baseline(train, test, label),
-                          "transmodal": run_transmodal(train_path, test_path, label, metric)}
-        print(label, results[label], flush=True)
+        runs = [run_transmodal(train, test, label, metric, overrides) for overrides in CANDIDATES]
+        best = max(runs, key=lambda r: r["tuning_score"])
+        results[label] = {"tfidf_logreg": tfidf_baseline(train, test, label), "candidates": runs, "selected": best}
+        print(label, "baseline", results[label]["tfidf_logreg"], flush=True)
+        for run in runs:
+            print(f"  {run['overrides']} tuning {run['tuning_score']:.4f} test {run['metrics']} "
+                  f"fit {run['fit_seconds']:.0f}s epochs {[round(e, 1) for e in run['epoch_seconds']]}", flush=True)
+        save_json("clothing_core", results)
     print("saved", save_json("clothing_core", results))
 
 
