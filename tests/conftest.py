@@ -5,60 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SAMPLE_RATE = 8000
-WORDS = {0: "calm quiet soft gentle", 1: "loud bright sharp strong", 2: "dark deep heavy slow"}
-
-# small encoders so that a fit takes seconds
-TINY_HYPERPARAMETERS = {
-    "max_epochs": 3,
-    "batch_size": 16,
-    "hidden_dim": 32,
-    "progress_bar": False,
-    "learning_rate": 3e-3,
-    "encoders": {
-        "image": {"name": "cnn", "width": 8, "output_dim": 16},
-        "audio": {"name": "cnn", "width": 8, "n_mels": 16, "output_dim": 16, "sample_rate": SAMPLE_RATE},
-        "text": {"name": "builtin_text", "output_dim": 16},
-        "tabular": {"name": "mlp", "output_dim": 16},
-    },
-}
-
-
-def write_table(folder: Path, n: int = 60, seed: int = 0, classes: int = 3) -> pd.DataFrame:
-    """Write ``n`` rows of images, tones, text and numbers whose class shows in every modality.
-
-    Returns the table (relative paths); also written as ``folder/table.csv``.
-    """
-    import soundfile
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    (folder / "img").mkdir(parents=True, exist_ok=True)
-    (folder / "wav").mkdir(exist_ok=True)
-    rows = []
-    for i in range(n):
-        y = i % classes
-        pixels = rng.normal(40, 20, (12, 12))
-        pixels[:, y * 4:(y + 1) * 4] += 180
-        Image.fromarray(pixels.clip(0, 255).astype(np.uint8), mode="L").save(folder / "img" / f"{i}.png")
-        t = np.arange(int(0.25 * SAMPLE_RATE)) / SAMPLE_RATE
-        wave = 0.5 * np.sin(2 * np.pi * (300 + 500 * y) * t) + rng.normal(0, 0.05, len(t))
-        soundfile.write(folder / "wav" / f"{i}.wav", wave.astype(np.float32), SAMPLE_RATE)
-        rows.append({
-            "image": f"img/{i}.png", "audio": f"wav/{i}.wav",
-            "review": f"{WORDS[y]} item number {i}", "size": float(y + rng.normal(0, 0.3)),
-            "color": ["red", "green", "blue"][y], "label": ["cat", "dog", "eel"][y],
-        })
-    frame = pd.DataFrame(rows)
-    frame.to_csv(folder / "table.csv", index=False)
-    return frame
+from tabletools import TINY_HYPERPARAMETERS, write_table  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")

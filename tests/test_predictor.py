@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY_HYPERPARAMETERS
+from tabletools import TINY_HYPERPARAMETERS
 from transmodal.errors import DataError, ModelLoadError, NotFittedError
 from transmodal.predictor import MultimodalPredictor
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TINY_HYPERPARAMETERS, write_table
+from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal.errors import ConfigError, ModelLoadError
 from transmodal.predictor import MultimodalPredictor
 

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import write_table
+from tabletools import write_table
 from transmodal.cli import main
 
 

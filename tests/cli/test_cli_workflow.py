@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from conftest import write_table
+from tabletools import write_table
 from transmodal.cli import main
 
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import TINY_HYPERPARAMETERS, write_table
+from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal.cli import main
 
 

@@ -44,4 +44,4 @@ def test_problem_type_must_name_every_label_when_several(tmp_path):
                                       "--problem-type", "multiclass", "--problem-type", "size=regression",
                                       "--out", str(tmp_path / "m"), *HP])
     assert result.exit_code == 1
-    assert "LABEL=TYPE" in result.output
+    assert "LABEL=TYPE" in str(result.exception)

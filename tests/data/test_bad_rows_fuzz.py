@@ -15,7 +15,7 @@ import pytest
 import soundfile
 from PIL import Image
 
-from conftest import SAMPLE_RATE, TINY_HYPERPARAMETERS, write_table
+from tabletools import SAMPLE_RATE, TINY_HYPERPARAMETERS, write_table
 from transmodal.errors import DataError
 from transmodal.predictor import MultimodalPredictor
 

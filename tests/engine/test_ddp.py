@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import TINY_HYPERPARAMETERS, write_table
+from tabletools import TINY_HYPERPARAMETERS, write_table
 
 SCRIPT = textwrap.dedent("""
     import json, sys

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TINY_HYPERPARAMETERS
+from tabletools import TINY_HYPERPARAMETERS
 from transmodal.fusion.base import FUSIONS, fusion_summaries
 
 DIMS = {"audio": 6, "image": 5, "review": 4}
@@ -71,7 +71,7 @@ def test_lowrank_rank_is_configurable():
 @pytest.fixture(scope="module")
 def gappy_table(tmp_path_factory):
     """The tiny table with image, audio and review missing in some rows (never all at once)."""
-    from conftest import write_table
+    from tabletools import write_table
 
     folder = tmp_path_factory.mktemp("gappy")
     frame = write_table(folder, n=36)[["image", "audio", "review", "label"]]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY_HYPERPARAMETERS
+from tabletools import TINY_HYPERPARAMETERS
 from transmodal.errors import ConfigError
 from transmodal.metrics.robustness import effective_robustness, relative_robustness
 
@@ -27,7 +27,7 @@ def test_effective_robustness_is_the_gap_to_the_shifted_late_curve():
 @pytest.fixture(scope="module")
 def image_audio(tmp_path_factory):
     """A model on the tiny table's image and audio columns only, and its table."""
-    from conftest import write_table
+    from tabletools import write_table
     from transmodal.predictor import MultimodalPredictor
 
     folder = tmp_path_factory.mktemp("av")

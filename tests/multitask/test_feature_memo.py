@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from conftest import TINY_HYPERPARAMETERS, write_table
+from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal.multitask.feature_memo import MemoizedForward, clear_memo, row_keys
 from transmodal.predictor import MultimodalPredictor
 

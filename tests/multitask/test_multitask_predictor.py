@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import TINY_HYPERPARAMETERS, write_table
+from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal.errors import ConfigError
 from transmodal.multitask.architectures.base import ARCHITECTURES
 from transmodal.multitask.weighting.base import WEIGHTINGS

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import TINY_HYPERPARAMETERS, write_table
+from tabletools import TINY_HYPERPARAMETERS, write_table
 
 COLUMNS = ["image", "size", "label"]
 

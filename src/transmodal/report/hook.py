@@ -21,12 +21,15 @@ class ReportHook(FitHook):
         return True
 
     def after_fit(self, ctx: FitContext) -> None:
+        from transmodal.engine.inference import frozen_cache
+
         predictor = ctx.predictor
+        cache = frozen_cache(predictor.net_, ctx.tune_set)  # frozen inputs encoded once for all passes
         predictor.report_ = {
             "data": data_summary(pd.concat([ctx.train.frame, ctx.tune.frame]), predictor.column_types_,
                                  len(ctx.bad_rows), len({b.row for b in ctx.bad_rows if b.row >= 0})),
-            "tasks": evaluate_tasks(predictor, ctx.tune_set),
-            "importance": modality_importance(predictor, ctx.tune_set),
+            "tasks": evaluate_tasks(predictor, ctx.tune_set, cache),
+            "importance": modality_importance(predictor, ctx.tune_set, cache),
             "environment": environment(),
             "rows": {"train": len(ctx.train.frame), "tuning": len(ctx.tune.frame)},
         }
@@ -44,7 +47,7 @@ def data_summary(frame: pd.DataFrame, column_types: dict[str, str], bad_cells: i
     return {"columns": columns, "bad_cells": bad_cells, "bad_rows": bad_rows}
 
 
-def evaluate_tasks(predictor, dataset) -> dict[str, Any]:
+def evaluate_tasks(predictor, dataset, cache=None) -> dict[str, Any]:
     """Per task on the tuning set: metrics, and a confusion matrix with per-class metrics or
     regression points."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
@@ -53,11 +56,13 @@ def evaluate_tasks(predictor, dataset) -> dict[str, Any]:
     from transmodal.metrics.base import compute_metrics
     from transmodal.predictor import _labelled
 
-    scores = run_inference(predictor.net_, dataset, predictor.config_)["scores"]
+    scores = run_inference(predictor.net_, dataset, predictor.config_, cache=cache)["scores"]
     result = {}
     for task in predictor.tasks_:
         y_true, y_score = dataset.targets[task.name], scores[task.name]
         keep = _labelled(y_true, task)
+        if not keep.any():
+            continue  # e.g. a joint-training source task, unlabelled in the target's tuning rows
         if task.problem_type == "regression":
             y_true = y_true * task.target_std + task.target_mean
         y_true, y_score = y_true[keep], y_score[keep]
@@ -77,7 +82,7 @@ def evaluate_tasks(predictor, dataset) -> dict[str, Any]:
     return result
 
 
-def modality_importance(predictor, dataset) -> dict[str, float] | None:
+def modality_importance(predictor, dataset, cache=None) -> dict[str, float] | None:
     """Drop of the tuning score when each input is hidden from every row (None for one input)."""
     import torch
 
@@ -99,7 +104,7 @@ def modality_importance(predictor, dataset) -> dict[str, float] | None:
                 batch["masks"][hidden] = torch.zeros_like(batch["masks"][hidden])
             return batch
 
-        out = run_inference(predictor.net_, dataset, predictor.config_, transform=hide)["scores"][task.name]
+        out = run_inference(predictor.net_, dataset, predictor.config_, transform=hide, cache=cache)["scores"][task.name]
         y_true = dataset.targets[task.name]
         keep = _labelled(y_true, task)
         if task.problem_type == "regression":
