@@ -79,8 +79,8 @@ class Collator:
     """Turns a list of dataset rows into a batch, with each encoder's ``prepare``.
 
     Args:
-        encoders: Input name -> encoder (only ``prepare`` is used, on CPU).
-        skip_inputs: Inputs served from an embedding cache (not prepared).
+        encoders: Input name -> encoder (only ``prepare`` is used, on CPU). Inputs whose items are
+            all None while some rows have them are served from an embedding cache (not prepared).
     """
 
     def __init__(self, encoders: dict[str, Any]) -> None:

@@ -34,6 +34,19 @@ class EmbeddingCache:
         self.values[name][index] = features.detach().float().cpu()
         self.filled[name][index] = True
 
+    def features(self, net, batch: dict, device: torch.device | None = None) -> dict[str, torch.Tensor]:
+        """Features (B, D) of every cached input for ``batch``: looked up, or encoded with ``net``'s
+        frozen encoder (no gradient) and stored, then moved to ``device``."""
+        given = {}
+        for name in self.names:
+            values = self.lookup(name, batch["index"])
+            if values is None:
+                with torch.no_grad():
+                    values = net.encoder(name)(batch["inputs"][name])
+                self.store(name, batch["index"], values)
+            given[name] = values if device is None else values.to(device)
+        return given
+
     def complete(self, name: str) -> bool:
         """True once every row of input ``name`` is cached."""
         return bool(self.filled[name].all())

@@ -36,7 +36,7 @@ def run_inference(net: MultimodalNet, dataset: TableDataset, config: FitConfig,
     for batch in loader:
         if transform is not None:
             batch = transform(batch)
-        out = net(batch["inputs"], batch["masks"], features=_cached_features(net, batch, cache))
+        out = net(batch["inputs"], batch["masks"], features=cache.features(net, batch) if cache is not None else None)
         for task in net.tasks:
             scores[task.name].append(outputs_to_scores(out["outputs"][task.name].float(), task).numpy())
         embeddings.append(out["embedding"].float().numpy())
@@ -49,19 +49,6 @@ def frozen_cache(net: MultimodalNet, dataset: TableDataset) -> EmbeddingCache:
     from transmodal.engine.training import frozen_dims
 
     return EmbeddingCache(len(dataset), frozen_dims(net))
-
-
-def _cached_features(net: MultimodalNet, batch: dict[str, Any], cache: EmbeddingCache | None) -> dict[str, torch.Tensor]:
-    if cache is None:
-        return {}
-    given = {}
-    for name in cache.names:
-        features = cache.lookup(name, batch["index"])
-        if features is None:
-            features = net.encoder(name)(batch["inputs"][name])
-            cache.store(name, batch["index"], features)
-        given[name] = features
-    return given
 
 
 def _with_batch(config: FitConfig, batch_size: int | None) -> FitConfig:

@@ -62,15 +62,7 @@ class PredictorModule(L.LightningModule):
     def cached_forward(self, batch: dict[str, Any], stage: str) -> dict[str, Any]:
         """Run the net, taking frozen inputs' features from the stage's cache where possible."""
         cache = self.caches.get(stage)
-        given: dict[str, torch.Tensor] = {}
-        if cache is not None:
-            for name in cache.names:
-                features = cache.lookup(name, batch["index"])
-                if features is None:
-                    with torch.no_grad():
-                        features = self.net.encoder(name)(batch["inputs"][name])
-                    cache.store(name, batch["index"], features)
-                given[name] = features.to(self.device)
+        given = cache.features(self.net, batch, self.device) if cache is not None else {}
         return self.net(batch["inputs"], batch["masks"], features=given)
 
     # ---- losses ----------------------------------------------------------------------------
