@@ -4,7 +4,8 @@ Protocol: ``benchmarks.datasets.av_digits`` (degraded MNIST test images paired w
 train 7,000 / tuning 1,000 / test 2,000), read from PNG/WAV files through CSV tables, as a user's
 table would be. Configurations: image-only (the audio column dropped), audio-only (the image column
 dropped), and every fusion strategy on both (issue 2 asks for ``concat`` and ``late``, issue 3 for
-all, plus ``concat+dropout``/``late+dropout`` with modality dropout 0.3); each with seeds 0, 1, 2;
+all, plus ``concat+dropout``/``late+dropout`` with modality dropout 0.3, and ``+dropout+unimodal``
+with the per-input auxiliary loss ``unimodal_loss_weight=1`` as well); each with seeds 0, 1, 2;
 test accuracy reported per seed and as the mean, and for fused models also with the image or the
 audio column emptied at test time. Hyperparameters are the same for every configuration.
 
@@ -35,6 +36,10 @@ CONFIGS = {
        for name in ("concat", "late", "hierarchical", "tensor", "lowrank", "attention", "gated")},
     # issue 3 b): modality dropout 0.3
     **{f"{name}+dropout": {"columns": BOTH, "fusion": name, "hp": {"modality_dropout": 0.3}}
+       for name in ("concat", "late")},
+    # issue 3 b), second recipe: modality dropout 0.3 plus each input alone through fusion and heads
+    **{f"{name}+dropout+unimodal": {"columns": BOTH, "fusion": name,
+                                    "hp": {"modality_dropout": 0.3, "unimodal_loss_weight": 1.0}}
        for name in ("concat", "late")},
 }
 

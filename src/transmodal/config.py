@@ -34,6 +34,7 @@ class FitConfig:
     hidden_dim: int = 256  # width of the fused representation
     dropout: float = 0.1
     modality_dropout: float = 0.0  # probability of hiding each present modality while training
+    unimodal_loss_weight: float = 0.0  # each input alone through fusion and heads, as an extra loss
     max_epochs: int = 20
     batch_size: int = 64
     learning_rate: float = 1e-3  # for new parts (built-in encoders, fusion, heads)

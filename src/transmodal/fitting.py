@@ -22,6 +22,7 @@ from transmodal.errors import BadRow, ConfigError, DataError
 from transmodal.registry import Registry
 
 FIT_HOOKS: Registry = Registry("fit hook", ("transmodal.transfer", "transmodal.alignment", "transmodal.multitask",
+                                            "transmodal.fusion",
                                             "transmodal.checkpointing", "transmodal.report"))
 
 

@@ -30,15 +30,23 @@ def sample_batches(predictor, table, batch_size: int = 16, count: int = 2) -> li
     return batches
 
 
-def export_model(predictor, table, out: str | Path, fmt: str) -> dict[str, Any]:
+def export_model(predictor, table, out: str | Path, fmt: str, check_batches: int = 2,
+                 batch_size: int = 16) -> dict[str, Any]:
     """Export ``predictor``'s inference graph to ``out`` and verify it on rows of ``table``.
 
     Every input of the graph has a dynamic batch dimension. ``out + ".json"`` describes the inputs
     and outputs.
 
+    Args:
+        predictor: A fitted ``MultimodalPredictor``.
+        table: Rows to trace with and to check the export on.
+        out: The file to write.
+        fmt: ``"onnx"`` or ``"torchscript"``.
+        check_batches: How many batches of ``table`` to compare with PyTorch (at least two sizes).
+        batch_size: Rows per checked batch.
+
     Returns:
-        ``{"path", "format", "inputs", "outputs", "max_abs_diff"}`` (checked on two batches of
-        different sizes).
+        ``{"path", "format", "inputs", "outputs", "max_abs_diff", "rows_checked", "layout"}``.
 
     Raises:
         ConfigError: unknown format, or outputs differ from PyTorch by more than 1e-4.
@@ -46,7 +54,7 @@ def export_model(predictor, table, out: str | Path, fmt: str) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; use one of {list(FORMATS)}")
     predictor._check_fitted()
-    batches = sample_batches(predictor, table)
+    batches = sample_batches(predictor, table, batch_size=batch_size, count=check_batches)
     if len(batches) > 1 and len(batches[-1]["index"]) == len(batches[0]["index"]):
         batches[-1] = _shrink(batches[-1])  # a second batch size proves the batch axis is dynamic
     layout = layout_of(batches[0], predictor.net_)
@@ -68,7 +76,7 @@ def export_model(predictor, table, out: str | Path, fmt: str) -> dict[str, Any]:
         raise ConfigError(f"the {fmt} export differs from PyTorch by {diff:.2e} (> {TOLERANCE}); "
                           "an operation of this model does not export faithfully")
     summary = {"path": str(out), "format": fmt, "inputs": input_names, "outputs": output_names,
-               "max_abs_diff": diff, "layout": layout}
+               "max_abs_diff": diff, "rows_checked": sum(len(b["index"]) for b in batches), "layout": layout}
     Path(str(out) + ".json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 

@@ -1,0 +1,68 @@
+"""``hyperparameters={"unimodal_loss_weight": w}``: every input alone through the fusion and the heads,
+as an extra loss.
+
+With several inputs, a fused model leans on the strongest one and its weaker inputs get little
+gradient of their own, so it degrades sharply when the strong input is missing at test time
+(modality dropout helps only in the fraction of steps where it hides the strong input). This term
+trains, at every step, the exact condition "only input *m* is present": for each input the batch's
+rows that have it run through the same fusion (the other inputs masked out, so their learned
+placeholders stand in) and the same heads, and the task losses are added with weight ``w``, averaged
+over the inputs. It is the per-modality supervision of Gradient-Blending (Wang, Tran and Feiszli,
+CVPR 2020) with the model's own heads; nothing is added to the saved model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from transmodal.errors import ConfigError
+from transmodal.fitting import FIT_HOOKS, FitContext, FitHook
+from transmodal.fusion.base import module_key
+
+
+@FIT_HOOKS.register("unimodal_loss_weight")
+class UnimodalLossHook(FitHook):
+    """Adds the ``unimodal/<input>`` loss terms to training."""
+
+    def active(self, ctx: FitContext) -> bool:
+        return float(ctx.config.unimodal_loss_weight or 0.0) > 0.0
+
+    def on_net(self, ctx: FitContext) -> None:
+        if len(ctx.net.input_names) < 2:
+            raise ConfigError("unimodal_loss_weight needs at least two inputs; with one input it is the task loss "
+                              "itself (set it to 0)")
+        ctx.extra_losses.append(UnimodalTerm(float(ctx.config.unimodal_loss_weight)))
+
+
+class UnimodalTerm:
+    """Extra loss ``{"unimodal/<input>": w / M * task loss with only that input present}``."""
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+
+    def __call__(self, module, batch: dict[str, Any], out: dict[str, Any]) -> dict[str, torch.Tensor]:
+        net = module.net
+        names = net.input_names
+        terms = {}
+        for name in names:
+            rows = out["masks"][name]  # (B,) bool: present and not hidden by modality dropout
+            if not bool(rows.any()):
+                continue
+            features = {n: f[rows] for n, f in out["features"].items()}  # (R, D_n)
+            masks = {n: rows[rows] if n == name else torch.zeros_like(rows[rows]) for n in names}
+            fused = net.fusion(features, masks)  # (R, H)
+            per_task = net.sharing(fused) if net.sharing is not None else {t.name: fused for t in net.tasks}
+            outputs = {t.name: net.heads[module_key(t.name)](per_task[t.name]) for t in net.tasks}
+            targets = {t: _rows(v, rows) for t, v in batch["targets"].items()}
+            losses = module.task_losses({"targets": targets}, {"outputs": outputs})
+            terms[f"unimodal/{name}"] = self.weight / len(names) * sum(losses.values())
+        return terms
+
+
+def _rows(value: Any, rows: torch.Tensor) -> Any:
+    """``value`` restricted to the selected rows (tensors and dicts of tensors)."""
+    if isinstance(value, dict):
+        return {k: _rows(v, rows) for k, v in value.items()}
+    return value[rows]
