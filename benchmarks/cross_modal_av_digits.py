@@ -27,15 +27,14 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._machine import machine, save_json
+from benchmarks.av_digits_core import HYPERPARAMETERS
 from benchmarks.datasets.av_digits import build_av_digits
 
-AUDIO = {"name": "cnn", "sample_rate": 8000, "n_mels": 32, "width": 8, "output_dim": 64}
-IMAGE = {"name": "cnn", "width": 8, "output_dim": 64}
-HP = {"max_epochs": 4, "patience": 2, "batch_size": 64, "learning_rate": 2e-3, "hidden_dim": 128,
-      "dropout": 0.2, "progress_bar": False, "encoders": {"audio": AUDIO, "image": IMAGE}}
-TEACHER_HP = {**HP, "max_epochs": 3}
-ALIGN_HP = {"max_epochs": 6, "patience": 3, "batch_size": 128, "learning_rate": 2e-3, "embed_dim": 128,
-            "encoders": {"audio": AUDIO, "image": IMAGE}}
+# the AV-digits protocol settings (benchmarks/av_digits_core.py) and the default built-in encoders
+# (image CNN width 16; audio CNN, 40 mel bands at the clips' rate) for every predictor
+HP = dict(HYPERPARAMETERS)
+TEACHER_HP = HP
+ALIGN_HP = {"max_epochs": 8, "patience": 3, "batch_size": 128, "learning_rate": 2e-3, "embed_dim": 128}
 RESULTS = "issue-5-av-digits"
 
 

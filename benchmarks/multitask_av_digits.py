@@ -26,10 +26,11 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def hyperparameters(args: argparse.Namespace, multitask: dict | None = None) -> dict:
-    """Built-in CNN encoders for both modalities, the same budget for every model."""
-    return {"max_epochs": args.max_epochs, "batch_size": 64, "hidden_dim": 128, "learning_rate": 2e-3,
-            "patience": args.max_epochs, "progress_bar": False, "multitask": multitask or {},
-            "encoders": {"image": {"name": "cnn"}, "audio": {"name": "cnn"}}}
+    """The AV-digits protocol settings (``benchmarks/av_digits_core.py``, default built-in CNN
+    encoders), the same budget for every model."""
+    from benchmarks.av_digits_core import HYPERPARAMETERS
+
+    return {**HYPERPARAMETERS, "max_epochs": args.max_epochs, "multitask": multitask or {}}
 
 
 def run(label, tables: dict[str, Path], args, hp, seed) -> tuple[dict, float]:
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-epochs", type=int, default=10)
+    parser.add_argument("--max-epochs", type=int, default=6)
     parser.add_argument("--rows", type=int, default=0, help="first rows of each split only (0: all)")
     parser.add_argument("--architectures", nargs="+", default=["hard", "mmoe"])
     parser.add_argument("--csv", type=Path, default=RESULTS / "issue-6-av-digits.csv")
