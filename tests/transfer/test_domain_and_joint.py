@@ -48,6 +48,28 @@ def test_adaptation_fits_with_unlabelled_rows_and_leaves_no_critic(method, level
         pytest.approx(predictor.evaluate(target_table)["accuracy"])
 
 
+def test_target_entropy_matches_hand_computed_value():
+    from types import SimpleNamespace
+
+    from transmodal.transfer.domain import target_entropy
+
+    net = SimpleNamespace(tasks=[SimpleNamespace(name="y", problem_type="multiclass"),
+                                 SimpleNamespace(name="r", problem_type="regression")])
+    logits = torch.tensor([[0.0, 0.0], [100.0, 0.0]])  # uniform (entropy log 2), certain (entropy 0)
+    value = target_entropy(net, {"y": logits, "r": torch.zeros(2, 1)})
+    assert float(value) == pytest.approx(np.log(2) / 2, abs=1e-6)
+    with pytest.raises(ConfigError, match="entropy_weight"):
+        target_entropy(SimpleNamespace(tasks=net.tasks[1:]), {"r": torch.zeros(2, 1)})
+
+
+def test_entropy_term_is_logged_every_epoch(source_table, target_table):
+    unlabelled = pd.read_csv(target_table).drop(columns=["label"])
+    unlabelled["image"] = [str(pd.io.common.Path(target_table).parent / p) for p in unlabelled["image"]]
+    predictor = MultimodalPredictor(label="label").fit(
+        source_table, unlabeled_data=unlabelled, hyperparameters=hyperparameters(adapt="mmd", entropy_weight=1.0))
+    assert all(np.isfinite(e["train/adapt/entropy"]) for e in predictor.history_["epochs"])
+
+
 def test_adapt_without_unlabelled_rows_is_a_clear_error(source_table):
     with pytest.raises(ConfigError, match="unlabeled_data"):
         MultimodalPredictor(label="label").fit(source_table, hyperparameters=hyperparameters(adapt="dann"))

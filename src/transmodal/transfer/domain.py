@@ -5,7 +5,9 @@ target rows, added to the loss.
 training step also draws a batch of unlabelled target rows (an endless shuffled loader beside the
 labelled one), runs them through the network, and adds ``adapt_weight * criterion(source, target)``
 on the fused embeddings (``adapt_on: "fused"``, default) or on each input's features
-(``adapt_on: "features"``). Criteria live in :data:`ADAPTATIONS`, one file each (``dann``,
+(``adapt_on: "features"``). ``entropy_weight: w`` adds ``w`` times the mean prediction entropy of the
+target rows' classification tasks (entropy minimisation, Grandvalet and Bengio 2004), which pushes the
+aligned target rows away from the decision boundaries; it warms up with training progress. Criteria live in :data:`ADAPTATIONS`, one file each (``dann``,
 ``coral``, ``mmd``); a criterion is an ``nn.Module`` built from the feature size, called as
 ``criterion(source (B, D), target (B', D), progress in [0, 1]) -> loss``. A criterion with
 parameters (the DANN critic) is attached to the network while training and removed afterwards.
@@ -109,7 +111,8 @@ def add_adaptation(ctx, data) -> None:
                                    for i, n in enumerate(net.input_names)})
     net.add_module(ATTACHED, criterion)
     stream = EndlessBatches(unlabeled_dataset(ctx, data), net, ctx.config, ctx.seed)
-    ctx.extra_losses.append(AdaptationLoss(name, criterion, stream, level, float(options.get("adapt_weight", 1.0))))
+    ctx.extra_losses.append(AdaptationLoss(name, criterion, stream, level, float(options.get("adapt_weight", 1.0)),
+                                           float(options.get("entropy_weight", 0.0))))
 
 
 def detach_adaptation(net) -> None:
@@ -121,9 +124,10 @@ def detach_adaptation(net) -> None:
 class AdaptationLoss:
     """Extra loss term ``{"adapt/<name>": weight * criterion(source, target, progress)}``."""
 
-    def __init__(self, name: str, criterion: nn.ModuleDict, stream: EndlessBatches, level: str, weight: float) -> None:
+    def __init__(self, name: str, criterion: nn.ModuleDict, stream: EndlessBatches, level: str, weight: float,
+                 entropy_weight: float = 0.0) -> None:
         self.name, self.criterion, self.stream = name, criterion, stream
-        self.level, self.weight = level, weight
+        self.level, self.weight, self.entropy_weight = level, weight, entropy_weight
 
     def __call__(self, module, batch: dict, out: dict) -> dict[str, torch.Tensor]:
         target_batch = to_device(self.stream.next(), module.device)
@@ -135,4 +139,19 @@ class AdaptationLoss:
             names = module.net.input_names
             loss = sum(self.criterion[f"in_{i}"](out["features"][n], target["features"][n], progress)
                        for i, n in enumerate(names)) / len(names)
-        return {f"adapt/{self.name}": self.weight * loss}
+        terms = {f"adapt/{self.name}": self.weight * loss}
+        if self.entropy_weight > 0:
+            terms["adapt/entropy"] = self.entropy_weight * progress * target_entropy(module.net, target["outputs"])
+        return terms
+
+
+def target_entropy(net, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean prediction entropy (nats) of the classification tasks' outputs, averaged over tasks."""
+    values = []
+    for task in net.tasks:
+        if task.problem_type in ("binary", "multiclass"):
+            logits = outputs[task.name]  # (B, K)
+            values.append(-(torch.softmax(logits, -1) * torch.log_softmax(logits, -1)).sum(-1).mean())
+    if not values:
+        raise ConfigError("transfer.entropy_weight needs a binary or multiclass task")
+    return torch.stack(values).mean()
