@@ -93,7 +93,8 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
         trainer.fit(module, train_loader, tune_loader, ckpt_path=(trainer_options or {}).get("ckpt_path"))
     train.skip_inputs, tune.skip_inputs = set(), set()
     return {"epochs": history.epochs, "best_epoch": best.best_epoch, "best_score": best.best_score,
-            "fit_seconds": time.perf_counter() - start, "global_rank": trainer.global_rank}
+            "fit_seconds": time.perf_counter() - start, "global_rank": trainer.global_rank,
+            "world_size": trainer.world_size, "scheduled_steps": module.total_steps, "optimizer_steps": trainer.global_step}
 
 
 def _max_time(seconds: float | None):
