@@ -62,12 +62,38 @@ def test_target_entropy_matches_hand_computed_value():
         target_entropy(SimpleNamespace(tasks=net.tasks[1:]), {"r": torch.zeros(2, 1)})
 
 
+def test_pseudo_label_loss_counts_only_confident_rows():
+    from types import SimpleNamespace
+
+    import torch.nn.functional as F
+
+    from transmodal.transfer.domain import pseudo_label_loss
+
+    net = SimpleNamespace(tasks=[SimpleNamespace(name="y", problem_type="multiclass")])
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.1, 0.0, 0.0], [0.0, 0.0, 5.0]], requires_grad=True)
+    value = pseudo_label_loss(net, {"y": logits}, threshold=0.9)
+    expected = (F.cross_entropy(logits[0:1], torch.tensor([0])) + F.cross_entropy(logits[2:3], torch.tensor([2]))) / 3
+    assert float(value) == pytest.approx(float(expected), rel=1e-6)
+    value.backward()
+    assert torch.all(logits.grad[1] == 0)  # the unsure row gives no gradient
+
+
+def test_pseudo_label_threshold_out_of_range_is_a_clear_error(source_table, target_table):
+    unlabelled = pd.read_csv(target_table).drop(columns=["label"])
+    unlabelled["image"] = [str(pd.io.common.Path(target_table).parent / p) for p in unlabelled["image"]]
+    with pytest.raises(ConfigError, match="pseudo_label_threshold"):
+        MultimodalPredictor(label="label").fit(source_table, unlabeled_data=unlabelled, hyperparameters=hyperparameters(
+            adapt="coral", pseudo_label_threshold=1.5))
+
+
 def test_entropy_term_is_logged_every_epoch(source_table, target_table):
     unlabelled = pd.read_csv(target_table).drop(columns=["label"])
     unlabelled["image"] = [str(pd.io.common.Path(target_table).parent / p) for p in unlabelled["image"]]
     predictor = MultimodalPredictor(label="label").fit(
-        source_table, unlabeled_data=unlabelled, hyperparameters=hyperparameters(adapt="mmd", entropy_weight=1.0))
+        source_table, unlabeled_data=unlabelled,
+        hyperparameters=hyperparameters(adapt="mmd", entropy_weight=1.0, pseudo_label_threshold=0.5))
     assert all(np.isfinite(e["train/adapt/entropy"]) for e in predictor.history_["epochs"])
+    assert all(np.isfinite(e["train/adapt/pseudo_label"]) for e in predictor.history_["epochs"])
 
 
 def test_adapt_without_unlabelled_rows_is_a_clear_error(source_table):

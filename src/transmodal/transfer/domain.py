@@ -7,7 +7,10 @@ labelled one), runs them through the network, and adds ``adapt_weight * criterio
 on the fused embeddings (``adapt_on: "fused"``, default) or on each input's features
 (``adapt_on: "features"``). ``entropy_weight: w`` adds ``w`` times the mean prediction entropy of the
 target rows' classification tasks (entropy minimisation, Grandvalet and Bengio 2004), which pushes the
-aligned target rows away from the decision boundaries; it warms up with training progress. Criteria live in :data:`ADAPTATIONS`, one file each (``dann``,
+aligned target rows away from the decision boundaries; it warms up with training progress.
+``pseudo_label_threshold: t`` (with ``pseudo_label_weight``, default 1) adds self-training: target
+rows whose predicted class probability reaches ``t`` are trained towards that class (cross-entropy
+on the confident rows only, the pseudo-labels taken without gradient; Lee 2013). Criteria live in :data:`ADAPTATIONS`, one file each (``dann``,
 ``coral``, ``mmd``); a criterion is an ``nn.Module`` built from the feature size, called as
 ``criterion(source (B, D), target (B', D), progress in [0, 1]) -> loss``. A criterion with
 parameters (the DANN critic) is attached to the network while training and removed afterwards.
@@ -111,8 +114,13 @@ def add_adaptation(ctx, data) -> None:
                                    for i, n in enumerate(net.input_names)})
     net.add_module(ATTACHED, criterion)
     stream = EndlessBatches(unlabeled_dataset(ctx, data), net, ctx.config, ctx.seed)
+    threshold = options.get("pseudo_label_threshold")
+    if threshold is not None and not 0.0 < float(threshold) <= 1.0:
+        raise ConfigError(f"transfer.pseudo_label_threshold must be in (0, 1], got {threshold!r}")
     ctx.extra_losses.append(AdaptationLoss(name, criterion, stream, level, float(options.get("adapt_weight", 1.0)),
-                                           float(options.get("entropy_weight", 0.0))))
+                                           float(options.get("entropy_weight", 0.0)),
+                                           None if threshold is None else float(threshold),
+                                           float(options.get("pseudo_label_weight", 1.0))))
 
 
 def detach_adaptation(net) -> None:
@@ -125,9 +133,11 @@ class AdaptationLoss:
     """Extra loss term ``{"adapt/<name>": weight * criterion(source, target, progress)}``."""
 
     def __init__(self, name: str, criterion: nn.ModuleDict, stream: EndlessBatches, level: str, weight: float,
-                 entropy_weight: float = 0.0) -> None:
+                 entropy_weight: float = 0.0, pseudo_label_threshold: float | None = None,
+                 pseudo_label_weight: float = 1.0) -> None:
         self.name, self.criterion, self.stream = name, criterion, stream
         self.level, self.weight, self.entropy_weight = level, weight, entropy_weight
+        self.threshold, self.pseudo_weight = pseudo_label_threshold, pseudo_label_weight
 
     def __call__(self, module, batch: dict, out: dict) -> dict[str, torch.Tensor]:
         target_batch = to_device(self.stream.next(), module.device)
@@ -142,7 +152,26 @@ class AdaptationLoss:
         terms = {f"adapt/{self.name}": self.weight * loss}
         if self.entropy_weight > 0:
             terms["adapt/entropy"] = self.entropy_weight * progress * target_entropy(module.net, target["outputs"])
+        if self.threshold is not None:
+            terms["adapt/pseudo_label"] = self.pseudo_weight * pseudo_label_loss(module.net, target["outputs"],
+                                                                                 self.threshold)
         return terms
+
+
+def pseudo_label_loss(net, outputs: dict[str, torch.Tensor], threshold: float) -> torch.Tensor:
+    """Cross-entropy of the classification tasks' confident target rows towards their own argmax
+    (summed over the confident rows, divided by all rows: few confident rows weigh little)."""
+    values = []
+    for task in net.tasks:
+        if task.problem_type in ("binary", "multiclass"):
+            logits = outputs[task.name]  # (B, K)
+            confidence, labels = torch.softmax(logits.detach(), -1).max(-1)  # (B,), (B,)
+            confident = (confidence >= threshold).float()
+            losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")  # (B,)
+            values.append((losses * confident).sum() / max(1, len(losses)))
+    if not values:
+        raise ConfigError("transfer.pseudo_label_threshold needs a binary or multiclass task")
+    return torch.stack(values).mean()
 
 
 def target_entropy(net, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
