@@ -108,26 +108,34 @@ def part_report(folder) -> dict:
 
 
 def part_ddp(data) -> dict:
+    """The fit with 1 and with 2 processes, each in a fresh ``python -m`` process (Lightning's DDP
+    launcher re-runs the command line for rank 1, so it must be a module, not ``-c``)."""
     result = {}
+    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT", "RANK")}
     for devices in (1, 2):
-        script = ("import json,sys; from pathlib import Path; from benchmarks.issue7_scale import fit_model; "
-                  f"r = fit_model({{k: Path(v) for k, v in json.loads(sys.argv[1]).items()}}, Path(sys.argv[2]), "
-                  f"{{'devices': {devices}, 'strategy': '{'ddp' if devices > 1 else 'auto'}', "
-                  f"'batch_size': {HP['batch_size'] // devices}}}); "
-                  "print('RESULT', json.dumps(r))")
-        env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "WORLD_SIZE", "MASTER_PORT", "RANK")}
-        run = subprocess.run([sys.executable, "-c", script, json.dumps({k: str(v) for k, v in data.items()}),
-                              str(WORK / f"ddp_{devices}")], capture_output=True, text=True, env=env)
+        run = subprocess.run([sys.executable, "-m", "benchmarks.issue7_scale", "--ddp-child", str(devices)],
+                             capture_output=True, text=True, env=env)
         lines = [json.loads(line[7:]) for line in run.stdout.splitlines() if line.startswith("RESULT ")]
         result[f"{devices}_process"] = {"returncode": run.returncode, "ranks": lines,
                                         "stderr_tail": run.stderr[-500:] if run.returncode else ""}
     return result
 
 
+def ddp_child(devices: int) -> None:
+    """One fit with ``devices`` processes; every rank prints its result."""
+    extra = {"devices": devices, "strategy": "ddp" if devices > 1 else "auto",
+             "batch_size": HP["batch_size"] // devices}
+    print("RESULT", json.dumps(fit_model(tables(), WORK / f"ddp_{devices}", extra)), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--parts", nargs="+", default=["export", "memory", "report", "ddp"])
+    parser.add_argument("--ddp-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.ddp_child:
+        ddp_child(args.ddp_child)
+        return
     data = tables()
     folder = WORK / "model"
     results = {"machine": machine()}
