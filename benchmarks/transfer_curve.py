@@ -1,8 +1,8 @@
 """Digits learning curve (issue 4, acceptance d): USPS test accuracy per labelled USPS images per
 class, for training from scratch and for the transfer strategies from the MNIST source model.
 
-Protocol: the seed-0 MNIST source model of ``benchmarks.transfer_digits`` (run that first; its
-folder is ``benchmarks/_work/transfer_digits/source_seed0``); shots drawn from USPS train with
+Protocol: the seed-0 augmented MNIST source model of ``benchmarks.transfer_digits`` (run that
+first; its folder is ``benchmarks/_work/transfer_digits/source_augmented_seed0``); shots drawn from USPS train with
 ``numpy.random.default_rng(0)`` per class (:func:`transmodal.transfer.curve.sample_shots`); every
 fit evaluated on USPS test. Epochs shrink as the labelled set grows (the same for every strategy).
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from benchmarks._machine import RESULTS_DIR
 from benchmarks.datasets.digits_transfer import build_digits_transfer
-from benchmarks.transfer_digits import FEW_SHOT, WORK, table
+from benchmarks.transfer_digits import FEW_SHOT, source_folder, table
 
 STRATEGIES = ["scratch", "linear_probe", "finetune", "lora", "l2sp"]
 EPOCHS = {"1": 40, "5": 40, "10": 40, "50": 15, "all": 5}
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     for shots in args.shots:
         hp = {**FEW_SHOT, "max_epochs": EPOCHS.get(shots, 15), "batch_size": 16 if shots != "all" else 64}
         k = shots if shots == "all" else int(shots)
-        part = learning_curve(train, test, "digit", [k], args.strategies, init_from=str(WORK / "source_seed0"),
+        part = learning_curve(train, test, "digit", [k], args.strategies, init_from=str(source_folder("augmented", 0)),
                               hyperparameters=hp, seed=0)
         parts.append(part)
         print(part.to_string(index=False), flush=True)

@@ -9,14 +9,18 @@ machine). Few-shot subsets: ``few_shot(usps_train, k, seed=0)``
 (``numpy.random.default_rng(0)``). Tuning data never holds target labels except in the few-shot
 runs, where it is the automatic holdout of the labelled target rows.
 
-- a) source-only: fit on MNIST, evaluate on USPS test (per seed);
-- b) ``dann``, ``coral``, ``mmd``: start from that seed's source model and keep training on MNIST
-  with the USPS train images unlabelled (``unlabeled_data=``, ``transfer.adapt``);
-- c) 10 shots per class: from scratch vs ``finetune`` from the seed-0 MNIST model, and ``finetune``
-  with the other USPS train images as unlabelled data (``transfer.adapt``).
+Two source recipes (``--variants``): ``plain`` (no augmentation: the usual source-only baseline of
+the domain-adaptation literature) and ``augmented`` (the CNN's random shifts, rotations and zooms).
 
-Run: ``.venv/bin/python -m benchmarks.transfer_digits [--seeds 0 1 2] [--parts a b c]``; writes
-``benchmarks/results/transfer_digits.json``.
+- a) source-only: fit on MNIST, evaluate on USPS test (per variant and seed);
+- b) ``dann``, ``coral``, ``mmd``: start from that variant's and seed's source model and keep
+  training on MNIST with the USPS train images unlabelled (``unlabeled_data=``, ``transfer.adapt``),
+  with target entropy minimisation (``transfer.entropy_weight`` 0.3) in every method;
+- c) 10 shots per class: from scratch vs ``finetune`` from the seed-0 augmented MNIST model, and
+  ``finetune`` with the other USPS train images as unlabelled data (``transfer.adapt``).
+
+Run: ``.venv/bin/python -m benchmarks.transfer_digits [--variants plain augmented] [--seeds 0 1 2]
+[--parts a b c]``; writes ``benchmarks/results/transfer_digits.json``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ SOURCE = {
     "dropout": 0.2, "progress_bar": False,
     "encoders": {"image": {"name": "cnn", "image_size": 16, "width": 16, "output_dim": 128, "augment": True}},
 }
+VARIANTS = {"plain": False, "augmented": True}  # source recipe -> image augmentation
 ADAPT = {**SOURCE, "max_epochs": 3, "patience": 3, "learning_rate": 1e-3}
+ENTROPY_WEIGHT = 0.3  # target entropy minimisation added to every adaptation method
 FEW_SHOT = {**SOURCE, "max_epochs": 40, "patience": 10, "batch_size": 16, "learning_rate": 1e-3}
 
 
@@ -57,17 +63,26 @@ def fit(train, seed: int, hyperparameters: dict, **options):
     return predictor, time.perf_counter() - start
 
 
-def source_only(data: dict, seed: int) -> dict:
+def image_encoder(variant: str) -> dict:
+    """The ``encoders`` hyperparameter of a source recipe."""
+    return {"image": {**SOURCE["encoders"]["image"], "augment": VARIANTS[variant]}}
+
+
+def source_folder(variant: str, seed: int) -> Path:
+    return WORK / f"source_{variant}_seed{seed}"
+
+
+def source_only(data: dict, seed: int, variant: str) -> dict:
     """a) Train on MNIST, save, evaluate on USPS test."""
-    predictor, seconds = fit(data["mnist"], seed, SOURCE)
-    folder = predictor.save(WORK / f"source_seed{seed}")
+    predictor, seconds = fit(data["mnist"], seed, {**SOURCE, "encoders": image_encoder(variant)})
+    folder = predictor.save(source_folder(variant, seed))
     return {"accuracy": predictor.evaluate(data["usps_test"])["accuracy"], "fit_seconds": seconds, "folder": str(folder)}
 
 
-def adapt(data: dict, seed: int, method: str) -> dict:
+def adapt(data: dict, seed: int, method: str, variant: str) -> dict:
     """b) From the seed's source model, keep training on MNIST with USPS train unlabelled."""
-    hp = {**ADAPT, "transfer": {"adapt": method}}
-    predictor, seconds = fit(data["mnist"], seed, hp, init_from=str(WORK / f"source_seed{seed}"),
+    hp = {**ADAPT, "encoders": image_encoder(variant), "transfer": {"adapt": method, "entropy_weight": ENTROPY_WEIGHT}}
+    predictor, seconds = fit(data["mnist"], seed, hp, init_from=str(source_folder(variant, seed)),
                              unlabeled_data=data["usps_train"].drop(columns=["digit"]))
     return {"accuracy": predictor.evaluate(data["usps_test"])["accuracy"], "fit_seconds": seconds}
 
@@ -75,12 +90,13 @@ def adapt(data: dict, seed: int, method: str) -> dict:
 def few_shot_runs(data: dict, adapt_method: str, shots: int = 10) -> dict:
     """c) 10 labelled USPS images per class: scratch, finetune, finetune + unlabelled rest."""
     labelled, rest = few_shot(data["usps_train"], shots, seed=0)
-    source = str(WORK / "source_seed0")
+    source = str(source_folder("augmented", 0))
+    adapt = {"strategy": "finetune", "adapt": adapt_method, "entropy_weight": ENTROPY_WEIGHT}
     runs = {
         "scratch": fit(labelled, 0, FEW_SHOT),
         "finetune": fit(labelled, 0, {**FEW_SHOT, "transfer": {"strategy": "finetune"}}, init_from=source),
-        f"finetune+{adapt_method}": fit(labelled, 0, {**FEW_SHOT, "transfer": {"strategy": "finetune", "adapt": adapt_method}},
-                                        init_from=source, unlabeled_data=rest.drop(columns=["digit"])),
+        f"finetune+{adapt_method}": fit(labelled, 0, {**FEW_SHOT, "transfer": adapt}, init_from=source,
+                                        unlabeled_data=rest.drop(columns=["digit"])),
     }
     return {name: {"accuracy": p.evaluate(data["usps_test"])["accuracy"], "fit_seconds": s} for name, (p, s) in runs.items()}
 
@@ -89,32 +105,38 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--parts", nargs="+", default=["a", "b", "c"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--methods", nargs="+", default=["dann", "coral", "mmd"])
+    parser.add_argument("--out", default="transfer_digits", help="results file name (without .json)")
     args = parser.parse_args(argv)
     paths = build_digits_transfer()
     data = {name: table(path) for name, path in paths.items()}
-    out_path = "transfer_digits"
-    results = {"machine": machine(), "source": SOURCE, "adapt": ADAPT, "few_shot": FEW_SHOT, "a": {}, "b": {}, "c": {}}
-    if "a" in args.parts:
-        for seed in args.seeds:
-            results["a"][seed] = source_only(data, seed)
-            print(f"a) source-only seed {seed}: USPS test accuracy {results['a'][seed]['accuracy']:.4f} "
-                  f"({results['a'][seed]['fit_seconds']:.0f} s)", flush=True)
-            save_json(out_path, results)
-    if "b" in args.parts:
-        for method in args.methods:
-            runs = {seed: adapt(data, seed, method) for seed in args.seeds}
+    results = {"machine": machine(), "source": SOURCE, "variants": VARIANTS, "adapt": ADAPT,
+               "entropy_weight": ENTROPY_WEIGHT, "few_shot": FEW_SHOT, "a": {}, "b": {}, "c": {}}
+    for variant in args.variants:
+        if "a" in args.parts:
+            runs = {seed: source_only(data, seed, variant) for seed in args.seeds}
             mean = float(np.mean([r["accuracy"] for r in runs.values()]))
-            results["b"][method] = {"runs": runs, "mean_accuracy": mean}
-            print(f"b) {method}: USPS test accuracy mean {mean:.4f} per seed "
+            results["a"][variant] = {"runs": runs, "mean_accuracy": mean}
+            print(f"a) source-only ({variant}): USPS test accuracy mean {mean:.4f} per seed "
                   f"{[round(r['accuracy'], 4) for r in runs.values()]}", flush=True)
-            save_json(out_path, results)
+            save_json(args.out, results)
+        if "b" in args.parts:
+            results["b"][variant] = {}
+            for method in args.methods:
+                runs = {seed: adapt(data, seed, method, variant) for seed in args.seeds}
+                mean = float(np.mean([r["accuracy"] for r in runs.values()]))
+                results["b"][variant][method] = {"runs": runs, "mean_accuracy": mean}
+                print(f"b) {method}+entropy from the {variant} source: USPS test accuracy mean {mean:.4f} per seed "
+                      f"{[round(r['accuracy'], 4) for r in runs.values()]}", flush=True)
+                save_json(args.out, results)
     if "c" in args.parts:
-        best = max(results["b"], key=lambda m: results["b"][m]["mean_accuracy"]) if results["b"] else "dann"
+        done = results["b"].get("augmented", {})
+        best = max(done, key=lambda m: done[m]["mean_accuracy"]) if done else "dann"
         results["c"] = few_shot_runs(data, best)
         for name, run in results["c"].items():
             print(f"c) 10-shot {name}: USPS test accuracy {run['accuracy']:.4f} ({run['fit_seconds']:.0f} s)", flush=True)
-        save_json(out_path, results)
+        save_json(args.out, results)
 
 
 if __name__ == "__main__":
