@@ -61,18 +61,3 @@ def test_transfer_network_uses_neighbours_when_the_source_column_is_missing(setu
     np.testing.assert_allclose(loaded.predict_proba(without_image).to_numpy(),
                                predictor.predict_proba(without_image).to_numpy(), atol=1e-5)
 
-
-def test_self_supervised_pretraining_on_three_columns_then_finetuning(tmp_path):
-    """The README's recipe: align every column pair of unlabelled rows, then fine-tune with labels."""
-    frame = write_table(tmp_path, n=60, seed=3)
-    for column in ("image", "audio"):
-        frame[column] = [str(tmp_path / path) for path in frame[column]]
-    unlabelled = frame[["image", "audio", "review"]]
-    pretrained = AlignmentModel(columns=("image", "audio", "review"), hyperparameters=ALIGN_HP).fit(unlabelled, seed=0)
-    assert len(pretrained.history_["epochs"]) > 0
-    pretrained.save(tmp_path / "pretrained")
-    predictor = MultimodalPredictor(label="label").fit(
-        frame[["image", "audio", "review", "label"]], init_from=str(tmp_path / "pretrained"),
-        hyperparameters={**HP, "transfer": {"strategy": "finetune"}}, seed=0)
-    assert predictor.history_["init_from_alignment"]["columns"] == ["image", "audio", "review"]
-    assert predictor.evaluate(frame)["accuracy"] >= 0.9
