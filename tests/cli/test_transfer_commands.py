@@ -30,9 +30,10 @@ def test_fit_with_init_from_unlabeled_and_a_learning_curve(tmp_path, capsys):
     capsys.readouterr()
     main(["learning-curve", table, "--label", "label", "--test", table, "--shots", "2,all",
           "--strategies", "scratch,linear_probe", "--init-from", str(tmp_path / "source"),
-          "--out", str(tmp_path / "curve"), *TINY])
+          "--out", str(tmp_path / "curve"), "--metric", "accuracy", "--eval-metric", "log_loss", *TINY])
     curve = pd.read_csv(tmp_path / "curve" / "learning_curve.csv")
     assert list(curve["strategy"]) == ["scratch", "linear_probe"] * 2
+    assert set(curve["metric"]) == {"accuracy"} and set(curve["selected_by"]) == {"log_loss"}
     assert list(curve["n_train"]) == [6, 6, 30, 30]
     assert (tmp_path / "curve" / "learning_curve.png").stat().st_size > 0
     assert "linear_probe" in capsys.readouterr().out

@@ -21,6 +21,9 @@ def learning_curve(
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Source model for the transfer strategies."),
     out: Path = typer.Option(Path("learning_curve"), "--out", "-o", help="Folder for learning_curve.csv and .png."),
     metric: Optional[str] = typer.Option(None, "--metric", help="Metric to report (default: the evaluation metric)."),
+    eval_metric: Optional[str] = typer.Option(None, "--eval-metric",
+                                              help="Metric that picks each fit's best epoch (e.g. log_loss when the "
+                                                   "holdout of a few shots is too small for accuracy to move)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Hyperparameters file (YAML or JSON)."),
     set_: List[str] = typer.Option([], "--set", help="Override one hyperparameter: key=value."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shot sampling and of every fit."),
@@ -31,7 +34,7 @@ def learning_curve(
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     curve = run(str(table), str(test), label, parse_shots(shots), names,
-                init_from=str(init_from) if init_from else None, metric=metric,
+                init_from=str(init_from) if init_from else None, metric=metric, eval_metric=eval_metric,
                 hyperparameters=hyperparameters_from(config, set_), seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     curve.to_csv(out / "learning_curve.csv", index=False)

@@ -45,7 +45,7 @@ def sample_shots(frame: pd.DataFrame, label: str, shots: int | str, seed: int = 
 
 def learning_curve(train, test, label: str, shots: Sequence[int | str], strategies: Sequence[str],
                    init_from: Any = None, metric: str | None = None, hyperparameters: dict | None = None,
-                   seed: int = 0) -> pd.DataFrame:
+                   seed: int = 0, eval_metric: str | None = None) -> pd.DataFrame:
     """Fit one predictor per (shots, strategy) and evaluate it on ``test``.
 
     Args:
@@ -55,9 +55,14 @@ def learning_curve(train, test, label: str, shots: Sequence[int | str], strategi
         strategies: ``scratch`` and/or transfer strategy names.
         init_from: The source predictor (folder or object) for the transfer strategies.
         metric: Metric to report (default: the predictor's evaluation metric).
+        eval_metric: The predictors' evaluation metric, which picks each fit's best epoch on its
+            automatic holdout (default: the problem type's). With a few shots per class the holdout
+            has a handful of rows whose accuracy is often 100% from the first epoch; a continuous
+            metric such as ``log_loss`` keeps improving.
 
     Returns:
-        One row per fit: ``shots, strategy, n_train, metric, value, fit_seconds``.
+        One row per fit: ``shots, strategy, n_train, metric, value, fit_seconds, selected_by`` (the
+        evaluation metric that picked the fit's best epoch).
     """
     import time
 
@@ -78,12 +83,13 @@ def learning_curve(train, test, label: str, shots: Sequence[int | str], strategi
                 hp["transfer"] = {**hp.get("transfer", {}), "strategy": strategy}
                 options["init_from"] = init_from
             start = time.perf_counter()
-            predictor = MultimodalPredictor(label=label).fit(subset, hyperparameters=hp, seed=seed, **options)
+            predictor = MultimodalPredictor(label=label, eval_metric=eval_metric).fit(
+                subset, hyperparameters=hp, seed=seed, **options)
             seconds = time.perf_counter() - start
             name = metric or predictor.eval_metric_
             value = predictor.evaluate(test_table)[name]
             rows.append({"shots": str(k), "strategy": strategy, "n_train": len(subset), "metric": name,
-                         "value": float(value), "fit_seconds": seconds})
+                         "value": float(value), "fit_seconds": seconds, "selected_by": predictor.eval_metric_})
     return pd.DataFrame(rows)
 
 
