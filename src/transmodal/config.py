@@ -43,7 +43,7 @@ class FitConfig:
     warmup_ratio: float = 0.05  # fraction of all steps with a linear warm-up
     gradient_clip: float | None = 1.0
     patience: int = 5  # early stopping: epochs without improvement of the tuning metric
-    holdout_fraction: float = 0.15  # automatic tuning split when no tuning data is given
+    holdout_fraction: float = 0.15  # automatic tuning split without tuning data; 0: none, keep the last epoch
     loss: str = "auto"  # "auto" (cross-entropy / mse) or a name from the loss registry
     class_weight: str | None = None  # None or "balanced"
     sampler: str | None = None  # None or "balanced"

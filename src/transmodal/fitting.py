@@ -45,6 +45,7 @@ class FitContext:
     callbacks: list = field(default_factory=list)
     history: dict[str, Any] = field(default_factory=dict)
     trainer_options: dict[str, Any] = field(default_factory=dict)  # extra Trainer kwargs; "ckpt_path" resumes
+    select_epoch: bool = True  # keep the best tuning epoch (False: no held-out rows, keep the last epoch)
 
 
 class FitHook:
@@ -114,7 +115,13 @@ def prepare_data(ctx: FitContext, column_types: dict[str, str] | None) -> None:
         bad = validate_features(table, predictor.column_types_, root) + predictor.encode_targets(table, predictor.tasks_)[1]
         ctx.bad_rows += bad
         setattr(ctx, attr, _drop_bad(table, bad, ctx.config, what))
-    if ctx.tune is None:
+    if ctx.tune is None and ctx.config.holdout_fraction == 0:
+        # no rows held out (e.g. a few labelled examples per class): train the whole epoch budget and
+        # keep the last epoch; the validation scores logged are then on the training rows
+        ctx.tune, ctx.select_epoch = ctx.train, False
+    elif ctx.tune is None:
+        if not 0 < ctx.config.holdout_fraction < 1:
+            raise ConfigError(f"holdout_fraction must be in [0, 1), got {ctx.config.holdout_fraction}")
         ctx.train, ctx.tune = holdout_split(ctx.train, predictor.tasks_[0].name, ctx.config.holdout_fraction, ctx.seed,
                                             predictor.tasks_[0].problem_type)
 
@@ -173,7 +180,7 @@ def run_fit(predictor, train: Table, tune: Table | None, column_types, time_limi
         ctx.net, ctx.config, ctx.train_set, ctx.tune_set, predictor.eval_metric_,
         class_weights(tasks, train_targets, ctx.config.class_weight),
         sampler_weights(tasks, train_targets, ctx.config.sampler), seed, time_limit,
-        ctx.extra_losses, ctx.callbacks, ctx.trainer_options,
+        ctx.extra_losses, ctx.callbacks, ctx.trainer_options, select_epoch=ctx.select_epoch,
     )
     ctx.net.eval()
     predictor.history_ = ctx.history

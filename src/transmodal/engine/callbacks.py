@@ -11,9 +11,14 @@ import torch
 
 class BestState(L.Callback):
     """Keeps the trainable state of the best epoch (by ``val_score``) in memory and restores it at
-    the end of fitting. Nothing is written to disk (checkpoint files would be pickles)."""
+    the end of fitting. Nothing is written to disk (checkpoint files would be pickles).
 
-    def __init__(self) -> None:
+    Args:
+        keep_last: Record every epoch, so that the last one is kept (no tuning rows to select by).
+    """
+
+    def __init__(self, keep_last: bool = False) -> None:
+        self.keep_last = keep_last
         self.best_score = float("-inf")
         self.best_epoch = -1
         self.state: dict[str, torch.Tensor] | None = None
@@ -22,7 +27,7 @@ class BestState(L.Callback):
         if trainer.sanity_checking:
             return
         score = float(trainer.callback_metrics.get("val_score", float("-inf")))
-        if score > self.best_score:
+        if score > self.best_score or self.keep_last:
             self.best_score, self.best_epoch = score, trainer.current_epoch
             frozen = {n for n, p in module.net.named_parameters() if not p.requires_grad}
             self.state = {k: v.detach().clone() for k, v in module.net.state_dict().items() if k not in frozen}

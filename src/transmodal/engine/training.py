@@ -44,8 +44,9 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
                 eval_metric: str, class_weights: dict[str, torch.Tensor | None],
                 sampler_weights: np.ndarray | None, seed: int, time_limit: float | None,
                 extra_losses: list | None = None, callbacks: list | None = None,
-                trainer_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train ``net`` in place and restore its best state.
+                trainer_options: dict[str, Any] | None = None, select_epoch: bool = True) -> dict[str, Any]:
+    """Train ``net`` in place and restore its best state (``select_epoch``; otherwise train every
+    epoch of the budget, with no early stopping, and keep the last).
 
     Returns:
         The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float}``.
@@ -69,11 +70,11 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     steps = config.max_epochs * math.ceil(len(train) / config.batch_size)
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
     module.extra_losses.extend(extra_losses or [])
-    best, history = BestState(), History()
+    best, history = BestState(keep_last=not select_epoch), History()
     from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
-    all_callbacks = [best, history, CacheSwitch({"train": train, "val": tune}),
-                     EarlyStopping("val_score", mode="max", patience=config.patience)] + list(callbacks or [])
+    stopping = [EarlyStopping("val_score", mode="max", patience=config.patience)] if select_epoch else []
+    all_callbacks = [best, history, CacheSwitch({"train": train, "val": tune}), *stopping] + list(callbacks or [])
     options = dict(
         max_epochs=config.max_epochs, max_time=_max_time(time_limit),
         accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
