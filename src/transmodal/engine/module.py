@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import lightning as L
@@ -143,22 +142,11 @@ class PredictorModule(L.LightningModule):
             groups.append({"params": own, "lr": self.weighting.learning_rate or self.config.learning_rate,
                            "weight_decay": 0.0})
         optimizer = torch.optim.AdamW(groups)
-        self.total_steps = self._stepping_batches()
         warmup = int(self.config.warmup_ratio * self.total_steps)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, self.total_steps, warmup)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-
-    def _stepping_batches(self) -> int:
-        """Optimizer steps of the run as the trainer will take them: with several processes each
-        sees only its share of the rows, so the schedule must not count the whole table per step."""
-        try:
-            estimated = float(self.trainer.estimated_stepping_batches)
-        except RuntimeError:  # not attached to a trainer
-            return self.total_steps
-        return max(1, int(estimated)) if math.isfinite(estimated) else self.total_steps
 
 
 def _default_metric(task: TaskSpec, several: bool = False) -> str:

@@ -67,8 +67,7 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     tune_loader = make_loader(tune, net, config, shuffle=False)
     dims = frozen_dims(net) if config.embedding_cache else {}
     caches = {"train": EmbeddingCache(len(train), dims), "val": EmbeddingCache(len(tune), dims)} if dims else {}
-    steps = config.max_epochs * math.ceil(len(train) / config.batch_size)
-    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
+    module = PredictorModule(net, config, eval_metric, class_weights, caches, 1)
     module.extra_losses.extend(extra_losses or [])
     best, history = BestState(keep_last=not select_epoch), History()
     from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
@@ -86,6 +85,9 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     options.update({k: v for k, v in (trainer_options or {}).items() if k != "ckpt_path"})
     options["enable_checkpointing"] = any(isinstance(c, Checkpoint) for c in all_callbacks)
     trainer = L.Trainer(**options)
+    # each process sees its share of the rows (the distributed sampler pads them to equal counts)
+    rows_per_process = math.ceil(len(train) / trainer.world_size)
+    module.total_steps = config.max_epochs * math.ceil(rows_per_process / config.batch_size)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
