@@ -22,14 +22,14 @@ def test_no_holdout_trains_every_epoch_on_every_row_and_keeps_the_last(table):
     predictor = MultimodalPredictor(label="label").fit(table, hyperparameters=hp, seed=0)
     history = predictor.history_
     assert len(history["epochs"]) == 4  # no early stopping
-    assert history["best_epoch"] == 3  # the last epoch is kept
+    assert history["best_epoch"] == 3 and not history["epoch_selected"]  # the last epoch is kept
     assert history["optimizer_steps"] == 4 * 1  # 15 rows, none held out: one batch of 16 per epoch
 
 
 def test_default_holdout_selects_an_epoch_on_held_out_rows(table):
     hp = {**TINY_HYPERPARAMETERS, "max_epochs": 2}
     history = MultimodalPredictor(label="label").fit(table, hyperparameters=hp, seed=0).history_
-    assert history["optimizer_steps"] == 2 * 1 and 0 <= history["best_epoch"] <= 1
+    assert history["optimizer_steps"] == 2 * 1 and 0 <= history["best_epoch"] <= 1 and history["epoch_selected"]
 
 
 @pytest.mark.parametrize("fraction", [1.0, 1.5, -0.1])

@@ -97,7 +97,8 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     train.skip_inputs, tune.skip_inputs = set(), set()
     return {"epochs": history.epochs, "best_epoch": best.best_epoch, "best_score": best.best_score,
             "fit_seconds": time.perf_counter() - start, "global_rank": trainer.global_rank,
-            "world_size": trainer.world_size, "scheduled_steps": module.total_steps, "optimizer_steps": trainer.global_step}
+            "world_size": trainer.world_size, "epoch_selected": select_epoch,
+            "scheduled_steps": module.total_steps, "optimizer_steps": trainer.global_step}
 
 
 def _max_time(seconds: float | None):

@@ -62,7 +62,7 @@ def learning_curve(train, test, label: str, shots: Sequence[int | str], strategi
 
     Returns:
         One row per fit: ``shots, strategy, n_train, metric, value, fit_seconds, selected_by`` (the
-        evaluation metric that picked the fit's best epoch).
+        evaluation metric that picked the fit's best epoch, or ``"last epoch"`` with no holdout).
     """
     import time
 
@@ -89,7 +89,9 @@ def learning_curve(train, test, label: str, shots: Sequence[int | str], strategi
             name = metric or predictor.eval_metric_
             value = predictor.evaluate(test_table)[name]
             rows.append({"shots": str(k), "strategy": strategy, "n_train": len(subset), "metric": name,
-                         "value": float(value), "fit_seconds": seconds, "selected_by": predictor.eval_metric_})
+                         "value": float(value), "fit_seconds": seconds,
+                         "selected_by": predictor.eval_metric_ if predictor.history_.get("epoch_selected", True)
+                         else "last epoch"})
     return pd.DataFrame(rows)
 
 
