@@ -14,7 +14,8 @@ Reported per strategy: test AUROC / accuracy / macro-F1, trainable parameters, f
 model bytes (the LoRA folder holds the adapters only; the base is the packaged checkpoint).
 
 Run: ``.venv/bin/python -m benchmarks.transfer_clothing [--strategies linear_probe lora finetune]
-[--epochs 1] [--time-limit SECONDS]``; writes ``benchmarks/results/transfer_clothing.json``.
+[--epochs 1] [--time-limit SECONDS] [--out NAME]``; writes ``benchmarks/results/NAME.json``
+(default ``transfer_clothing``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
     parser.add_argument("--epochs", type=int, default=1, help="epochs of lora / finetune")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training per fit")
+    parser.add_argument("--out", default="transfer_clothing", help="results file name (without .json)")
     args = parser.parse_args(argv)
     paths = build_clothing()
     train = pd.read_csv(paths["train"])[FEATURES + [LABEL]]
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
               f"trainable {result['trainable_parameters']:,} fit {result['fit_seconds']:.0f} s "
               f"saved {result['saved_bytes'] / 1e6:.1f} MB (all weights {result['all_weights_bytes'] / 1e6:.1f} MB)",
               flush=True)
-        save_json("transfer_clothing", results)
+        save_json(args.out, results)
 
 
 if __name__ == "__main__":
