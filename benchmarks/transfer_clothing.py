@@ -7,7 +7,7 @@ use the packaged all-MiniLM-L6-v2 (``hf_text``, ``max_length`` 128). Strategies 
 limits them to the ``Review Text`` encoder; the ``Title`` encoder stays frozen and cached):
 
 - ``linear_probe``: both MiniLM encoders frozen (features cached), tabular MLP, fusion and head train;
-- ``lora``: LoRA r=8 on every Linear layer of the Review Text MiniLM;
+- ``lora``: LoRA r=8 on every Linear layer of the Review Text MiniLM (``lora_both``: of both);
 - ``finetune``: the Review Text MiniLM trains fully (layer-wise LR decay 0.75).
 
 Reported per strategy: test AUROC / accuracy / macro-F1, trainable parameters, fit seconds, saved
@@ -38,6 +38,7 @@ BASE = {"hidden_dim": 256, "dropout": 0.2, "learning_rate": 1e-3, "encoder_learn
 STRATEGIES = {
     "linear_probe": {"max_epochs": 30, "patience": 6, "transfer": {"strategy": "linear_probe", "inputs": ["Title", "Review Text"]}},
     "lora": {"transfer": {"strategy": "lora", "r": 8, "inputs": ["Review Text"]}},
+    "lora_both": {"transfer": {"strategy": "lora", "r": 8, "inputs": ["Title", "Review Text"]}},
     "finetune": {"transfer": {"strategy": "finetune", "inputs": ["Review Text"]}},
 }
 
