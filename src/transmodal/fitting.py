@@ -115,15 +115,17 @@ def prepare_data(ctx: FitContext, column_types: dict[str, str] | None) -> None:
         bad = validate_features(table, predictor.column_types_, root) + predictor.encode_targets(table, predictor.tasks_)[1]
         ctx.bad_rows += bad
         setattr(ctx, attr, _drop_bad(table, bad, ctx.config, what))
-    if ctx.tune is None and ctx.config.holdout_fraction == 0:
-        # no rows held out (e.g. a few labelled examples per class): train the whole epoch budget and
-        # keep the last epoch; the validation scores logged are then on the training rows
-        ctx.tune, ctx.select_epoch = ctx.train, False
-    elif ctx.tune is None:
-        if not 0 < ctx.config.holdout_fraction < 1:
-            raise ConfigError(f"holdout_fraction must be in [0, 1), got {ctx.config.holdout_fraction}")
-        ctx.train, ctx.tune = holdout_split(ctx.train, predictor.tasks_[0].name, ctx.config.holdout_fraction, ctx.seed,
-                                            predictor.tasks_[0].problem_type)
+    if ctx.tune is None:
+        fraction = ctx.config.holdout_fraction
+        if not 0 <= fraction < 1:
+            raise ConfigError(f"holdout_fraction must be in [0, 1), got {fraction}")
+        if fraction == 0:
+            # no rows held out (e.g. a few labelled examples per class): train the whole epoch budget
+            # and keep the last epoch; the validation scores logged are then on the training rows
+            ctx.tune, ctx.select_epoch = ctx.train, False
+        else:
+            ctx.train, ctx.tune = holdout_split(ctx.train, predictor.tasks_[0].name, fraction, ctx.seed,
+                                                predictor.tasks_[0].problem_type)
 
 
 def holdout_split(table: Table, label: str, fraction: float, seed: int, problem_type: str) -> tuple[Table, Table]:

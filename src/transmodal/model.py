@@ -68,10 +68,15 @@ class MultimodalNet(nn.Module):
         """Returns ``{"features": per-input features, "embedding": (B, H), "outputs": {task: (B, K)}}``."""
         features = self.encode(inputs, features)
         masks = self.drop_modalities(masks)
+        fused, outputs = self.decide(features, masks)
+        return {"features": features, "masks": masks, "embedding": fused, "outputs": outputs}
+
+    def decide(self, features: dict[str, torch.Tensor],
+               masks: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Fusion, sharing and heads on given features: ``(fused (B, H), {task: outputs (B, K)})``."""
         fused = self.fusion(features, masks)  # (B, H)
         per_task = self.sharing(fused) if self.sharing is not None else {t.name: fused for t in self.tasks}
-        outputs = {t.name: self.heads[module_key(t.name)](per_task[t.name]) for t in self.tasks}
-        return {"features": features, "masks": masks, "embedding": fused, "outputs": outputs}
+        return fused, {t.name: self.heads[module_key(t.name)](per_task[t.name]) for t in self.tasks}
 
 
 def outputs_to_scores(outputs: torch.Tensor, task: TaskSpec) -> torch.Tensor:

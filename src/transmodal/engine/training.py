@@ -67,8 +67,6 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     tune_loader = make_loader(tune, net, config, shuffle=False)
     dims = frozen_dims(net) if config.embedding_cache else {}
     caches = {"train": EmbeddingCache(len(train), dims), "val": EmbeddingCache(len(tune), dims)} if dims else {}
-    module = PredictorModule(net, config, eval_metric, class_weights, caches, 1)
-    module.extra_losses.extend(extra_losses or [])
     best, history = BestState(keep_last=not select_epoch), History()
     from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
@@ -87,7 +85,9 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     trainer = L.Trainer(**options)
     # each process sees its share of the rows (the distributed sampler pads them to equal counts)
     rows_per_process = math.ceil(len(train) / trainer.world_size)
-    module.total_steps = config.max_epochs * math.ceil(rows_per_process / config.batch_size)
+    steps = config.max_epochs * math.ceil(rows_per_process / config.batch_size)
+    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
+    module.extra_losses.extend(extra_losses or [])
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")

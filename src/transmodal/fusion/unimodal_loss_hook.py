@@ -19,7 +19,6 @@ import torch
 
 from transmodal.errors import ConfigError
 from transmodal.fitting import FIT_HOOKS, FitContext, FitHook
-from transmodal.fusion.base import module_key
 
 
 @FIT_HOOKS.register("unimodal_loss_weight")
@@ -52,17 +51,8 @@ class UnimodalTerm:
                 continue
             features = {n: f[rows] for n, f in out["features"].items()}  # (R, D_n)
             masks = {n: rows[rows] if n == name else torch.zeros_like(rows[rows]) for n in names}
-            fused = net.fusion(features, masks)  # (R, H)
-            per_task = net.sharing(fused) if net.sharing is not None else {t.name: fused for t in net.tasks}
-            outputs = {t.name: net.heads[module_key(t.name)](per_task[t.name]) for t in net.tasks}
-            targets = {t: _rows(v, rows) for t, v in batch["targets"].items()}
+            _, outputs = net.decide(features, masks)
+            targets = {t: v[rows] for t, v in batch["targets"].items()}  # task -> (R,) or (R, K)
             losses = module.task_losses({"targets": targets}, {"outputs": outputs})
             terms[f"unimodal/{name}"] = self.weight / len(names) * sum(losses.values())
         return terms
-
-
-def _rows(value: Any, rows: torch.Tensor) -> Any:
-    """``value`` restricted to the selected rows (tensors and dicts of tensors)."""
-    if isinstance(value, dict):
-        return {k: _rows(v, rows) for k, v in value.items()}
-    return value[rows]

@@ -162,25 +162,24 @@ def pseudo_label_loss(net, outputs: dict[str, torch.Tensor], threshold: float) -
     """Cross-entropy of the classification tasks' confident target rows towards their own argmax
     (summed over the confident rows, divided by all rows: few confident rows weigh little)."""
     values = []
-    for task in net.tasks:
-        if task.problem_type in ("binary", "multiclass"):
-            logits = outputs[task.name]  # (B, K)
-            confidence, labels = torch.softmax(logits.detach(), -1).max(-1)  # (B,), (B,)
-            confident = (confidence >= threshold).float()
-            losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")  # (B,)
-            values.append((losses * confident).sum() / max(1, len(losses)))
-    if not values:
-        raise ConfigError("transfer.pseudo_label_threshold needs a binary or multiclass task")
+    for logits in classification_logits(net, outputs, "transfer.pseudo_label_threshold"):  # (B, K) each
+        confidence, labels = torch.softmax(logits.detach(), -1).max(-1)  # (B,), (B,)
+        confident = (confidence >= threshold).float()
+        losses = torch.nn.functional.cross_entropy(logits, labels, reduction="none")  # (B,)
+        values.append((losses * confident).sum() / max(1, len(losses)))
     return torch.stack(values).mean()
 
 
 def target_entropy(net, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean prediction entropy (nats) of the classification tasks' outputs, averaged over tasks."""
-    values = []
-    for task in net.tasks:
-        if task.problem_type in ("binary", "multiclass"):
-            logits = outputs[task.name]  # (B, K)
-            values.append(-(torch.softmax(logits, -1) * torch.log_softmax(logits, -1)).sum(-1).mean())
-    if not values:
-        raise ConfigError("transfer.entropy_weight needs a binary or multiclass task")
+    values = [-(torch.softmax(logits, -1) * torch.log_softmax(logits, -1)).sum(-1).mean()
+              for logits in classification_logits(net, outputs, "transfer.entropy_weight")]
     return torch.stack(values).mean()
+
+
+def classification_logits(net, outputs: dict[str, torch.Tensor], option: str) -> list[torch.Tensor]:
+    """The outputs (B, K) of the binary and multiclass tasks; ConfigError naming ``option`` if none."""
+    logits = [outputs[t.name] for t in net.tasks if t.problem_type in ("binary", "multiclass")]
+    if not logits:
+        raise ConfigError(f"{option} needs a binary or multiclass task")
+    return logits
