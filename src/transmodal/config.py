@@ -47,6 +47,7 @@ class FitConfig:
     loss: str = "auto"  # "auto" (cross-entropy / mse) or a name from the loss registry
     class_weight: str | None = None  # None or "balanced"
     sampler: str | None = None  # None or "balanced"
+    group_by_length: bool = False  # batch training rows of similar text length (less padding)
     focal_gamma: float = 2.0
     label_smoothing: float = 0.0
     num_workers: int = 0

@@ -18,13 +18,25 @@ class EpochSampler(Sampler[int]):
         weights: Optional per-row sampling weights (draws with replacement, as
             ``WeightedRandomSampler``).
         shuffle: Permute the rows (ignored with ``weights``).
+        lengths: Optional per-row sizes (e.g. characters of text) to group by: each window of
+            ``GROUP_WINDOW`` batches of the shuffled order is sorted by length and cut into batches,
+            whose order is then shuffled, so a batch holds rows of similar length and pads less
+            (Hugging Face's ``group_by_length``). Needs ``batch_size``.
+        batch_size: Rows per batch (only with ``lengths``).
     """
 
-    def __init__(self, num_rows: int, seed: int = 0, weights: np.ndarray | None = None, shuffle: bool = True) -> None:
+    GROUP_WINDOW = 50  # batches per length-sorted window
+
+    def __init__(self, num_rows: int, seed: int = 0, weights: np.ndarray | None = None, shuffle: bool = True,
+                 lengths: np.ndarray | None = None, batch_size: int = 1) -> None:
         self.num_rows = num_rows
         self.seed = seed
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.double)
         self.shuffle = shuffle
+        self.lengths = None if lengths is None else torch.as_tensor(np.asarray(lengths), dtype=torch.long)
+        if self.lengths is not None and len(self.lengths) != num_rows:
+            raise ValueError(f"lengths has {len(self.lengths)} entries for {num_rows} rows")
+        self.batch_size = max(1, int(batch_size))
         self.epoch = 0
         self.skip = 0  # rows of ``epoch`` already trained on (set when resuming)
 
@@ -37,10 +49,24 @@ class EpochSampler(Sampler[int]):
         """The full row order of ``epoch`` (num_rows,)."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         if self.weights is not None:
-            return torch.multinomial(self.weights, self.num_rows, replacement=True, generator=generator)
-        if self.shuffle:
-            return torch.randperm(self.num_rows, generator=generator)
-        return torch.arange(self.num_rows)
+            order = torch.multinomial(self.weights, self.num_rows, replacement=True, generator=generator)
+        elif self.shuffle:
+            order = torch.randperm(self.num_rows, generator=generator)
+        else:
+            return torch.arange(self.num_rows)
+        return order if self.lengths is None else self._grouped(order, generator)
+
+    def _grouped(self, order: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``order`` (num_rows,) regrouped into batches of similar length, in shuffled batch order."""
+        window = self.batch_size * self.GROUP_WINDOW
+        batches: list[torch.Tensor] = []
+        for start in range(0, len(order), window):
+            rows = order[start:start + window]
+            rows = rows[torch.argsort(self.lengths[rows], descending=True, stable=True)]
+            batches.extend(rows.split(self.batch_size))
+        last = batches.pop() if len(batches[-1]) < self.batch_size else None  # the short batch stays last
+        shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        return torch.cat(shuffled + ([last] if last is not None else []))
 
     def __iter__(self) -> Iterator[int]:
         order, self.skip = self.order(self.epoch)[self.skip:], 0

@@ -46,6 +46,15 @@ class TableDataset(Dataset):
     def __len__(self) -> int:
         return len(self.table.frame)
 
+    def text_lengths(self) -> np.ndarray:
+        """Characters of text per row over every text input (num_rows,), 0 where missing."""
+        lengths = np.zeros(len(self), dtype=np.int64)
+        for spec in self.inputs:
+            if spec.modality == "text":
+                for values in self._columns[spec.name].values():
+                    lengths += np.array([0 if is_missing(v) else len(str(v)) for v in values], dtype=np.int64)
+        return lengths
+
     def _decode(self, modality: str, value: Any) -> Any:
         if is_missing(value):
             return None

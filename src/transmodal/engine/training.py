@@ -22,7 +22,8 @@ def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, sh
 
     Training loaders (``shuffle`` or ``sampler_weights``) draw their row order from an
     :class:`~transmodal.checkpointing.sampler.EpochSampler`, a pure function of (seed, epoch) that a
-    checkpoint can resume mid-epoch.
+    checkpoint can resume mid-epoch; with ``config.group_by_length`` its batches hold rows of
+    similar text length.
     """
     from transmodal.checkpointing.sampler import EpochSampler, ResumableLoader
 
@@ -31,7 +32,9 @@ def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, sh
                    persistent_workers=False)
     if not shuffle and sampler_weights is None:
         return DataLoader(dataset, shuffle=False, **options)
-    sampler = EpochSampler(len(dataset), seed, sampler_weights, shuffle=True)
+    lengths = dataset.text_lengths() if config.group_by_length else None
+    sampler = EpochSampler(len(dataset), seed, sampler_weights, shuffle=True, lengths=lengths,
+                           batch_size=config.batch_size)
     return ResumableLoader(dataset, sampler=sampler, generator=torch.Generator().manual_seed(seed), **options)
 
 
