@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from transfer_helpers import hyperparameters, source_table, target_table  # noqa: F401 (fixtures)
+from transfer_helpers import hyperparameters, source_dir, source_table, target_table  # noqa: F401 (fixtures)
 from transmodal.errors import ConfigError
 from transmodal.predictor import MultimodalPredictor
 from transmodal.transfer.domain import ADAPTATIONS
@@ -116,3 +116,22 @@ def test_joint_training_adds_a_source_head_then_drops_it(source_table, target_ta
 def test_source_label_without_source_data_is_a_clear_error(target_table):
     with pytest.raises(ConfigError, match="source_data"):
         MultimodalPredictor(label="label").fit(target_table, source_label="x", hyperparameters=hyperparameters())
+
+
+def test_semi_supervised_fit_combines_init_from_joint_source_and_unlabelled_rows(
+        source_dir, source_table, target_table):
+    """Few labelled target rows, the labelled source table and unlabelled target rows in one fit."""
+    source = pd.read_csv(source_table).rename(columns={"label": "kind"})
+    source["image"] = [str(pd.io.common.Path(source_table).parent / p) for p in source["image"]]
+    target = pd.read_csv(target_table)
+    target["image"] = [str(pd.io.common.Path(target_table).parent / p) for p in target["image"]]
+    labelled, unlabelled = target.iloc[:9], target.iloc[9:].drop(columns=["label"])
+    hp = {**hyperparameters(strategy="finetune", adapt="dann", entropy_weight=0.3), "holdout_fraction": 0.0}
+    predictor = MultimodalPredictor(label="label").fit(
+        labelled, init_from=str(source_dir), source_data=source, source_label="kind",
+        unlabeled_data=unlabelled, hyperparameters=hp)
+    logged = predictor.history_["epochs"][-1]
+    assert {"train/task/source:kind", "train/task/label", "train/adapt/dann", "train/adapt/entropy"} <= set(logged)
+    assert predictor.history_["epoch_selected"] is False  # no holdout: the last epoch is kept
+    assert [t.name for t in predictor.tasks_] == ["label"] and not hasattr(predictor.net_, "domain_adapter")
+    assert predictor.predict(target).shape == (36,)
