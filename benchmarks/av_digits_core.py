@@ -19,10 +19,10 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
 
 from benchmarks._machine import machine, save_json
 from benchmarks.datasets.av_digits import build_av_digits
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
 
 HYPERPARAMETERS = {  # sized for a 2-core CPU: a few epochs of large batches
     "max_epochs": 6, "patience": 2, "batch_size": 128, "learning_rate": 3e-3, "hidden_dim": 256,
@@ -44,30 +44,21 @@ CONFIGS = {
 }
 
 
-def table(path, columns) -> pd.DataFrame:
-    """The CSV's chosen columns with paths made absolute (a DataFrame resolves paths from the cwd)."""
-    frame = pd.read_csv(path)[columns]
-    for column in ("image", "audio"):
-        if column in frame:
-            frame[column] = [str(path.parent / p) for p in frame[column]]
-    return frame
-
-
 def run(tables: dict, name: str, seed: int, hyperparameters: dict | None = None) -> dict:
     """Fit one configuration and return its test metrics and timings."""
     from transmodal import MultimodalPredictor
 
     config = CONFIGS[name]
     hp = {**HYPERPARAMETERS, **config.get("hp", {}), **(hyperparameters or {}), "fusion": config["fusion"]}
+    columns = config["columns"]
     start = time.perf_counter()
-    predictor = MultimodalPredictor(label="digit").fit(
-        table(tables["train"], config["columns"]), tuning_data=table(tables["tuning"], config["columns"]),
-        hyperparameters=hp, seed=seed)
+    train, tune = (read_csv_with_absolute_paths(tables[split], columns) for split in ("train", "tuning"))
+    predictor = MultimodalPredictor(label="digit").fit(train, tuning_data=tune, hyperparameters=hp, seed=seed)
     fit_seconds = time.perf_counter() - start
-    test = table(tables["test"], config["columns"])
+    test = read_csv_with_absolute_paths(tables["test"], columns)
     metrics = predictor.evaluate(test)
     emptied = {}
-    if len(config["columns"]) == 3:  # both modalities: also with each column emptied at test time
+    if len(columns) == 3:  # both modalities: also with each column emptied at test time
         emptied = {f"accuracy_{c}_emptied": predictor.evaluate(test.assign(**{c: ""}))["accuracy"]
                    for c in ("image", "audio")}
     return {"accuracy": metrics["accuracy"], **emptied, "f1_macro": metrics["f1_macro"], "fit_seconds": fit_seconds,

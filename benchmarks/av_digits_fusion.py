@@ -37,6 +37,7 @@ import pandas as pd
 
 from benchmarks.av_digits_core import HYPERPARAMETERS as CORE_HYPERPARAMETERS
 from benchmarks.datasets.av_digits import build_av_digits
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORK = Path(__file__).resolve().parent / "_work"
@@ -77,14 +78,7 @@ def use_scale(name: str) -> None:
 
 def table(path: Path, columns: list[str]) -> pd.DataFrame:
     """The CSV's chosen columns with file paths made absolute (first rows only in a quick run)."""
-    frame = pd.read_csv(path)[columns]
-    split = path.stem
-    if split in SCALE["rows"]:
-        frame = frame.iloc[: SCALE["rows"][split]]
-    for column in ("image", "audio"):
-        if column in frame:
-            frame[column] = [str(path.parent / p) for p in frame[column]]
-    return frame
+    return read_csv_with_absolute_paths(path, columns, SCALE["rows"].get(path.stem))
 
 
 def _done() -> pd.DataFrame:

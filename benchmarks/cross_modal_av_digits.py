@@ -29,6 +29,7 @@ import pandas as pd
 from benchmarks._machine import machine, save_json
 from benchmarks.av_digits_core import HYPERPARAMETERS
 from benchmarks.datasets.av_digits import build_av_digits
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
 
 # the AV-digits protocol settings (benchmarks/av_digits_core.py) and the default built-in encoders
 # (image CNN width 16; audio CNN, 40 mel bands at the clips' rate) for every predictor
@@ -43,14 +44,7 @@ ROWS: dict[str, int | None] = {"train": None, "tuning": None}  # --train-rows / 
 
 def table(path: Path, columns: list[str]) -> pd.DataFrame:
     """The CSV's chosen columns with absolute paths (the first ``ROWS[split]`` rows when set)."""
-    frame = pd.read_csv(path)[columns]
-    limit = ROWS.get(path.stem)
-    if limit is not None:
-        frame = frame.iloc[:limit]
-    for column in ("image", "audio"):
-        if column in frame:
-            frame[column] = [str(path.parent / p) for p in frame[column]]
-    return frame
+    return read_csv_with_absolute_paths(path, columns, ROWS.get(path.stem))
 
 
 def fit(train, tuning, seed, hp=HP, **options):

@@ -32,6 +32,7 @@ import pandas as pd
 from benchmarks._machine import RESULTS_DIR, machine
 from benchmarks.av_digits_core import HYPERPARAMETERS
 from benchmarks.datasets.av_digits import build_av_digits
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
 
 WORK = Path(__file__).resolve().parent / "_work" / "issue7"
 HP = dict(HYPERPARAMETERS)  # the AV-digits protocol's settings (benchmarks/av_digits_core.py)
@@ -46,11 +47,8 @@ def tables() -> dict[str, Path]:
     WORK.mkdir(parents=True, exist_ok=True)
     for split in ("train", "tuning", "test"):
         source = Path(paths[split])
-        frame = pd.read_csv(source)[["image", "audio", "digit"]]
-        for column in ("image", "audio"):
-            frame[column] = [str(source.parent / p) for p in frame[column]]
         out[split] = WORK / f"{split}.csv"
-        frame.to_csv(out[split], index=False)
+        read_csv_with_absolute_paths(source, ["image", "audio", "digit"]).to_csv(out[split], index=False)
     return out
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
+
 TASKS = {"digit": "multiclass", "speaker": "multiclass"}
 METRICS = {"digit": "accuracy", "speaker": "accuracy"}
 RESULTS = Path(__file__).parent / "results"
@@ -38,22 +40,15 @@ def run(label, tables: dict[str, Path], args, hp, seed) -> tuple[dict, float]:
     from transmodal.predictor import MultimodalPredictor
 
     labels = label if isinstance(label, list) else [label]
-    read = lambda split: _rows(pd.read_csv(tables[split]), args).drop(  # noqa: E731
-        columns=[t for t in TASKS if t not in labels])
-    base = tables["train"].parent
-    train, tune, test = read("train"), read("tuning"), read("test")
-    for frame in (train, tune, test):  # absolute paths: the tables are DataFrames, not files
-        frame[["image", "audio"]] = frame[["image", "audio"]].map(lambda p: str(base / p))
+    others = [t for t in TASKS if t not in labels]
+    train, tune, test = (read_csv_with_absolute_paths(tables[split], limit=args.rows or None).drop(columns=others)
+                         for split in ("train", "tuning", "test"))
     start = time.perf_counter()
     predictor = MultimodalPredictor(label=label, problem_type={t: TASKS[t] for t in labels}).fit(
         train, tuning_data=tune, hyperparameters=hp, seed=seed)
     seconds = time.perf_counter() - start
     metrics = predictor.evaluate(test)
     return (metrics if isinstance(label, list) else {label: metrics}), seconds
-
-
-def _rows(frame: pd.DataFrame, args) -> pd.DataFrame:
-    return frame.iloc[: args.rows] if args.rows else frame
 
 
 def main(argv: list[str] | None = None) -> int:

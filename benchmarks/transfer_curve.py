@@ -21,7 +21,8 @@ import pandas as pd
 
 from benchmarks._machine import RESULTS_DIR
 from benchmarks.datasets.digits_transfer import build_digits_transfer
-from benchmarks.transfer_digits import FEW_SHOT, source_folder, table
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
+from benchmarks.transfer_digits import FEW_SHOT, source_folder
 
 STRATEGIES = ["scratch", "linear_probe", "finetune", "lora", "l2sp"]
 EPOCHS = {"1": 40, "5": 40, "10": 40, "50": 15, "all": 5}
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     args = parser.parse_args(argv)
     paths = build_digits_transfer()
-    train, test = table(paths["usps_train"]), table(paths["usps_test"])
+    train, test = read_csv_with_absolute_paths(paths["usps_train"]), read_csv_with_absolute_paths(paths["usps_test"])
     parts = []
     for shots in args.shots:
         hp = {**FEW_SHOT, "max_epochs": EPOCHS.get(shots, 15), "batch_size": 16 if shots != "all" else 64,

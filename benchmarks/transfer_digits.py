@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from benchmarks._machine import machine, save_json
 from benchmarks.datasets.digits_transfer import build_digits_transfer, few_shot
+from benchmarks.datasets.tables import read_csv_with_absolute_paths
 
 WORK = Path(__file__).resolve().parent / "_work" / "transfer_digits"
 SOURCE = {
@@ -49,13 +49,6 @@ ADAPT = {**SOURCE, "max_epochs": 3, "patience": 3, "learning_rate": 1e-3}
 ENTROPY_WEIGHT = 0.3  # target entropy minimisation added to every adaptation method
 JOINT_LAMBDA = 1.0  # weight of the 100 labelled USPS images' loss beside MNIST's in the joint fit
 FEW_SHOT = {**SOURCE, "max_epochs": 40, "patience": 10, "batch_size": 16, "learning_rate": 1e-3}
-
-
-def table(path: Path) -> pd.DataFrame:
-    """The CSV with image paths made absolute."""
-    frame = pd.read_csv(path)
-    frame["image"] = [str(path.parent / p) for p in frame["image"]]
-    return frame
 
 
 def fit(train, seed: int, hyperparameters: dict, eval_metric: str | None = None, **options):
@@ -140,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="transfer_digits", help="results file name (without .json)")
     args = parser.parse_args(argv)
     paths = build_digits_transfer()
-    data = {name: table(path) for name, path in paths.items()}
+    data = {name: read_csv_with_absolute_paths(path) for name, path in paths.items()}
     results = {"machine": machine(), "source": SOURCE, "variants": VARIANTS, "adapt": ADAPT,
                "entropy_weight": ENTROPY_WEIGHT, "few_shot": FEW_SHOT, "joint_lambda": JOINT_LAMBDA,
                "a": {}, "b": {}, "c": {}}

@@ -9,6 +9,8 @@ returns the paths of the tables it wrote, and a command line
 - ``digits_transfer``: MNIST test images (source) and USPS train / test (target), few-shot helper.
 - ``emoji``: Noto emoji images with their Unicode names, two groups held out.
 
+The benchmark scripts read the tables back with ``tables.read_csv_with_absolute_paths`` (file paths made absolute).
+
 The raw data are read from ``$TRANSMODAL_DATA`` (default ``<repo>/../shared/data``); outputs go
 to ``benchmarks/_work/<name>`` (gitignored) by default. Submodules are not imported here so that
 ``python -m`` runs them cleanly.
