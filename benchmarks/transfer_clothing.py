@@ -14,7 +14,7 @@ Reported per strategy: test AUROC / accuracy / macro-F1, trainable parameters, f
 model bytes (the LoRA folder holds the adapters only; the base is the packaged checkpoint).
 
 Run: ``.venv/bin/python -m benchmarks.transfer_clothing [--strategies linear_probe lora finetune]
-[--epochs 1] [--time-limit SECONDS] [--group-by-length] [--out NAME]``; writes ``benchmarks/results/NAME.json``
+[--epochs 1] [--time-limit SECONDS] [--group-by-length] [--seed 0] [--out NAME]``; writes ``benchmarks/results/NAME.json``
 (default ``transfer_clothing``).
 """
 
@@ -48,14 +48,14 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def run(train, test, name: str, epochs: int, time_limit: float | None, extra: dict) -> dict:
+def run(train, test, name: str, epochs: int, time_limit: float | None, extra: dict, seed: int = 0) -> dict:
     """Fit one strategy, evaluate, save, and measure."""
     from transmodal import MultimodalPredictor
 
     hp = {**BASE, "max_epochs": epochs, "patience": epochs, **STRATEGIES[name], **extra}
     start = time.perf_counter()
     predictor = MultimodalPredictor(label=LABEL, eval_metric="roc_auc").fit(
-        train, hyperparameters=hp, seed=0, time_limit=time_limit, column_types={"Age": "numeric"})
+        train, hyperparameters=hp, seed=seed, time_limit=time_limit, column_types={"Age": "numeric"})
     seconds = time.perf_counter() - start
     metrics = predictor.evaluate(test)
     folder = predictor.save(WORK / name)
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=1, help="epochs of lora / finetune")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training per fit")
     parser.add_argument("--out", default="transfer_clothing", help="results file name (without .json)")
+    parser.add_argument("--seed", type=int, default=0, help="fit seed (initialisation, data order)")
     parser.add_argument("--group-by-length", action="store_true",
                         help="batch reviews of similar length (less padding: faster fits)")
     args = parser.parse_args(argv)
@@ -80,10 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     paths = build_clothing()
     train = pd.read_csv(paths["train"])[FEATURES + [LABEL]]
     test = pd.read_csv(paths["test"])[FEATURES + [LABEL]]
-    results = {"machine": machine(), "base": {**BASE, **extra}, "strategies": STRATEGIES, "runs": {}}
+    results = {"machine": machine(), "seed": args.seed, "base": {**BASE, **extra}, "strategies": STRATEGIES, "runs": {}}
     for name in args.strategies:
         epochs = STRATEGIES[name].get("max_epochs", args.epochs)
-        results["runs"][name] = result = run(train, test, name, epochs, args.time_limit, extra)
+        results["runs"][name] = result = run(train, test, name, epochs, args.time_limit, extra, args.seed)
         print(f"{name:<13} AUROC {result['roc_auc']:.4f} acc {result['accuracy']:.4f} F1 {result['f1_macro']:.4f} "
               f"trainable {result['trainable_parameters']:,} fit {result['fit_seconds']:.0f} s "
               f"saved {result['saved_bytes'] / 1e6:.1f} MB (all weights {result['all_weights_bytes'] / 1e6:.1f} MB)",
