@@ -16,11 +16,11 @@ the domain-adaptation literature) and ``augmented`` (the CNN's random shifts, ro
 - b) ``dann``, ``coral``, ``mmd``: start from that variant's and seed's source model and keep
   training on MNIST with the USPS train images unlabelled (``unlabeled_data=``, ``transfer.adapt``),
   with target entropy minimisation (``transfer.entropy_weight`` 0.3) in every method;
-- c) 10 shots per class, per seed: from scratch vs ``finetune`` from the seed's augmented MNIST
-  model, ``finetune`` from that model first adapted (``transfer.adapt``) to the other USPS train
-  images as unlabelled data, and a semi-supervised fit (``finetune`` on the 100 images jointly with
-  MNIST, ``source_data=``, aligned to the other USPS train images, ``unlabeled_data=``); the
-  few-shot runs hold no rows out and keep their last epoch.
+- c) 10 shots per class, per variant and seed: from scratch vs ``finetune`` from the seed's MNIST
+  model of that recipe, ``finetune`` from that model first adapted (``transfer.adapt``) to the
+  other USPS train images as unlabelled data, and a semi-supervised fit (``finetune`` on the 100
+  images jointly with MNIST, ``source_data=``, aligned to the other USPS train images,
+  ``unlabeled_data=``); the few-shot runs hold no rows out and keep their last epoch.
 
 Run: ``.venv/bin/python -m benchmarks.transfer_digits [--variants plain augmented] [--seeds 0 1 2]
 [--parts a b c]``; writes ``benchmarks/results/transfer_digits.json``.
@@ -85,10 +85,11 @@ def adapt(data: dict, seed: int, method: str, variant: str) -> dict:
     return {"accuracy": predictor.evaluate(data["usps_test"])["accuracy"], "fit_seconds": seconds}
 
 
-def few_shot_runs(data: dict, adapt_method: str, seed: int, shots: int = 10) -> dict:
+def few_shot_runs(data: dict, adapt_method: str, seed: int, variant: str, shots: int = 10) -> dict:
     """c) 10 labelled USPS images per class (the subset of ``default_rng(0)``), from the ``seed``
-    augmented source: scratch, finetune, finetune after adapting the source to the other
-    (unlabelled) USPS train images, and one semi-supervised fit.
+    source of recipe ``variant`` (every fit here uses that recipe's augmentation setting): scratch,
+    finetune, finetune after adapting the source to the other (unlabelled) USPS train images, and
+    one semi-supervised fit.
 
     The semi-supervised fit fine-tunes the source on the 100 labelled images jointly with the
     labelled MNIST rows (``source_data=``: ``L_source + lambda * L_target``) while aligning both to
@@ -100,14 +101,14 @@ def few_shot_runs(data: dict, adapt_method: str, seed: int, shots: int = 10) -> 
     """
     labelled, rest = few_shot(data["usps_train"], shots, seed=0)
     unlabelled = rest.drop(columns=["digit"])
-    source = str(source_folder("augmented", seed))
+    source, encoders = str(source_folder(variant, seed)), image_encoder(variant)
     adaptation = {"adapt": adapt_method, "entropy_weight": ENTROPY_WEIGHT}
-    adapt_hp = {**ADAPT, "encoders": image_encoder("augmented"), "transfer": adaptation}
+    adapt_hp = {**ADAPT, "encoders": encoders, "transfer": adaptation}
     adapted, adapt_seconds = fit(data["mnist"], seed, adapt_hp, init_from=source, unlabeled_data=unlabelled)
-    adapted_folder = adapted.save(WORK / f"adapted_{adapt_method}_rest_seed{seed}")
-    scratch = {**FEW_SHOT, "holdout_fraction": 0.0}
+    adapted_folder = adapted.save(WORK / f"adapted_{variant}_{adapt_method}_rest_seed{seed}")
+    scratch = {**FEW_SHOT, "encoders": encoders, "holdout_fraction": 0.0}
     finetune = {**scratch, "transfer": {"strategy": "finetune"}}
-    joint = {**ADAPT, "encoders": image_encoder("augmented"), "holdout_fraction": 0.0,
+    joint = {**ADAPT, "encoders": encoders, "holdout_fraction": 0.0,
              "transfer": {"strategy": "finetune", "lambda": JOINT_LAMBDA, **adaptation}}
     runs = {
         "scratch": fit(labelled, seed, scratch),
@@ -155,20 +156,25 @@ def main(argv: list[str] | None = None) -> None:
                       f"{[round(r['accuracy'], 4) for r in runs.values()]}", flush=True)
                 save_json(args.out, results)
     if "c" in args.parts:
-        done = results["b"].get("augmented", {})
-        best = max(done, key=lambda m: done[m]["mean_accuracy"]) if done else "dann"
-        for seed in args.seeds:
-            results["c"][seed] = few_shot_runs(data, best, seed)
-            for name, run in results["c"][seed].items():
-                print(f"c) seed {seed} 10-shot {name}: USPS test accuracy {run['accuracy']:.4f} "
-                      f"({run['fit_seconds']:.0f} s)", flush=True)
-            save_json(args.out, results)
-        names = results["c"][args.seeds[0]]
-        results["c"]["mean_accuracy"] = {n: float(np.mean([results["c"][s][n]["accuracy"] for s in args.seeds]))
-                                         for n in names}
-        print(f"c) means over seeds {args.seeds}: {results['c']['mean_accuracy']}", flush=True)
-        save_json(args.out, results)
+        for variant in args.variants:
+            done = results["b"].get(variant, {})
+            best = max(done, key=lambda m: done[m]["mean_accuracy"]) if done else "dann"
+            results["c"][variant] = few_shot_seeds(data, best, args.seeds, variant, args.out, results)
 
+
+def few_shot_seeds(data: dict, adapt_method: str, seeds: list[int], variant: str, out: str, results: dict) -> dict:
+    """c) for each seed, with the means over seeds; saves ``results`` after each seed."""
+    runs = results["c"][variant] = {}
+    for seed in seeds:
+        runs[seed] = few_shot_runs(data, adapt_method, seed, variant)
+        for name, run in runs[seed].items():
+            print(f"c) {variant} seed {seed} 10-shot {name}: USPS test accuracy {run['accuracy']:.4f} "
+                  f"({run['fit_seconds']:.0f} s)", flush=True)
+        save_json(out, results)
+    runs["mean_accuracy"] = {n: float(np.mean([runs[s][n]["accuracy"] for s in seeds])) for n in runs[seeds[0]]}
+    print(f"c) {variant} means over seeds {seeds}: {runs['mean_accuracy']}", flush=True)
+    save_json(out, results)
+    return runs
 
 if __name__ == "__main__":
     main()
