@@ -164,8 +164,10 @@ def run_fit(predictor, train: Table, tune: Table | None, column_types, time_limi
     for hook in hooks:
         hook.on_data(ctx)
     tasks = predictor.tasks_
-    train_targets, _ = predictor.encode_targets(ctx.train, tasks)
-    tune_targets, _ = predictor.encode_targets(ctx.tune, tasks)
+    (train_targets, late_train), (tune_targets, late_tune) = (predictor.encode_targets(t, tasks)
+                                                             for t in (ctx.train, ctx.tune))
+    if late_train or late_tune:  # rows added by hooks (e.g. joint source rows) must encode cleanly
+        raise DataError("labels added while preparing the fit cannot be encoded", late_train + late_tune)
     root = predictor._root()
     ctx.train_set = TableDataset(ctx.train, predictor.inputs_, train_targets, root)
     ctx.tune_set = TableDataset(ctx.tune, predictor.inputs_, tune_targets, root)

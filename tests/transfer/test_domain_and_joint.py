@@ -135,3 +135,19 @@ def test_semi_supervised_fit_combines_init_from_joint_source_and_unlabelled_rows
     assert predictor.history_["epoch_selected"] is False  # no holdout: the last epoch is kept
     assert [t.name for t in predictor.tasks_] == ["label"] and not hasattr(predictor.net_, "domain_adapter")
     assert predictor.predict(target).shape == (36,)
+
+
+def test_joint_training_with_integer_labels_trains_both_tasks(source_table, target_table):
+    """Appending source rows makes the target's integer label column float (NaN on source rows):
+    its labels must still count."""
+    source = pd.read_csv(source_table)
+    source["image"] = [str(pd.io.common.Path(source_table).parent / p) for p in source["image"]]
+    source["kind"] = source.pop("label").map({"cat": 0, "dog": 1, "eel": 2})
+    target = pd.read_csv(target_table)
+    target["image"] = [str(pd.io.common.Path(target_table).parent / p) for p in target["image"]]
+    target["label"] = target["label"].map({"cat": 0, "dog": 1, "eel": 2})
+    predictor = MultimodalPredictor(label="label").fit(
+        target, source_data=source, source_label="kind", hyperparameters=hyperparameters())
+    logged = predictor.history_["epochs"][0]
+    assert logged["train/task/label"] > 0 and logged["train/task/source:kind"] > 0
+    assert set(predictor.predict(target)) <= {0, 1, 2}

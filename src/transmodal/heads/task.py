@@ -16,8 +16,10 @@ MULTILABEL_SEPARATOR = ";"
 
 
 def _plain(value: Any) -> Any:
-    """A numpy scalar as the equivalent JSON-serialisable Python value."""
-    return value.item() if isinstance(value, np.generic) else value
+    """A class label as a JSON-serialisable Python value; a whole float is its int (a column of
+    integer labels turns float in pandas as soon as one label is missing, and 3.0 must stay class 3)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def infer_problem_type(series: pd.Series) -> str:
@@ -99,7 +101,7 @@ class TaskSpec:
             return ((numbers - self.target_mean) / self.target_std).astype(np.float32), bad
         if self.problem_type == "multilabel":
             return self._encode_multilabel(series, missing, source, bad)
-        index = {str(c): i for i, c in enumerate(self.classes)}
+        index = {str(_plain(c)): i for i, c in enumerate(self.classes)}
         targets = np.full(len(series), -1, dtype=np.int64)
         for i, (value, absent) in enumerate(zip(series, missing)):
             if absent:
