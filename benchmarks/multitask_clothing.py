@@ -41,7 +41,7 @@ def hyperparameters(args: argparse.Namespace, multitask: dict | None = None) -> 
     """The shared training budget (and the multi-task section)."""
     text = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True,
             "max_length": args.max_length}
-    return {"max_epochs": args.max_epochs, "batch_size": 64, "hidden_dim": 256, "learning_rate": 1e-3,
+    return {"max_epochs": args.max_epochs, "batch_size": 64, "hidden_dim": 256, "learning_rate": args.learning_rate,
             "patience": args.max_epochs, "progress_bar": False, "encoders": {"text": text},
             "multitask": multitask or {}}
 
@@ -63,7 +63,8 @@ def tables(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def run(label, train, tune, test, hp, seed) -> tuple[dict, float]:
-    """Fit one predictor; return its test metrics per task and the fit wall time (s)."""
+    """Fit one predictor; return its test metrics per task (and ``_best_epoch``, the tuning-selected
+    epoch) and the fit wall time (s)."""
     from transmodal.predictor import MultimodalPredictor
 
     labels = label if isinstance(label, list) else [label]
@@ -77,7 +78,8 @@ def run(label, train, tune, test, hp, seed) -> tuple[dict, float]:
     if isinstance(label, str):
         metrics = {label: metrics}
     weights = (predictor.history_.get("multitask") or {}).get("weights")
-    return {t: metrics[t] for t in labels} | ({"_weights": weights} if weights else {}), seconds
+    extra = {"_best_epoch": predictor.history_["best_epoch"]} | ({"_weights": weights} if weights else {})
+    return {t: metrics[t] for t in labels} | extra, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--max-length", type=int, default=128, help="MiniLM tokens per text")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="of every model (single and multi-task)")
     parser.add_argument("--text", nargs="+", default=TEXT, help="text columns used as features")
     parser.add_argument("--train-rows", type=int, default=0, help="subsample the train table (0: all)")
     parser.add_argument("--test-rows", type=int, default=0, help="first rows of the test table (0: all)")
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics, seconds = run(task, train, tune, test, hyperparameters(args), seed)
             single[task], single_seconds = metrics[task], single_seconds + seconds
             rows.append({"seed": seed, "model": f"single:{task}", "fit_seconds": seconds,
+                         "best_epoch": metrics["_best_epoch"],
                          **{f"{task}/{METRICS[task]}": metrics[task][METRICS[task]]}})
             print(json.dumps(rows[-1]), flush=True)
         rows.append({"seed": seed, "model": "single:all four", "fit_seconds": single_seconds})
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 hp = hyperparameters(args, {"weighting": weighting, "architecture": arch})
                 metrics, seconds = run(list(TASKS), train, tune, test, hp, seed)
                 rows.append({"seed": seed, "model": f"{arch}+{weighting}", "fit_seconds": seconds,
+                             "best_epoch": metrics["_best_epoch"],
                              **{f"{t}/{METRICS[t]}": metrics[t][METRICS[t]] for t in TASKS},
                              "delta_m": delta_m(metrics, single, METRICS),
                              "weights": json.dumps(metrics.get("_weights"))})
