@@ -44,11 +44,12 @@ class FitConfig:
     gradient_clip: float | None = 1.0
     patience: int = 5  # early stopping: epochs without improvement of the tuning metric
     holdout_fraction: float = 0.15  # automatic tuning split without tuning data; 0: none, keep the last epoch
-    loss: str = "auto"  # "auto" (cross-entropy / mse) or a name from the loss registry
+    loss: str | dict[str, str] = "auto"  # "auto", a loss name, or task -> loss name (see losses.base)
     class_weight: str | None = None  # None or "balanced"
     sampler: str | None = None  # None or "balanced"
     group_by_length: bool = False  # batch training rows of similar text length (less padding)
     focal_gamma: float = 2.0
+    huber_delta: float = 1.0  # huber loss: quadratic within this many target standard deviations
     label_smoothing: float = 0.0
     num_workers: int = 0
     accelerator: str = "cpu"

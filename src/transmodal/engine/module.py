@@ -15,7 +15,7 @@ from transmodal.engine.optim import parameter_groups
 from transmodal.engine.schedule import warmup_cosine
 from transmodal.fusion.base import module_key
 from transmodal.heads.task import TaskSpec
-from transmodal.losses.base import LOSSES, default_loss
+from transmodal.losses.base import LOSSES, task_loss_name
 from transmodal.metrics.base import METRICS
 from transmodal.model import MultimodalNet, outputs_to_scores
 
@@ -52,11 +52,9 @@ class PredictorModule(L.LightningModule):
         self.weighting = task_weighting(config, [task.name for task in net.tasks])
 
     def _build_loss(self, task: TaskSpec, weights: torch.Tensor | None) -> nn.Module:
-        name = default_loss(task.problem_type) if self.config.loss == "auto" else self.config.loss
-        if task.problem_type in ("regression", "multilabel"):
-            name = default_loss(task.problem_type)
+        name = task_loss_name(self.config.loss, task.name, task.problem_type)
         return LOSSES.get(name)(task, class_weights=weights, focal_gamma=self.config.focal_gamma,
-                                label_smoothing=self.config.label_smoothing)
+                                label_smoothing=self.config.label_smoothing, huber_delta=self.config.huber_delta)
 
     # ---- forward with the embedding cache -------------------------------------------------
     def cached_forward(self, batch: dict[str, Any], stage: str) -> dict[str, Any]:

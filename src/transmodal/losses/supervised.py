@@ -18,6 +18,8 @@ def _zero(outputs: torch.Tensor) -> torch.Tensor:
 class CrossEntropyLoss(nn.Module):
     """Softmax cross-entropy with optional class weights and label smoothing."""
 
+    problem_types = ("binary", "multiclass")
+
     def __init__(self, task: TaskSpec, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0, **_) -> None:
         super().__init__()
         self.register_buffer("class_weights", class_weights, persistent=False)
@@ -35,6 +37,8 @@ class CrossEntropyLoss(nn.Module):
 @LOSSES.register("focal")
 class FocalLoss(nn.Module):
     """Focal loss (Lin et al., 2017): cross-entropy scaled by (1 - p_true) ** gamma."""
+
+    problem_types = ("binary", "multiclass")
 
     def __init__(self, task: TaskSpec, class_weights: torch.Tensor | None = None, focal_gamma: float = 2.0, **_) -> None:
         super().__init__()
@@ -59,6 +63,8 @@ class FocalLoss(nn.Module):
 class MSELoss(nn.Module):
     """Mean squared error on standardised regression targets."""
 
+    problem_types = ("regression",)
+
     def __init__(self, task: TaskSpec, **_) -> None:
         super().__init__()
 
@@ -72,6 +78,8 @@ class MSELoss(nn.Module):
 @LOSSES.register("bce")
 class MultilabelBCELoss(nn.Module):
     """Binary cross-entropy per label for multilabel tasks (rows with NaN targets ignored)."""
+
+    problem_types = ("multilabel",)
 
     def __init__(self, task: TaskSpec, **_) -> None:
         super().__init__()
