@@ -42,7 +42,7 @@ def hyperparameters(args: argparse.Namespace, multitask: dict | None = None) -> 
     text = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True,
             "max_length": args.max_length}
     return {"max_epochs": args.max_epochs, "batch_size": 64, "hidden_dim": 256, "learning_rate": args.learning_rate,
-            "patience": args.max_epochs, "progress_bar": False, "encoders": {"text": text},
+            "patience": args.max_epochs, "progress_bar": False, "encoders": {"text": text}, "loss": args.loss,
             "multitask": multitask or {}}
 
 
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--max-length", type=int, default=128, help="MiniLM tokens per text")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="of every model (single and multi-task)")
+    parser.add_argument("--loss", default="auto", help="loss of every model, e.g. huber (regression task only)")
     parser.add_argument("--text", nargs="+", default=TEXT, help="text columns used as features")
     parser.add_argument("--train-rows", type=int, default=0, help="subsample the train table (0: all)")
     parser.add_argument("--test-rows", type=int, default=0, help="first rows of the test table (0: all)")
