@@ -64,6 +64,8 @@ class EpochSampler(Sampler[int]):
             rows = order[start:start + window]
             rows = rows[torch.argsort(self.lengths[rows], descending=True, stable=True)]
             batches.extend(rows.split(self.batch_size))
+        if not batches:
+            return order
         last = batches.pop() if len(batches[-1]) < self.batch_size else None  # the short batch stays last
         shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         return torch.cat(shuffled + ([last] if last is not None else []))
