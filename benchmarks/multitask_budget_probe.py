@@ -14,20 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.multitask_clothing import METRICS, TASKS, hyperparameters, tables
+from benchmarks.multitask_clothing import METRICS, TASKS, fit_and_evaluate, hyperparameters, tables
 
 
 def fit(label, hp: dict, train, tune, test) -> tuple[dict, dict]:
-    """Fit one predictor (frozen features memoised); returns its test metrics per task and history."""
-    from transmodal.predictor import MultimodalPredictor
-
-    labels = label if isinstance(label, list) else [label]
-    drop = [t for t in TASKS if t not in labels]
-    predictor = MultimodalPredictor(label=label, problem_type={t: TASKS[t] for t in labels}).fit(
-        train.drop(columns=drop), tuning_data=tune.drop(columns=drop), hyperparameters=hp, seed=0, feature_memo=True)
-    metrics = predictor.evaluate(test.drop(columns=drop))
-    metrics = {label: metrics} if isinstance(label, str) else metrics
-    return {t: metrics[t] for t in labels}, predictor.history_
+    """Fit one seed-0 predictor; returns its test metrics per task and its history."""
+    predictor, metrics, _ = fit_and_evaluate(label, train, tune, test, hp, seed=0)
+    return metrics, predictor.history_
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -62,9 +62,9 @@ def tables(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, pd.DataFr
     return train.drop(tune.index).reset_index(drop=True), tune.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def run(label, train, tune, test, hp, seed) -> tuple[dict, float]:
-    """Fit one predictor; return its test metrics per task (and ``_best_epoch``, the tuning-selected
-    epoch) and the fit wall time (s)."""
+def fit_and_evaluate(label, train, tune, test, hp, seed):
+    """Fit one predictor on the tasks ``label`` (the other targets dropped); returns the predictor,
+    its test metrics per task and the fit wall time (s)."""
     from transmodal.predictor import MultimodalPredictor
 
     labels = label if isinstance(label, list) else [label]
@@ -77,9 +77,16 @@ def run(label, train, tune, test, hp, seed) -> tuple[dict, float]:
     metrics = predictor.evaluate(test.drop(columns=drop))
     if isinstance(label, str):
         metrics = {label: metrics}
+    return predictor, {t: metrics[t] for t in labels}, seconds
+
+
+def run(label, train, tune, test, hp, seed) -> tuple[dict, float]:
+    """Fit one predictor; return its test metrics per task (and ``_best_epoch``, the tuning-selected
+    epoch) and the fit wall time (s)."""
+    predictor, metrics, seconds = fit_and_evaluate(label, train, tune, test, hp, seed)
     weights = (predictor.history_.get("multitask") or {}).get("weights")
     extra = {"_best_epoch": predictor.history_["best_epoch"]} | ({"_weights": weights} if weights else {})
-    return {t: metrics[t] for t in labels} | extra, seconds
+    return metrics | extra, seconds
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,7 +152,7 @@ def run_fit(predictor, train: Table, tune: Table | None, column_types, time_limi
     from transmodal.build import build_net, class_weights, fit_encoders, sampler_weights
     from transmodal.engine.training import fit_network
     from transmodal.metrics.base import DEFAULT_EVAL_METRIC, METRICS
-    from transmodal.losses.base import check_loss_choice, task_loss_name
+    from transmodal.losses.base import check_loss_choice
 
     import torch
 
@@ -176,9 +176,7 @@ def run_fit(predictor, train: Table, tune: Table | None, column_types, time_limi
     ctx.net = build_net(predictor.inputs_, predictor.encoder_settings_, tasks, ctx.config)
     predictor.eval_metric_ = predictor.eval_metric or DEFAULT_EVAL_METRIC[tasks[0].problem_type]
     METRICS.get(predictor.eval_metric_)  # unknown names fail before training
-    check_loss_choice(ctx.config.loss, [t.name for t in tasks])
-    for task in tasks:
-        task_loss_name(ctx.config.loss, task.name, task.problem_type)
+    check_loss_choice(ctx.config.loss, tasks)  # unknown or misfit loss names fail before training too
     for hook in hooks:
         hook.on_net(ctx)
     # encoder settings may change in hooks (e.g. freezing): keep the saved copy in sync

@@ -49,12 +49,14 @@ def task_loss_name(choice: str | dict[str, str], task: str, problem_type: str) -
     return default_loss(problem_type)
 
 
-def check_loss_choice(choice: Any, tasks: list[str]) -> None:
-    """Raise ConfigError when ``loss`` is neither a name nor a dict naming known tasks."""
-    if isinstance(choice, str):
-        return
-    if not isinstance(choice, dict):
+def check_loss_choice(choice: Any, tasks: list) -> None:
+    """Raise ConfigError unless ``loss`` names a loss for every task of ``tasks`` (TaskSpecs): a name
+    or a dict naming known tasks, each resolving as in :func:`task_loss_name`."""
+    if not isinstance(choice, (str, dict)):
         raise ConfigError(f"loss must be a loss name or a dict task -> loss name, got {choice!r}")
-    unknown = sorted(set(choice) - set(tasks))
+    names = [t.name for t in tasks]
+    unknown = sorted(set(choice) - set(names)) if isinstance(choice, dict) else []
     if unknown:
-        raise ConfigError(f"loss names unknown task(s) {unknown}; tasks are {tasks}")
+        raise ConfigError(f"loss names unknown task(s) {unknown}; tasks are {names}")
+    for task in tasks:
+        task_loss_name(choice, task.name, task.problem_type)
