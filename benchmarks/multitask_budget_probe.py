@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.multitask_clothing import METRICS, TASKS, fit_and_evaluate, hyperparameters, tables
+from benchmarks.multitask_clothing import METRICS, TASKS, fit_and_evaluate, hyperparameters, options, tables
 
 
 def fit(label, hp: dict, train, tune, test) -> tuple[dict, dict]:
@@ -29,8 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("budgets", help='JSON: name -> hyperparameters, e.g. {"lr 3e-4": {"learning_rate": 3e-4}}')
     cli = parser.parse_args(argv)
-    args = argparse.Namespace(max_epochs=10, max_length=128, text=["Title", "Review Text"], train_rows=0,
-                              test_rows=0, learning_rate=1e-3, loss="auto")
+    args = options([])
     train, tune, test = tables(args, 0)
     fit("Rating", {**hyperparameters(args), "max_epochs": 1}, train, tune, test)  # fills the feature memo
     for name, extra in json.loads(cli.budgets).items():
