@@ -16,7 +16,7 @@ from torch import nn
 
 from transmodal.data.audio_files import resample
 from transmodal.encoders.base import ENCODERS, Encoder
-from transmodal.encoders.text_hf import (
+from transmodal.encoders.hf_loading import (
     check_unknown,
     load_failed,
     masked_mean,

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from transmodal.encoders.base import ENCODERS, Encoder
-from transmodal.encoders.text_hf import (
+from transmodal.encoders.hf_loading import (
     check_unknown,
     load_failed,
     pretrained_kwargs,
