@@ -143,11 +143,11 @@ def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, t
     """Train ``net`` in place, restore the best epoch (by tuning MRR) and return the history."""
     import logging
     import time
-    import warnings
 
     from lightning.pytorch.callbacks import EarlyStopping
 
     from transmodal.engine.callbacks import BestState, History
+    from transmodal.engine.training import lightning_notices_silenced
 
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -162,8 +162,7 @@ def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, t
                         enable_progress_bar=config.progress_bar, num_sanity_val_steps=0,
                         gradient_clip_val=config.gradient_clip,
                         callbacks=[best, history, EarlyStopping("val_score", mode="max", patience=config.patience)])
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    with lightning_notices_silenced():
         trainer.fit(module, loader(train, net, config, shuffle=True), loader(tune, net, config, shuffle=False))
     train.skip_inputs, tune.skip_inputs = set(), set()
     net.eval()

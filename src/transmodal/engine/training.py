@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from typing import Any
@@ -14,6 +15,23 @@ from transmodal.config import FitConfig
 from transmodal.data.dataset import Collator, TableDataset
 from transmodal.engine.cache import EmbeddingCache
 from transmodal.model import MultimodalNet
+
+
+# Lightning notices a user cannot act on: worker count (rows are prepared in the main process by
+# design), frozen encoders in eval mode (they stay there on purpose), Lightning's own use of a
+# deprecated torch API
+LIGHTNING_NOTICES = (".*does not have many workers.*", r".*module\(s\) in eval mode at the start of training.*",
+                     r".*isinstance\(treespec, LeafSpec\).*")
+
+
+@contextlib.contextmanager
+def lightning_notices_silenced():
+    """A ``warnings.catch_warnings()`` block that hides :data:`LIGHTNING_NOTICES`; add more filters
+    inside it."""
+    with warnings.catch_warnings():
+        for pattern in LIGHTNING_NOTICES:
+            warnings.filterwarnings("ignore", pattern)
+        yield
 
 
 def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, shuffle: bool,
@@ -92,8 +110,7 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
     module.extra_losses.extend(extra_losses or [])
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    with lightning_notices_silenced():
         warnings.filterwarnings("ignore", ".*deterministic.*")
         warnings.filterwarnings("ignore", ".*checkpoint that ended before the epoch ended.*")
         trainer.fit(module, train_loader, tune_loader, ckpt_path=(trainer_options or {}).get("ckpt_path"))
