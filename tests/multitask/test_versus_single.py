@@ -61,3 +61,16 @@ def test_the_report_is_json(report):
 def test_one_label_is_refused(frame):
     with pytest.raises(ConfigError, match="two or more labels"):
         compare_with_single_task(frame, frame, ["label"])
+
+
+def test_with_a_frozen_encoder_the_timed_multitask_fit_reads_the_memo(frame):
+    from transmodal.multitask.feature_memo import clear_memo
+
+    hp = {**TINY_HYPERPARAMETERS, "encoders": {**TINY_HYPERPARAMETERS["encoders"],
+                                                "text": {"name": "builtin_text", "output_dim": 16, "frozen": True}}}
+    clear_memo()
+    report = compare_with_single_task(frame.iloc[:45], frame.iloc[45:], ["label", "target"], hyperparameters=hp)
+    clear_memo()
+    assert set(report.fit_seconds) == {"encode + first multi-task fit", "multi-task", "single:label", "single:target"}
+    assert report.single_task_seconds == pytest.approx(report.fit_seconds["single:label"]
+                                                       + report.fit_seconds["single:target"])
