@@ -68,11 +68,16 @@ class MSELoss(nn.Module):
     def __init__(self, task: TaskSpec, **_) -> None:
         super().__init__()
 
+    def error(self, predicted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean error of the labelled rows' predictions (N,) against their targets (N,)."""
+        return F.mse_loss(predicted, targets)
+
     def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        # outputs (B, 1), targets (B,) standardised, NaN where missing
         labelled = ~torch.isnan(targets)
         if not labelled.any():
             return {"loss": _zero(outputs)}
-        return {"loss": F.mse_loss(outputs.squeeze(-1)[labelled], targets[labelled])}
+        return {"loss": self.error(outputs.squeeze(-1)[labelled], targets[labelled])}
 
 
 @LOSSES.register("bce")
