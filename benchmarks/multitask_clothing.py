@@ -15,6 +15,10 @@ Every fit passes ``feature_memo=True``, so the frozen MiniLM encodes each row on
 warm-up fit per seed does that encoding, and its fit time (the cost every fit would pay without the
 memo) is reported on its own row.
 
+``--last-epoch`` trains every model (single- and multi-task alike) for the whole budget and keeps
+its last epoch (``select_epoch=False``); the tuning rows are then only scored, not used to choose
+an epoch.
+
 Run from the repo root::
 
     nice -n 5 .venv/bin/python -m benchmarks.multitask_clothing --seeds 0 1 2
@@ -47,7 +51,7 @@ def hyperparameters(args: argparse.Namespace, multitask: dict | None = None) -> 
             "max_length": args.max_length}
     return {"max_epochs": args.max_epochs, "batch_size": 64, "hidden_dim": 256, "learning_rate": args.learning_rate,
             "patience": args.max_epochs, "progress_bar": False, "encoders": {"text": text}, "loss": args.loss,
-            "multitask": multitask or {}}
+            "select_epoch": not args.last_epoch, "multitask": multitask or {}}
 
 
 def tables(args: argparse.Namespace, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -106,6 +110,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=128, help="MiniLM tokens per text")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="of every model (single and multi-task)")
     parser.add_argument("--loss", default="auto", help="loss of every model, e.g. huber (regression task only)")
+    parser.add_argument("--last-epoch", action="store_true",
+                        help="train every model for the whole budget and keep its last epoch (no epoch selection)")
     parser.add_argument("--features", nargs="+", default=FEATURES, help="feature columns")
     parser.add_argument("--train-rows", type=int, default=0, help="subsample the train table (0: all)")
     parser.add_argument("--test-rows", type=int, default=0, help="first rows of the test table (0: all)")

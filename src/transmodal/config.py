@@ -44,6 +44,7 @@ class FitConfig:
     gradient_clip: float | None = 1.0
     patience: int = 5  # early stopping: epochs without improvement of the tuning metric
     holdout_fraction: float = 0.15  # automatic tuning split without tuning data; 0: none, keep the last epoch
+    select_epoch: bool = True  # keep the best tuning epoch; False: train the whole budget, keep the last
     loss: str | dict[str, str] = "auto"  # "auto", a loss name, or task -> loss name (see losses.base)
     class_weight: str | None = None  # None or "balanced"
     sampler: str | None = None  # None or "balanced"

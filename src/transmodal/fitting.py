@@ -45,7 +45,7 @@ class FitContext:
     callbacks: list = field(default_factory=list)
     history: dict[str, Any] = field(default_factory=dict)
     trainer_options: dict[str, Any] = field(default_factory=dict)  # extra Trainer kwargs; "ckpt_path" resumes
-    select_epoch: bool = True  # keep the best tuning epoch (False: no held-out rows, keep the last epoch)
+    select_epoch: bool = True  # keep the best tuning epoch (False: keep the last; see FitConfig.select_epoch)
 
 
 class FitHook:
@@ -108,6 +108,7 @@ def prepare_data(ctx: FitContext, column_types: dict[str, str] | None) -> None:
     predictor.column_types_ = infer_column_types(ctx.train.frame, predictor.labels, column_types)
     predictor.inputs_ = build_inputs(predictor.column_types_)
     root = predictor._root()
+    ctx.select_epoch = bool(ctx.config.select_epoch)
     for attr, what in (("train", "training"), ("tune", "tuning")):
         table = getattr(ctx, attr)
         if table is None:

@@ -37,3 +37,15 @@ def test_holdout_fraction_out_of_range_is_a_clear_error(table, fraction):
     with pytest.raises(ConfigError, match="holdout_fraction"):
         MultimodalPredictor(label="label").fit(
             table, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1, "holdout_fraction": fraction})
+
+
+def test_select_epoch_false_trains_the_whole_budget_and_keeps_the_last_epoch(table):
+    tuning = table.assign(size=table["size"].sample(frac=1.0, random_state=0).to_numpy())  # unrelated targets
+    hp = {**TINY_HYPERPARAMETERS, "max_epochs": 6, "patience": 1, "select_epoch": False}
+    predictor = MultimodalPredictor(label="size", problem_type="regression").fit(
+        table, tuning_data=tuning, hyperparameters=hp, seed=0)
+    history = predictor.history_
+    assert len(history["epochs"]) == 6 and history["best_epoch"] == 5 and not history["epoch_selected"]
+    errors = [epoch["val/size/rmse"] for epoch in history["epochs"]]  # logged on the tuning rows
+    assert min(errors) < errors[-1]  # keeping the best epoch would keep another state ...
+    assert predictor.evaluate(tuning)["rmse"] == pytest.approx(errors[-1], abs=1e-5)  # ... the last one is kept
