@@ -117,16 +117,27 @@ def prepare_data(ctx: FitContext, column_types: dict[str, str] | None) -> None:
         ctx.bad_rows += bad
         setattr(ctx, attr, _drop_bad(table, bad, ctx.config, what))
     if ctx.tune is None:
-        fraction = ctx.config.holdout_fraction
-        if not 0 <= fraction < 1:
-            raise ConfigError(f"holdout_fraction must be in [0, 1), got {fraction}")
-        if fraction == 0:
+        first = predictor.tasks_[0]
+        ctx.train, ctx.tune = tuning_split(ctx.train, first.name, first.problem_type, ctx.config.holdout_fraction,
+                                           ctx.seed)
+        if ctx.tune is None:
             # no rows held out (e.g. a few labelled examples per class): train the whole epoch budget
             # and keep the last epoch; the validation scores logged are then on the training rows
             ctx.tune, ctx.select_epoch = ctx.train, False
-        else:
-            ctx.train, ctx.tune = holdout_split(ctx.train, predictor.tasks_[0].name, fraction, ctx.seed,
-                                                predictor.tasks_[0].problem_type)
+
+
+def tuning_split(table: Table, label: str, problem_type: str, fraction: float, seed: int) -> tuple[Table, Table | None]:
+    """(training rows, tuning rows) of a fit given no tuning data: ``holdout_fraction`` of the rows
+    held out by :func:`holdout_split`, or no tuning rows (``None``) when it is 0.
+
+    Raises:
+        ConfigError: ``fraction`` outside [0, 1).
+    """
+    if not 0 <= fraction < 1:
+        raise ConfigError(f"holdout_fraction must be in [0, 1), got {fraction}")
+    if fraction == 0:
+        return table, None
+    return holdout_split(table, label, fraction, seed, problem_type)
 
 
 def holdout_split(table: Table, label: str, fraction: float, seed: int, problem_type: str) -> tuple[Table, Table]:

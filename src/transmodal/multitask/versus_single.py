@@ -141,14 +141,11 @@ def _holdout(table: Table, label: str, problem_type: str | None, hp: dict, seed:
     """(training rows, tuning rows) every fit shares; no tuning rows when ``holdout_fraction`` is 0
     (each fit then keeps its last epoch)."""
     from transmodal.config import FitConfig
-    from transmodal.fitting import holdout_split
+    from transmodal.fitting import tuning_split
     from transmodal.heads.task import infer_problem_type
 
-    fraction = FitConfig.from_dict(hp).holdout_fraction
-    if fraction == 0:
-        return table, None
     kind = problem_type or infer_problem_type(table.frame[label])
-    return holdout_split(table, label, fraction, seed, kind)
+    return tuning_split(table, label, kind, FitConfig.from_dict(hp).holdout_fraction, seed)
 
 
 def _without(table: Table, columns: list[str], label: str | None) -> Table:
