@@ -82,12 +82,13 @@ def fit_and_evaluate(label, train, tune, test, hp, seed):
         train.drop(columns=drop), tuning_data=tune.drop(columns=drop), hyperparameters=hp, seed=seed,
         feature_memo=True)
     seconds = time.perf_counter() - start
-    return predictor, per_task(predictor, test.drop(columns=drop), labels), seconds
+    return predictor, per_task(predictor, test), seconds
 
 
-def per_task(predictor, table: pd.DataFrame, labels: list[str]) -> dict:
-    """``{task: {metric: value}}`` of ``predictor`` on ``table``."""
-    metrics = predictor.evaluate(table)
+def per_task(predictor, table: pd.DataFrame) -> dict:
+    """``{task: {metric: value}}`` of ``predictor`` on ``table`` (the targets it does not predict dropped)."""
+    labels = list(predictor.labels)
+    metrics = predictor.evaluate(table.drop(columns=[t for t in TASKS if t not in labels]))
     return {t: metrics[t] for t in labels} if len(labels) > 1 else {labels[0]: metrics}
 
 
@@ -95,8 +96,7 @@ def run(label, train, tune, test, hp, seed) -> tuple[dict, dict, float]:
     """Fit one predictor; return its test metrics per task (and ``_best_epoch``, the tuning-selected
     epoch), its metrics on the tuning rows and the fit wall time (s)."""
     predictor, metrics, seconds = fit_and_evaluate(label, train, tune, test, hp, seed)
-    labels = label if isinstance(label, list) else [label]
-    tuning = per_task(predictor, tune.drop(columns=[t for t in TASKS if t not in labels]), labels)
+    tuning = per_task(predictor, tune)
     weights = (predictor.history_.get("multitask") or {}).get("weights")
     extra = {"_best_epoch": predictor.history_["best_epoch"]} | ({"_weights": weights} if weights else {})
     return metrics | extra, tuning, seconds
