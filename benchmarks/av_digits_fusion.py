@@ -135,6 +135,7 @@ def run_robustness(tables: dict, seed: int = 0, rows: int | None = None) -> None
     """Curves of the seed-``seed`` no-dropout models of CURVE_FUSIONS (on the first ``rows`` test
     rows when given); effective robustness vs late."""
     from transmodal import MultimodalPredictor
+    from transmodal.experiments.robustness import effective_robustness, robustness_curves
 
     test = table(tables["test"], BOTH).iloc[:rows]
     curves = {}
@@ -142,12 +143,10 @@ def run_robustness(tables: dict, seed: int = 0, rows: int | None = None) -> None
     for fusion in fitted:
         predictor = MultimodalPredictor.load(_model_dir(fusion, 0.0, seed))
         curves[fusion] = {
-            "audio": predictor.robustness(test, "audio", LEVELS, kind="white_noise", seed=0)["audio"],
-            "image": predictor.robustness(test, "image", LEVELS, kind="gaussian", seed=0)["image"],
+            "audio": robustness_curves(predictor, test, "audio", LEVELS, kind="white_noise", seed=0)["audio"],
+            "image": robustness_curves(predictor, test, "image", LEVELS, kind="gaussian", seed=0)["image"],
         }
         print(fusion, {m: [round(s, 4) for s in c["scores"]] for m, c in curves[fusion].items()}, flush=True)
-    from transmodal.metrics.robustness import effective_robustness
-
     for fusion in fitted:
         for modality, curve in curves[fusion].items():
             curve["effective_robustness"] = effective_robustness(
@@ -183,12 +182,13 @@ def plot(curves: dict) -> None:
 def run_importance(tables: dict, configs: list[str], seed: int = 0) -> None:
     """Mask and permutation importance of the seed-``seed`` no-dropout models."""
     from transmodal import MultimodalPredictor
+    from transmodal.experiments.importance import modality_importance
 
     test = table(tables["test"], BOTH)
     result = json.loads(IMPORTANCE_JSON.read_text()) if IMPORTANCE_JSON.is_file() else {}
     for config in configs:
         predictor = MultimodalPredictor.load(_model_dir(config, 0.0, seed))
-        result[config] = {method: predictor.modality_importance(test, method, repeats=3, seed=0)
+        result[config] = {method: modality_importance(predictor, test, method, repeats=3, seed=0)
                           for method in ("mask", "permutation")}
         print(config, result[config], flush=True)
         IMPORTANCE_JSON.write_text(json.dumps(result, indent=2))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from benchmarks.datasets.clothing import build_clothing
 from benchmarks.multitask_clothing import METRICS, TASKS, hyperparameters, options
-from transmodal.multitask.versus_single import compare_with_single_task
+from transmodal.experiments.multitask_comparison import compare_with_single_task
 
 # budget name -> (multitask_clothing options, the configuration its tuning rows chose)
 BUDGETS = {

@@ -3,7 +3,7 @@ class, for training from scratch and for the transfer strategies from the MNIST 
 
 Protocol: the seed-0 augmented MNIST source model of ``benchmarks.transfer_digits`` (run that
 first; its folder is ``benchmarks/_work/transfer_digits/source_augmented_seed0``); shots drawn from USPS train with
-``numpy.random.default_rng(0)`` per class (:func:`transmodal.transfer.curve.sample_shots`); every
+``numpy.random.default_rng(0)`` per class (:func:`transmodal.experiments.learning_curve.sample_shots`); every
 fit evaluated on USPS test (accuracy). With 1, 5 or 10 shots per class no rows are held out
 (``holdout_fraction=0``: a holdout of 1-15 rows cannot pick an epoch; every fit trains its epoch
 budget and keeps the last epoch); with 50 and all, each fit's best epoch is picked by log-loss on
@@ -30,7 +30,7 @@ NO_HOLDOUT = ("1", "5", "10")  # so few labels that none are held out: the whole
 
 
 def main(argv: list[str] | None = None) -> None:
-    from transmodal.transfer.curve import learning_curve, plot_curve
+    from transmodal.experiments.learning_curve import learning_curve, plot_curve
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", nargs="+", default=["1", "5", "10", "50", "all"])

@@ -13,7 +13,7 @@ from transmodal.data.readers import Table, read_table
 from transmodal.data.schema import InputSpec, build_inputs, infer_column_types
 from transmodal.data.validation import bad_row_indices, validate_features
 from transmodal.errors import BadRow, ConfigError, DataError, ModelLoadError, NotFittedError
-from transmodal.heads.task import TaskSpec
+from transmodal.heads.task import TaskSpec, labelled_rows
 
 FORMAT_VERSION = 1
 
@@ -181,7 +181,7 @@ class MultimodalPredictor:
         results = {}
         for task in self.tasks_:
             y_true, y_score = dataset.targets[task.name], scores[task.name]
-            keep = _labelled(y_true, task)
+            keep = labelled_rows(y_true, task)
             if task.problem_type == "regression":
                 y_true = y_true * task.target_std + task.target_mean
             results[task.name] = compute_metrics(y_true[keep], y_score[keep], task, metrics)
@@ -192,40 +192,6 @@ class MultimodalPredictor:
     def embed(self, data) -> np.ndarray:
         """The fused embedding of each row, (N, hidden_dim)."""
         return self._scores(data)["embedding"]
-
-    # ---- robustness and modality contribution ------------------------------------------------
-    def robustness(self, data, modality: str | Sequence[str] | None = None,
-                   noise: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-                   kind: str = "gaussian", seed: int = 0,
-                   reference: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        """The eval metric at each test-time noise level of one input (or each input in turn).
-
-        Args:
-            data: Labelled data.
-            modality: Input name(s) to corrupt (column names; the tabular input's name); all when None.
-            noise: Noise levels in [0, 1] (0 is always included).
-            kind: ``gaussian``, ``dropout``, ``missing`` or a modality's own noise (``salt_pepper``,
-                ``occlusion``, ``white_noise``, ``time_dropout``, ``word_dropout``).
-            seed: Seed of the noise.
-            reference: A late-fusion model's ``robustness`` result, for effective robustness.
-
-        Returns:
-            ``{input: {"levels", "scores", "relative_robustness", "effective_robustness", ...}}``.
-        """
-        from transmodal.metrics.robustness import robustness_curves
-
-        self._check_fitted()
-        names = [s.name for s in self.inputs_] if modality is None else \
-            [modality] if isinstance(modality, str) else list(modality)
-        return robustness_curves(self, data, names, noise, kind, seed, reference)
-
-    def modality_importance(self, data, method: str = "mask", repeats: int = 3, seed: int = 0) -> dict[str, float]:
-        """``{input: drop of the eval metric}`` when the input is removed (``method="mask"``, through
-        its presence mask) or shuffled across rows (``method="permutation"``)."""
-        from transmodal.metrics.importance import modality_importance
-
-        self._check_fitted()
-        return modality_importance(self, data, method, repeats, seed)
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -300,14 +266,6 @@ class MultimodalPredictor:
 
     def __repr__(self) -> str:
         return f"MultimodalPredictor(label={self.label!r}, problem_type={self.problem_type!r})"
-
-
-def _labelled(y_true: np.ndarray, task: TaskSpec) -> np.ndarray:
-    if task.problem_type == "regression":
-        return ~np.isnan(y_true)
-    if task.problem_type == "multilabel":
-        return ~np.isnan(y_true).any(axis=1)
-    return y_true >= 0
 
 
 def _summary(results: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from transmodal.checkpointing.io import load_checkpoint_file, save_checkpoint_file
-from transmodal.checkpointing.sampler import EpochSampler
+from transmodal.engine.sampler import EpochSampler
 
 
 def test_nested_state_round_trips_without_pickle(tmp_path):

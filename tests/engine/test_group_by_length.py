@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from transmodal import MultimodalPredictor
-from transmodal.checkpointing.sampler import EpochSampler
+from transmodal.engine.sampler import EpochSampler
 
 
 def batch_padding(order: list[int], lengths: np.ndarray, batch_size: int) -> int:

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from tabletools import TINY_HYPERPARAMETERS, write_table
-from transmodal.multitask.feature_memo import MemoizedForward, clear_memo, row_keys
+from transmodal.engine.feature_memo import MemoizedForward, clear_memo, row_keys
 from transmodal.predictor import MultimodalPredictor
 
 

@@ -139,7 +139,8 @@ class AlignmentModel:
         return Table(table.frame[present].reset_index(drop=True), table.source, table.base_dir)
 
     def _build(self):
-        from transmodal.alignment.towers import AlignmentNet, Tower, projection_kind
+        from transmodal.alignment.towers import AlignmentNet
+        from transmodal.encoders.projection import Tower, projection_kind
         from transmodal.encoders.base import build_encoder
         from transmodal.losses.contrastive import CONTRASTIVE_LOSSES
 

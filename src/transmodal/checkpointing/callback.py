@@ -16,7 +16,7 @@ class ResumeCheckpoint(Checkpoint):
     steps, at the end of each epoch and when fitting ends.
 
     A checkpoint holds the model, optimizer and scheduler state, Lightning's loop counters, the data
-    order (epoch and batches done, see :class:`~transmodal.checkpointing.sampler.ResumableLoader`),
+    order (epoch and batches done, see :class:`~transmodal.engine.sampler.ResumableLoader`),
     every callback's state (early stopping, best weights, history) and the torch/numpy/python RNG
     states. Subclassing ``Checkpoint`` makes Lightning run it after the other callbacks, so their
     state of the current step is included.

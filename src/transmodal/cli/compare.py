@@ -25,7 +25,7 @@ def compare(
     out: Optional[Path] = typer.Option(None, "--out", help="Write every fit's row as CSV here."),
 ) -> None:
     """Fit each fusion strategy with each seed on the same split; print mean/std, fit time, size."""
-    from transmodal.comparison import compare_fusions, format_summary, split_table, summarise
+    from transmodal.experiments.fusion_comparison import compare_fusions, format_summary, split_table, summarise
     from transmodal.data.readers import read_table
     from transmodal.errors import ConfigError
     from transmodal.fusion.base import FUSIONS

@@ -30,7 +30,7 @@ def learning_curve(
 ) -> None:
     """Fit each strategy on k labelled rows per class of TABLE; print and save the test metric."""
     from transmodal.cli.core import hyperparameters_from
-    from transmodal.transfer.curve import learning_curve as run, parse_shots, plot_curve
+    from transmodal.experiments.learning_curve import learning_curve as run, parse_shots, plot_curve
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     curve = run(str(table), str(test), label, parse_shots(shots), names,

@@ -29,9 +29,9 @@ def multitask_compare(
 ) -> None:
     """Fit one multi-task model and one single-task model per label on the same rows with the same
     budget; print per-task metrics, LibMTL's delta_m and the wall times."""
-    from transmodal.comparison import split_table
+    from transmodal.experiments.fusion_comparison import split_table
     from transmodal.data.readers import read_table
-    from transmodal.multitask.versus_single import compare_with_single_task
+    from transmodal.experiments.multitask_comparison import compare_with_single_task
 
     from transmodal.errors import ConfigError
 

@@ -37,13 +37,15 @@ def robustness(
     as_json: bool = typer.Option(False, "--json", help="Print the curves as JSON."),
 ) -> None:
     """The eval metric of MODEL on TABLE as test-time noise on each input grows."""
+    from transmodal.experiments.robustness import robustness_curves
     from transmodal.predictor import MultimodalPredictor
 
     predictor = MultimodalPredictor.load(model)
     names = list(modality) or None
     noise = parse_levels(levels)
-    late = MultimodalPredictor.load(reference).robustness(str(table), names, noise, kind, seed) if reference else None
-    curves = predictor.robustness(str(table), names, noise, kind, seed, reference=late)
+    late = robustness_curves(MultimodalPredictor.load(reference), str(table), names, noise, kind, seed) \
+        if reference else None
+    curves = robustness_curves(predictor, str(table), names, noise, kind, seed, reference=late)
     if as_json:
         typer.echo(json.dumps(curves, indent=2))
         return
@@ -65,10 +67,11 @@ def importance(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """How much the eval metric drops when each input is removed (mask) or shuffled (permutation)."""
+    from transmodal.experiments.importance import modality_importance
     from transmodal.predictor import MultimodalPredictor
 
     predictor = MultimodalPredictor.load(model)
-    result = {method: predictor.modality_importance(str(table), method, repeats, seed)
+    result = {method: modality_importance(predictor, str(table), method, repeats, seed)
               for method in ("mask", "permutation")}
     if as_json:
         typer.echo(json.dumps(result, indent=2))

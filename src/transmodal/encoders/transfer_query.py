@@ -33,7 +33,7 @@ class TransferQueryEncoder(Encoder):
 
     def __init__(self, modality: str, base: dict[str, Any], tower: dict[str, Any], projection: dict[str, Any],
                  bank_size: int, key_dim: int, z_dim: int, k: int = 5, frozen: bool = False, **extra: Any) -> None:
-        from transmodal.alignment.towers import Tower
+        from transmodal.encoders.projection import Tower
 
         super().__init__(modality=modality, base=dict(base), tower=dict(tower), projection=dict(projection),
                          bank_size=int(bank_size), key_dim=int(key_dim), z_dim=int(z_dim), k=int(k), frozen=False, **extra)

@@ -39,11 +39,11 @@ def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, sh
     """A DataLoader whose collate runs each encoder's ``prepare``.
 
     Training loaders (``shuffle`` or ``sampler_weights``) draw their row order from an
-    :class:`~transmodal.checkpointing.sampler.EpochSampler`, a pure function of (seed, epoch) that a
+    :class:`~transmodal.engine.sampler.EpochSampler`, a pure function of (seed, epoch) that a
     checkpoint can resume mid-epoch; with ``config.group_by_length`` its batches hold rows of
     similar text length.
     """
-    from transmodal.checkpointing.sampler import EpochSampler, ResumableLoader
+    from transmodal.engine.sampler import EpochSampler, ResumableLoader
 
     encoders = {name: net.encoder(name) for name in net.input_names}
     options = dict(batch_size=config.batch_size, collate_fn=Collator(encoders), num_workers=config.num_workers,

@@ -137,3 +137,14 @@ def split_labels(value: Any) -> list[str]:
     if isinstance(value, (list, tuple, np.ndarray)):
         return [str(v).strip() for v in value if str(v).strip()]
     return [part.strip() for part in str(value).split(MULTILABEL_SEPARATOR) if part.strip()]
+
+
+def labelled_rows(y_true: np.ndarray, task: TaskSpec) -> np.ndarray:
+    """A boolean mask of the rows of encoded targets ``y_true`` that carry a label for ``task``
+    (what :meth:`TaskSpec.encode` leaves for a missing label: NaN for regression, a row of NaN for
+    multilabel, -1 for a class index)."""
+    if task.problem_type == "regression":
+        return ~np.isnan(y_true)
+    if task.problem_type == "multilabel":
+        return ~np.isnan(y_true).any(axis=1)
+    return y_true >= 0

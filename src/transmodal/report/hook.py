@@ -53,14 +53,14 @@ def evaluate_tasks(predictor, dataset, cache=None) -> dict[str, Any]:
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     from transmodal.engine.inference import run_inference
+    from transmodal.heads.task import labelled_rows
     from transmodal.metrics.base import compute_metrics
-    from transmodal.predictor import _labelled
 
     scores = run_inference(predictor.net_, dataset, predictor.config_, cache=cache)["scores"]
     result = {}
     for task in predictor.tasks_:
         y_true, y_score = dataset.targets[task.name], scores[task.name]
-        keep = _labelled(y_true, task)
+        keep = labelled_rows(y_true, task)
         if not keep.any():
             continue  # e.g. a joint-training source task, unlabelled in the target's tuning rows
         if task.problem_type == "regression":
@@ -87,8 +87,8 @@ def modality_importance(predictor, dataset, cache=None) -> dict[str, float] | No
     import torch
 
     from transmodal.engine.inference import run_inference
+    from transmodal.heads.task import labelled_rows
     from transmodal.metrics.base import METRICS
-    from transmodal.predictor import _labelled
 
     names = predictor.net_.input_names
     if len(names) < 2:
@@ -106,7 +106,7 @@ def modality_importance(predictor, dataset, cache=None) -> dict[str, float] | No
 
         out = run_inference(predictor.net_, dataset, predictor.config_, transform=hide, cache=cache)["scores"][task.name]
         y_true = dataset.targets[task.name]
-        keep = _labelled(y_true, task)
+        keep = labelled_rows(y_true, task)
         if task.problem_type == "regression":
             y_true = y_true * task.target_std + task.target_mean
         return float(metric.score(metric(y_true[keep], out[keep], task)))
@@ -121,12 +121,12 @@ def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
 
 def environment() -> dict[str, str]:
     """Versions and machine, for reproducing the run."""
+    from importlib.metadata import version
+
     import lightning
     import torch
 
-    import transmodal
-
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpus": str(__import__("os").cpu_count()), "torch": torch.__version__,
-            "lightning": lightning.__version__, "transmodal": getattr(transmodal, "__version__", "dev"),
+            "lightning": lightning.__version__, "transmodal": version("transmodal"),
             "cuda": str(torch.cuda.is_available())}

@@ -9,7 +9,7 @@
   (:mod:`transmodal.transfer.joint`).
 - ``fit(..., unlabeled_data=TABLE)`` with ``transfer.adapt`` = ``dann``, ``coral`` or ``mmd`` adapts
   to an unlabelled target domain (:mod:`transmodal.transfer.domain`).
-- :func:`transmodal.transfer.curve.learning_curve` measures a metric per number of shots.
+- :func:`transmodal.experiments.learning_curve.learning_curve` measures a metric per number of shots.
 
 Every piece plugs into ``MultimodalPredictor.fit`` through one fit hook (:mod:`.hook`).
 """

@@ -37,8 +37,8 @@ def effective_robustness(levels: Sequence[float], scores: Sequence[float], late_
 def dataset_score(predictor, dataset, transform: Callable | None = None) -> float:
     """The predictor's eval metric on a labelled dataset (mean over tasks it applies to)."""
     from transmodal.engine.inference import run_inference
+    from transmodal.heads.task import labelled_rows
     from transmodal.metrics.base import DEFAULT_EVAL_METRIC, METRICS
-    from transmodal.predictor import _labelled
 
     scores = run_inference(predictor.net_, dataset, predictor.config_, transform=transform)["scores"]
     values = []
@@ -47,7 +47,7 @@ def dataset_score(predictor, dataset, transform: Callable | None = None) -> floa
         if task.problem_type not in METRICS.get(name).problem_types:
             name = DEFAULT_EVAL_METRIC[task.problem_type]
         y_true, y_score = dataset.targets[task.name], scores[task.name]
-        keep = _labelled(y_true, task)
+        keep = labelled_rows(y_true, task)
         if task.problem_type == "regression":
             y_true = y_true * task.target_std + task.target_mean
         values.append(METRICS.get(name)(y_true[keep], y_score[keep], task))
@@ -80,27 +80,33 @@ def noise_transform(predictor, name: str, kind: str, level: float, seed: int) ->
     return lambda batch: noise(batch, name, level, generator)
 
 
-def robustness_curves(predictor, data, modalities: Sequence[str], levels: Sequence[float], kind: str,
-                      seed: int = 0, reference: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """Metric-vs-noise curves with their MultiBench summaries, per input.
+def robustness_curves(predictor, data, modality: str | Sequence[str] | None = None,
+                      noise: Sequence[float] = DEFAULT_LEVELS, kind: str = "gaussian", seed: int = 0,
+                      reference: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The eval metric at each test-time noise level of one input (or each input in turn), with
+    the curves' MultiBench summaries.
 
     Args:
         predictor: A fitted MultimodalPredictor.
         data: Labelled data (DataFrame or path).
-        modalities: Input names to corrupt, one at a time.
-        levels: Noise levels in [0, 1]; sorted, and 0 is added when absent (the clean score).
-        kind: A noise name of each input's modality (``gaussian``, ``dropout``, ``missing``, ...).
+        modality: Input name(s) to corrupt, one at a time (column names; the tabular input's name);
+            all when None.
+        noise: Noise levels in [0, 1]; sorted, and 0 is added when absent (the clean score).
+        kind: ``gaussian``, ``dropout``, ``missing`` or a modality's own noise (``salt_pepper``,
+            ``occlusion``, ``white_noise``, ``time_dropout``, ``word_dropout``).
         seed: Seed of the noise (the same noise for every model compared).
-        reference: Late-fusion curves ``{input: {"scores": [...]}}`` (as this function returns) for
-            effective robustness; None leaves it None.
+        reference: A late-fusion model's ``robustness_curves`` result, for effective robustness;
+            None leaves it None.
 
     Returns:
         ``{input: {"kind", "metric", "levels", "scores", "relative_robustness", "effective_robustness"}}``.
     """
-    levels = sorted({0.0, *(float(x) for x in levels)})
-    dataset = predictor.dataset(data, with_targets=True)
+    dataset = predictor.dataset(data, with_targets=True)  # raises NotFittedError first
+    names = [s.name for s in predictor.inputs_] if modality is None else \
+        [modality] if isinstance(modality, str) else list(modality)
+    levels = sorted({0.0, *(float(x) for x in noise)})
     curves = {}
-    for name in modalities:
+    for name in names:
         scores = [dataset_score(predictor, dataset, noise_transform(predictor, name, kind, level, seed))
                   for level in levels]
         late = (reference or {}).get(name)

@@ -38,7 +38,9 @@ def _permuted(predictor, table, spec, rng: np.random.Generator):
 
 def modality_importance(predictor, data, method: str = "mask", repeats: int = 3,
                         seed: int = 0) -> dict[str, float]:
-    """Input name -> drop of the eval metric (oriented so that positive = the input helps).
+    """``{input: drop of the eval metric}`` when the input is removed (``method="mask"``, through
+    its presence mask) or shuffled across rows (``method="permutation"``); oriented so that
+    positive = the input helps.
 
     Args:
         predictor: A fitted MultimodalPredictor.
@@ -49,13 +51,13 @@ def modality_importance(predictor, data, method: str = "mask", repeats: int = 3,
     """
     from transmodal.data.readers import read_table
     from transmodal.errors import ConfigError
+    from transmodal.experiments.robustness import dataset_score
     from transmodal.metrics.base import METRICS
-    from transmodal.metrics.robustness import dataset_score
 
     if method not in METHODS:
         raise ConfigError(f"unknown importance method {method!r}; known: {list(METHODS)}")
+    dataset = predictor.dataset(data, with_targets=True)  # raises NotFittedError first
     metric = METRICS.get(predictor.eval_metric_)
-    dataset = predictor.dataset(data, with_targets=True)
     clean = metric.score(dataset_score(predictor, dataset))
     rng = np.random.default_rng(seed)
     result = {}

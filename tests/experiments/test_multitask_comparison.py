@@ -10,7 +10,7 @@ import pytest
 
 from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal.errors import ConfigError
-from transmodal.multitask.versus_single import compare_with_single_task
+from transmodal.experiments.multitask_comparison import compare_with_single_task
 
 LABELS = ["label", "big", "target"]
 
@@ -64,7 +64,7 @@ def test_one_label_is_refused(frame):
 
 
 def test_with_a_frozen_encoder_the_timed_multitask_fit_reads_the_memo(frame):
-    from transmodal.multitask.feature_memo import clear_memo
+    from transmodal.engine.feature_memo import clear_memo
 
     hp = {**TINY_HYPERPARAMETERS, "encoders": {**TINY_HYPERPARAMETERS["encoders"],
                                                 "text": {"name": "builtin_text", "output_dim": 16, "frozen": True}}}

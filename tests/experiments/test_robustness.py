@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from tabletools import TINY_HYPERPARAMETERS
-from transmodal.errors import ConfigError
-from transmodal.metrics.robustness import effective_robustness, relative_robustness
+from transmodal.errors import ConfigError, NotFittedError
+from transmodal.experiments.importance import modality_importance
+from transmodal.experiments.robustness import effective_robustness, relative_robustness, robustness_curves
 
 
 def test_relative_robustness_is_the_trapezoid_area():
@@ -39,27 +40,27 @@ def image_audio(tmp_path_factory):
 
 def test_robustness_curve_levels_scores_and_summaries(image_audio):
     predictor, table = image_audio
-    curves = predictor.robustness(table, modality="image", noise=[0.5, 1.0], kind="missing")
+    curves = robustness_curves(predictor, table, modality="image", noise=[0.5, 1.0], kind="missing")
     curve = curves["image"]
     assert curve["levels"] == [0.0, 0.5, 1.0]
     assert curve["scores"][0] == pytest.approx(predictor.evaluate(table)["accuracy"])
     assert curve["relative_robustness"] == pytest.approx(relative_robustness(curve["levels"], curve["scores"]))
     assert curve["effective_robustness"] is None
-    with_ref = predictor.robustness(table, "image", [0.5, 1.0], "missing", reference=curves)
+    with_ref = robustness_curves(predictor, table, "image", [0.5, 1.0], "missing", reference=curves)
     assert with_ref["image"]["effective_robustness"] == pytest.approx(0.0)
 
 
 def test_robustness_at_full_missing_equals_masking_the_input(image_audio):
     predictor, table = image_audio
-    curve = predictor.robustness(table, "audio", [1.0], "missing")["audio"]
-    importance = predictor.modality_importance(table, method="mask")
+    curve = robustness_curves(predictor, table, "audio", [1.0], "missing")["audio"]
+    importance = modality_importance(predictor, table, method="mask")
     assert curve["scores"][-1] == pytest.approx(curve["scores"][0] - importance["audio"])
 
 
 def test_robustness_is_deterministic_and_every_input_by_default(image_audio):
     predictor, table = image_audio
-    first = predictor.robustness(table, noise=[0.6], kind="gaussian", seed=3)
-    second = predictor.robustness(table, noise=[0.6], kind="gaussian", seed=3)
+    first = robustness_curves(predictor, table, noise=[0.6], kind="gaussian", seed=3)
+    second = robustness_curves(predictor, table, noise=[0.6], kind="gaussian", seed=3)
     assert set(first) == {"image", "audio"}
     assert first == second
 
@@ -67,14 +68,14 @@ def test_robustness_is_deterministic_and_every_input_by_default(image_audio):
 def test_unknown_noise_or_input_raises(image_audio):
     predictor, table = image_audio
     with pytest.raises(ConfigError, match="known"):
-        predictor.robustness(table, "image", [0.5], kind="word_dropout")
+        robustness_curves(predictor, table, "image", [0.5], kind="word_dropout")
     with pytest.raises(ConfigError, match="inputs"):
-        predictor.robustness(table, "nope", [0.5])
+        robustness_curves(predictor, table, "nope", [0.5])
 
 
 def test_mask_importance_is_the_drop_when_the_column_is_emptied(image_audio):
     predictor, table = image_audio
-    importance = predictor.modality_importance(table, method="mask")
+    importance = modality_importance(predictor, table, method="mask")
     clean = predictor.evaluate(table)["accuracy"]
     frame = pd.read_csv(table)
     frame["image"] = None
@@ -88,9 +89,18 @@ def test_mask_importance_is_the_drop_when_the_column_is_emptied(image_audio):
 
 def test_permutation_importance_is_deterministic(image_audio):
     predictor, table = image_audio
-    a = predictor.modality_importance(table, method="permutation", repeats=2, seed=1)
-    b = predictor.modality_importance(table, method="permutation", repeats=2, seed=1)
+    a = modality_importance(predictor, table, method="permutation", repeats=2, seed=1)
+    b = modality_importance(predictor, table, method="permutation", repeats=2, seed=1)
     assert a == b and set(a) == {"image", "audio"}
     assert all(np.isfinite(list(a.values())))
     with pytest.raises(ConfigError):
-        predictor.modality_importance(table, method="shap")
+        modality_importance(predictor, table, method="shap")
+
+
+def test_an_unfitted_predictor_is_refused():
+    from transmodal.predictor import MultimodalPredictor
+
+    with pytest.raises(NotFittedError):
+        robustness_curves(MultimodalPredictor(label="label"), pd.DataFrame({"label": [1]}))
+    with pytest.raises(NotFittedError):
+        modality_importance(MultimodalPredictor(label="label"), pd.DataFrame({"label": [1]}))

@@ -1,4 +1,4 @@
-"""The multi-task report: one multi-task model against one single-task model per task, trained on
+"""The multi-task comparison: one multi-task model against one single-task model per task, trained on
 the same rows with the same budget, scored on the same test rows, with LibMTL's delta_m."""
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def compare_with_single_task(train, test, labels: Sequence[str], problem_type: s
 
 def _reads_memo(predictor) -> bool:
     """Whether the fitted network has a frozen encoder reading the process-wide feature memo."""
-    from transmodal.multitask.feature_memo import MemoizedForward
+    from transmodal.engine.feature_memo import MemoizedForward
 
     net = predictor.net_
     return any(isinstance(net.encoder(name).forward, MemoizedForward) for name in net.input_names)
