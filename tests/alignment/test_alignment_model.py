@@ -101,3 +101,36 @@ def test_three_columns_pretrain_then_fine_tune(pairs, tmp_path):
     predictor = MultimodalPredictor(label="label").fit(frame[["image", "audio", "label"]], init_from=str(tmp_path / "pre"),
                                                        hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
     assert predictor.history_["init_from_alignment"]["columns"] == ["image", "audio"]
+
+
+def test_trainer_options_reach_the_trainer(pairs):
+    hp = {**TINY, "max_epochs": 1, "accelerator": "cpu", "devices": 1, "precision": "bf16-mixed"}
+    model = AlignmentModel(columns=("image", "caption"), hyperparameters=hp).fit(str(pairs / "pairs.csv"), seed=0)
+    assert model.history_["trainer"] == {"accelerator": "CPUAccelerator", "devices": 1, "num_nodes": 1,
+                                         "strategy": "SingleDeviceStrategy", "precision": "bf16-mixed"}
+    assert model.history_["world_size"] == 1 and len(model.history_["epochs"]) == 1
+    assert np.isfinite(model.encode(str(pairs / "pairs.csv"), "image")).all()
+
+
+def test_unknown_accelerator_raises_lightnings_error(pairs):
+    model = AlignmentModel(columns=("image", "caption"), hyperparameters={**TINY, "accelerator": "no-such-device"})
+    with pytest.raises(ValueError, match="accelerator"):
+        model.fit(str(pairs / "pairs.csv"), seed=0)
+
+
+def test_locked_tower_encodes_each_row_once(pairs, monkeypatch):
+    """The engine's embedding cache: a frozen encoder sees every training and tuning row once per fit."""
+    from transmodal.encoders.text_builtin import BuiltinText
+
+    seen = []
+    original = BuiltinText.forward
+
+    def counting_forward(self, inputs):
+        seen.append(next(iter(inputs.values())).shape[0])
+        return original(self, inputs)
+
+    monkeypatch.setattr(BuiltinText, "forward", counting_forward)
+    model = AlignmentModel(columns=("image", "caption"), lock=("caption",), hyperparameters={**TINY, "max_epochs": 3})
+    model.fit(str(pairs / "pairs.csv"), seed=0)
+    assert len(model.history_["epochs"]) == 3
+    assert sum(seen) == 90  # 90 rows split into training and tuning rows, each encoded once

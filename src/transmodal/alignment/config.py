@@ -33,6 +33,13 @@ class AlignConfig:
     holdout_fraction: float = 0.1  # tuning split (by item) when no tuning data is given
     progress_bar: bool = False
     num_workers: int = 0
+    # where training runs, as FitConfig: Lightning's accelerator, devices per node (processes under
+    # DDP), strategy ("ddp" for several processes), nodes and precision ("bf16-mixed", ...)
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "AlignConfig":

@@ -301,6 +301,10 @@ class _SingleTower:
         self.columns = [column]
         self._tower = tower
 
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.columns)
+
     def encoder(self, column: str):
         return self._tower.encoder
 

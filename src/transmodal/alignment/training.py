@@ -1,9 +1,14 @@
-"""Training towers into a shared space with Lightning: cached frozen features, positives by item."""
+"""Training towers into a shared space on the engine's trainer: positives by item, tuning MRR.
+
+The loader, frozen-feature cache, parameter groups, optimiser and trainer are the predictor's
+(:mod:`transmodal.engine`); this file holds only what is particular to alignment: which rows are
+positives, the contrastive loss over every pair of towers, and the retrieval score used to select
+the epoch.
+"""
 
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import lightning as L
@@ -14,8 +19,11 @@ from torch.utils.data import DataLoader
 
 from transmodal.alignment.config import AlignConfig
 from transmodal.alignment.towers import AlignmentNet
-from transmodal.data.dataset import Collator, TableDataset
-from transmodal.engine.schedule import warmup_cosine
+from transmodal.data.dataset import TableDataset
+from transmodal.engine.cache import EmbeddingCache
+from transmodal.engine.contract import EncoderNet
+from transmodal.engine.optim import configure_adamw, parameter_groups
+from transmodal.engine.training import table_loader
 from transmodal.losses.contrastive import positive_mask
 from transmodal.metrics.retrieval import first_relevant_rank
 
@@ -29,38 +37,9 @@ def row_keys(frame: pd.DataFrame, columns: list[str], item_column: str | None) -
     return keys
 
 
-def loader(dataset: TableDataset, net: AlignmentNet, config: AlignConfig, shuffle: bool) -> DataLoader:
-    """Batches of ``dataset`` prepared by each tower's encoder."""
-    encoders = {c: net.encoder(c) for c in net.columns}
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=shuffle, collate_fn=Collator(encoders),
-                      num_workers=config.num_workers)
-
-
-@torch.no_grad()
-def frozen_features(net: AlignmentNet, dataset: TableDataset, config: AlignConfig) -> dict[str, torch.Tensor]:
-    """Encoder features (N, D_enc) of every frozen encoder's column, computed once per fit."""
-    frozen = [c for c in net.columns if net.encoder(c).frozen]
-    if not frozen:
-        return {}
-    values = {c: torch.zeros(len(dataset), net.encoder(c).output_dim) for c in frozen}
-    dataset.skip_inputs = set(net.columns) - set(frozen)
-    for batch in loader(dataset, net, config, shuffle=False):
-        for column in frozen:
-            values[column][batch["index"]] = net.encoder(column).eval()(batch["inputs"][column]).float()
-    dataset.skip_inputs = set(frozen)  # training decodes only the trainable towers' files
-    return values
-
-
-def parameter_groups(net: AlignmentNet, config: AlignConfig) -> list[dict[str, Any]]:
-    """AdamW groups: trainable pretrained encoders at ``encoder_learning_rate``, the rest at
-    ``learning_rate``; no weight decay on biases, norms and the temperature."""
-    pretrained = {id(p) for c in net.columns if net.encoder(c).weights_from_reference for p in net.encoder(c).parameters()}
-    groups = []
-    for is_pretrained, lr in ((False, config.learning_rate), (True, config.encoder_learning_rate)):
-        params = [p for p in net.parameters() if p.requires_grad and (id(p) in pretrained) == is_pretrained]
-        groups += [{"params": [p for p in params if p.ndim >= 2], "lr": lr, "weight_decay": config.weight_decay},
-                   {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
+def loader(dataset: TableDataset, net: EncoderNet, config: AlignConfig, shuffle: bool, seed: int = 0) -> DataLoader:
+    """Batches of ``dataset`` prepared by each tower's encoder (shuffled by ``(seed, epoch)``)."""
+    return table_loader(dataset, net, config.batch_size, config.num_workers, shuffle=shuffle, seed=seed)
 
 
 class AlignmentModule(L.LightningModule):
@@ -70,34 +49,41 @@ class AlignmentModule(L.LightningModule):
         net: The towers and loss.
         config: The alignment configuration.
         keys: ``{"train": [...], "val": [...]}`` row keys (see :func:`row_keys`).
-        cached: ``{"train": {column: (N, D_enc)}, "val": {...}}`` features of frozen encoders.
-        total_steps: Optimizer steps of the run.
+        caches: ``{"train": EmbeddingCache, "val": EmbeddingCache}`` for frozen encoders (may be
+            empty), filled batch by batch.
+        total_steps: Optimizer steps of the run (in each process).
     """
 
     def __init__(self, net: AlignmentNet, config: AlignConfig, keys: dict[str, list[np.ndarray]],
-                 cached: dict[str, dict[str, torch.Tensor]], total_steps: int) -> None:
+                 caches: dict[str, EmbeddingCache], total_steps: int) -> None:
         super().__init__()
         self.net = net
         self.config = config
         self.keys = {stage: [torch.as_tensor(k) for k in ks] for stage, ks in keys.items()}
-        self.cached = cached
+        self.caches = caches
         self.total_steps = max(1, total_steps)
         self.pairs = list(itertools.combinations(net.columns, 2))
-        self._val: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+        self._val: list[tuple[torch.Tensor, dict[str, tuple[torch.Tensor, torch.Tensor]]]] = []
 
     def embed(self, batch: dict[str, Any], stage: str) -> dict[str, torch.Tensor]:
-        """Shared-space embeddings (B, D) per column, frozen features from the cache."""
+        """Shared-space embeddings (B, D) per column, frozen encoders' features from the cache."""
+        cache = self.caches.get(stage)
+        given = cache.features(self.net, batch, self.device) if cache is not None else {}  # column -> (B, D_enc)
         out = {}
         for column in self.net.columns:
-            cache = self.cached[stage].get(column)
             tower = self.net.tower(column)
-            features = cache[batch["index"]].to(self.device) if cache is not None else tower.encoder(batch["inputs"][column])
+            features = given[column] if column in given else tower.encoder(batch["inputs"][column])  # (B, D_enc)
             out[column] = tower.project(features)
         return out
 
+    def positives(self, index: torch.Tensor, stage: str) -> torch.Tensor:
+        """(B, B) True where rows ``index`` show the same item."""
+        index = index.cpu()
+        return positive_mask(*[k[index] for k in self.keys[stage]]).to(self.device)
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         embeddings = self.embed(batch, "train")
-        positives = positive_mask(*[k[batch["index"]].to(self.device) for k in self.keys["train"]])  # (B, B)
+        positives = self.positives(batch["index"], "train")  # (B, B)
         losses = {}
         for a, b in self.pairs:
             rows = batch["masks"][a] & batch["masks"][b]
@@ -113,58 +99,87 @@ class AlignmentModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         embeddings = self.embed(batch, "val")
-        masks = {c: batch["masks"][c] for c in self.net.columns}
-        self._val.append((batch["index"].cpu(), {c: (e.detach().cpu(), masks[c].cpu()) for c, e in embeddings.items()}))
+        self._val.append((batch["index"].cpu(), {c: (e.detach().float().cpu(), batch["masks"][c].cpu())
+                                                 for c, e in embeddings.items()}))
 
     def on_validation_epoch_end(self) -> None:
-        index = torch.cat([i for i, _ in self._val])
-        keys = [k[index] for k in self.keys["val"]]
-        relevant = positive_mask(*keys).numpy()  # (N, N)
+        index, embeddings, masks = self._validation_rows()
+        relevant = positive_mask(*[k[index] for k in self.keys["val"]]).numpy()  # (N, N)
         scores = []
         for a, b in self.pairs:
-            ea, ma = (torch.cat([v[a][j] for _, v in self._val]) for j in (0, 1))
-            eb, mb = (torch.cat([v[b][j] for _, v in self._val]) for j in (0, 1))
-            rows = (ma & mb).numpy()
-            similarity = (ea @ eb.t()).numpy()[rows][:, rows]
+            rows = (masks[a] & masks[b]).numpy()  # (N,)
+            if not rows.any():
+                continue
+            similarity = (embeddings[a] @ embeddings[b].t()).numpy()[rows][:, rows]  # (n, n)
             rel = relevant[rows][:, rows]
             for sim, r in ((similarity, rel), (similarity.T, rel.T)):
                 scores.append(float((1.0 / first_relevant_rank(sim, r)).mean()))
-        self.log("val_score", float(np.mean(scores)), prog_bar=True)
+        # every process scores the same gathered rows; syncing keeps early stopping in step
+        self.log("val_score", float(np.mean(scores)) if scores else 0.0, prog_bar=True, sync_dist=True)
+
+    def _validation_rows(self) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Row indices (N,), embeddings ``{column: (N, D)}`` and masks ``{column: (N,)}`` of this
+        epoch's tuning rows; under DDP gathered from every process, without the rows the
+        distributed sampler repeats to even out the shares."""
+        columns = self.net.columns
+        if self._val:
+            index = torch.cat([i for i, _ in self._val])
+            embeddings = {c: torch.cat([v[c][0] for _, v in self._val]) for c in columns}
+            masks = {c: torch.cat([v[c][1] for _, v in self._val]) for c in columns}
+        else:
+            index = torch.zeros(0, dtype=torch.long)
+            embeddings = {c: torch.zeros(0, self.net.tower(c).embed_dim) for c in columns}
+            masks = {c: torch.zeros(0, dtype=torch.bool) for c in columns}
+        if self.trainer.world_size == 1:
+            return index, embeddings, masks
+        index = self._gather(index)
+        embeddings = {c: self._gather(e) for c, e in embeddings.items()}
+        masks = {c: self._gather(m.to(torch.uint8)).bool() for c, m in masks.items()}
+        first = torch.as_tensor(np.unique(index.numpy(), return_index=True)[1])  # each row once
+        return index[first], {c: e[first] for c, e in embeddings.items()}, {c: m[first] for c, m in masks.items()}
+
+    def _gather(self, values: torch.Tensor) -> torch.Tensor:
+        """(n, ...) of each process -> (world_size * n, ...) on the CPU; shares are equal-sized."""
+        gathered = self.all_gather(values.to(self.device))  # (world_size, n, ...)
+        return gathered.reshape(-1, *values.shape[1:]).cpu()
 
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(parameter_groups(self.net, self.config))
-        warmup = int(self.config.warmup_ratio * self.total_steps)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, self.total_steps, warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return configure_adamw(parameter_groups(self.net, self.config), self.total_steps, self.config.warmup_ratio)
 
 
 def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, tune: TableDataset,
-                  keys: dict[str, list[np.ndarray]], seed: int) -> dict[str, Any]:
-    """Train ``net`` in place, restore the best epoch (by tuning MRR) and return the history."""
-    import logging
-    import time
+                  keys: dict[str, list[np.ndarray]], seed: int, time_limit: float | None = None,
+                  callbacks: list | None = None, trainer_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``net`` in place on ``config``'s hardware (one process, or one per device under DDP),
+    restore the best epoch (by tuning MRR) and return the history.
 
-    from lightning.pytorch.callbacks import EarlyStopping
+    Args:
+        net: The towers.
+        config: The alignment configuration (its trainer fields choose the hardware).
+        train: Training rows.
+        tune: Tuning rows (MRR for early stopping and epoch selection).
+        keys: ``{"train": [...], "val": [...]}`` row keys (see :func:`row_keys`).
+        seed: Seed of the row order and initialisation.
+        time_limit: Seconds of training before stopping (None: no limit).
+        callbacks: More Lightning callbacks.
+        trainer_options: Overrides of ``L.Trainer`` keyword arguments.
 
-    from transmodal.engine.callbacks import BestState, History
-    from transmodal.engine.training import lightning_notices_silenced
+    Returns:
+        The engine's history (:meth:`~transmodal.engine.trainer.Run.fit`) plus ``"trainer"``: the
+        accelerator, devices, nodes, strategy and precision the fit ran with.
+    """
+    from transmodal.engine.cache import stage_caches
+    from transmodal.engine.callbacks import CacheSwitch
+    from transmodal.engine.trainer import TrainerSettings, build_trainer, start_run
 
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    L.seed_everything(seed, workers=True, verbose=False)
-    start = time.perf_counter()
-    cached = {"train": frozen_features(net, train, config), "val": frozen_features(net, tune, config)}
-    steps = config.max_epochs * math.ceil(len(train) / config.batch_size)
-    module = AlignmentModule(net, config, keys, cached, steps)
-    best, history = BestState(), History()
-    trainer = L.Trainer(max_epochs=config.max_epochs, accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_model_summary=False,
-                        enable_progress_bar=config.progress_bar, num_sanity_val_steps=0,
-                        gradient_clip_val=config.gradient_clip,
-                        callbacks=[best, history, EarlyStopping("val_score", mode="max", patience=config.patience)])
-    with lightning_notices_silenced():
-        trainer.fit(module, loader(train, net, config, shuffle=True), loader(tune, net, config, shuffle=False))
-    train.skip_inputs, tune.skip_inputs = set(), set()
+    start_run(seed)
+    train_loader = loader(train, net, config, shuffle=True, seed=seed)
+    tune_loader = loader(tune, net, config, shuffle=False)
+    caches = stage_caches(net, {"train": train, "val": tune})
+    run = build_trainer(TrainerSettings.from_config(config),
+                        [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
+                        time_limit, trainer_options=trainer_options)
+    module = AlignmentModule(net, config, keys, caches, run.total_steps(len(train), config.batch_size))
+    history = run.fit(module, train_loader, tune_loader)
     net.eval()
-    return {"epochs": history.epochs, "best_epoch": best.best_epoch, "best_score": best.best_score,
-            "fit_seconds": time.perf_counter() - start}
+    return {**history, "trainer": run.hardware()}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Mapping, Sized
+
 import torch
+
+from transmodal.engine.contract import EncoderNet, named_encoders
 
 
 class EmbeddingCache:
@@ -34,7 +38,7 @@ class EmbeddingCache:
         self.values[name][index] = features.detach().float().cpu()
         self.filled[name][index] = True
 
-    def features(self, net, batch: dict, device: torch.device | None = None) -> dict[str, torch.Tensor]:
+    def features(self, net: EncoderNet, batch: dict, device: torch.device | None = None) -> dict[str, torch.Tensor]:
         """Features (B, D) of every cached input for ``batch``: looked up, or encoded with ``net``'s
         frozen encoder (no gradient) and stored, then moved to ``device``."""
         given = {}
@@ -50,3 +54,15 @@ class EmbeddingCache:
     def complete(self, name: str) -> bool:
         """True once every row of input ``name`` is cached."""
         return bool(self.filled[name].all())
+
+
+def frozen_dims(net: EncoderNet) -> dict[str, int]:
+    """Input name -> feature size for every input whose encoder is frozen (cacheable)."""
+    return {name: encoder.output_dim for name, encoder in named_encoders(net).items() if encoder.frozen}
+
+
+def stage_caches(net: EncoderNet, datasets: Mapping[str, Sized], enabled: bool = True) -> dict[str, EmbeddingCache]:
+    """One empty cache per stage (``{"train": dataset, "val": dataset}``) for ``net``'s frozen
+    inputs, filled lazily batch by batch; empty when nothing is frozen or caching is off."""
+    dims = frozen_dims(net) if enabled else {}
+    return {stage: EmbeddingCache(len(dataset), dims) for stage, dataset in datasets.items()} if dims else {}

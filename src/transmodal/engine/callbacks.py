@@ -66,7 +66,8 @@ class History(L.Callback):
 
 
 class CacheSwitch(L.Callback):
-    """Once an input's features are all cached, stops decoding its files in later epochs."""
+    """Once an input's features are all cached, stops decoding its files in later epochs; when the
+    fit ends (or fails) every file is decoded again."""
 
     def __init__(self, datasets: dict[str, Any]) -> None:
         self.datasets = datasets  # stage -> TableDataset
@@ -82,3 +83,13 @@ class CacheSwitch(L.Callback):
 
     def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._update(module)
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._reset()
+
+    def on_exception(self, trainer: L.Trainer, module: L.LightningModule, exception: BaseException) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        for dataset in self.datasets.values():
+            dataset.skip_inputs = set()

@@ -11,8 +11,7 @@ from torch import nn
 
 from transmodal.config import FitConfig
 from transmodal.engine.cache import EmbeddingCache
-from transmodal.engine.optim import parameter_groups
-from transmodal.engine.schedule import warmup_cosine
+from transmodal.engine.optim import configure_adamw, parameter_groups
 from transmodal.fusion.base import module_key
 from transmodal.heads.task import TaskSpec
 from transmodal.losses.base import LOSSES, task_loss_name
@@ -139,12 +138,7 @@ class PredictorModule(L.LightningModule):
         if own:
             groups.append({"params": own, "lr": self.weighting.learning_rate or self.config.learning_rate,
                            "weight_decay": 0.0})
-        optimizer = torch.optim.AdamW(groups)
-        warmup = int(self.config.warmup_ratio * self.total_steps)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, self.total_steps, warmup)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return configure_adamw(groups, self.total_steps, self.config.warmup_ratio)
 
 
 def _default_metric(task: TaskSpec, several: bool = False) -> str:

@@ -1,16 +1,26 @@
-"""Optimizer parameter groups: new parts at the base rate, pretrained encoders at their own rate."""
+"""The optimiser: AdamW parameter groups (new parts at the base rate, pretrained encoders at their
+own rate) and the warm-up + cosine schedule, for any network the engine trains."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+import torch
 from torch import nn
 
-from transmodal.config import FitConfig
-from transmodal.model import MultimodalNet
+from transmodal.engine.contract import EncoderNet, named_encoders
+from transmodal.engine.schedule import warmup_cosine
 
 # parameters of adapters (peft LoRA / IA3) inside a pretrained encoder are new parts
 ADAPTER_PREFIXES = ("lora_", "ia3_")
+
+
+class RateConfig(Protocol):
+    """The rates a configuration (``FitConfig``, ``AlignConfig``) gives the optimiser."""
+
+    learning_rate: float  # new parts
+    encoder_learning_rate: float  # trainable pretrained encoders
+    weight_decay: float
 
 
 def _split_decay(params: list[tuple[str, nn.Parameter]]) -> tuple[list, list]:
@@ -19,18 +29,27 @@ def _split_decay(params: list[tuple[str, nn.Parameter]]) -> tuple[list, list]:
     return decay, no_decay
 
 
-def parameter_groups(net: MultimodalNet, config: FitConfig) -> list[dict[str, Any]]:
-    """AdamW groups: trainable parameters of pretrained encoders (``weights_from_reference``) use
-    ``encoder_learning_rate``, everything else (adapters included) ``learning_rate``; biases and
-    norms get no weight decay. With ``transfer.layer_decay`` set, encoder rates shrink layer-wise
-    (:func:`layer_scales`)."""
+def parameter_groups(net: nn.Module, config: RateConfig, layer_decay: float | None = None) -> list[dict[str, Any]]:
+    """AdamW groups of ``net`` (an :class:`~transmodal.engine.contract.EncoderNet`): trainable
+    parameters of pretrained encoders (``weights_from_reference``) use ``encoder_learning_rate``,
+    everything else (adapters included) ``learning_rate``; biases, norms and other 1-d parameters
+    get no weight decay.
+
+    Args:
+        net: ``MultimodalNet`` or ``AlignmentNet``.
+        config: The rates.
+        layer_decay: Encoder rates shrink layer-wise by this factor (:func:`layer_scales`); None
+            takes ``config.transfer["layer_decay"]`` when the configuration has a transfer section.
+    """
+    encoders = named_encoders(net)
     pretrained_ids = {
-        id(p) for name in net.input_names if net.encoder(name).weights_from_reference
-        for n, p in net.encoder(name).named_parameters()
+        id(p) for encoder in encoders.values() if encoder.weights_from_reference
+        for n, p in encoder.named_parameters()
         if not any(part.startswith(ADAPTER_PREFIXES) for part in n.split("."))
     }
-    decay_rate = (config.transfer or {}).get("layer_decay")
-    scales = layer_scales(net, float(decay_rate)) if decay_rate else {}
+    if layer_decay is None:  # AlignConfig has no transfer section
+        layer_decay = (getattr(config, "transfer", None) or {}).get("layer_decay")
+    scales = layer_scales(net, float(layer_decay)) if layer_decay else {}
     named = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
     groups = []
     for is_pretrained, lr in ((False, config.learning_rate), (True, config.encoder_learning_rate)):
@@ -42,14 +61,24 @@ def parameter_groups(net: MultimodalNet, config: FitConfig) -> list[dict[str, An
     return [g for g in groups if g["params"]]
 
 
-def layer_scales(net: MultimodalNet, decay: float) -> dict[int, float]:
+def layer_scales(net: EncoderNet, decay: float) -> dict[int, float]:
     """Layer-wise learning-rate decay: ``id(parameter) -> decay**k`` for an encoder parameter in the
     k-th of its ``layer_groups()`` counted from the top (k = 1 for the top group); parameters
     outside encoders keep the full rate."""
     scales = {}
-    for name in net.input_names:
-        groups = net.encoder(name).layer_groups()  # bottom -> top
+    for encoder in named_encoders(net).values():
+        groups = encoder.layer_groups()  # bottom -> top
         for depth, group in enumerate(reversed(groups), start=1):
             for parameter in group:
                 scales[id(parameter)] = decay ** depth
     return scales
+
+
+def configure_adamw(groups: list[dict[str, Any]], total_steps: int, warmup_ratio: float) -> dict[str, Any]:
+    """AdamW over ``groups`` with a per-step linear warm-up (``warmup_ratio`` of the steps) then
+    cosine decay, as Lightning's ``configure_optimizers`` returns it."""
+    total_steps = max(1, total_steps)
+    optimizer = torch.optim.AdamW(groups)
+    warmup = int(warmup_ratio * total_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total_steps, warmup))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,10 +1,7 @@
-"""Running a fit: data loaders, embedding caches, callbacks and the Lightning trainer."""
+"""Running a predictor fit: data loaders, embedding caches, callbacks and the shared trainer."""
 
 from __future__ import annotations
 
-import contextlib
-import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -13,28 +10,12 @@ from torch.utils.data import DataLoader
 
 from transmodal.config import FitConfig
 from transmodal.data.dataset import Collator, TableDataset
-from transmodal.engine.cache import EmbeddingCache
+from transmodal.engine.cache import frozen_dims, stage_caches  # noqa: F401  (frozen_dims: inference imports it here)
+from transmodal.engine.contract import EncoderNet, named_encoders
 from transmodal.model import MultimodalNet
 
 
-# Lightning notices a user cannot act on: worker count (rows are prepared in the main process by
-# design), frozen encoders in eval mode (they stay there on purpose), Lightning's own use of a
-# deprecated torch API
-LIGHTNING_NOTICES = (".*does not have many workers.*", r".*module\(s\) in eval mode at the start of training.*",
-                     r".*isinstance\(treespec, LeafSpec\).*")
-
-
-@contextlib.contextmanager
-def lightning_notices_silenced():
-    """A ``warnings.catch_warnings()`` block that hides :data:`LIGHTNING_NOTICES`; add more filters
-    inside it."""
-    with warnings.catch_warnings():
-        for pattern in LIGHTNING_NOTICES:
-            warnings.filterwarnings("ignore", pattern)
-        yield
-
-
-def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, shuffle: bool,
+def make_loader(dataset: TableDataset, net: EncoderNet, config: FitConfig, shuffle: bool,
                 sampler_weights: np.ndarray | None = None, seed: int = 0) -> DataLoader:
     """A DataLoader whose collate runs each encoder's ``prepare``.
 
@@ -43,22 +24,25 @@ def make_loader(dataset: TableDataset, net: MultimodalNet, config: FitConfig, sh
     checkpoint can resume mid-epoch; with ``config.group_by_length`` its batches hold rows of
     similar text length.
     """
+    return table_loader(dataset, net, config.batch_size, config.num_workers, shuffle, sampler_weights, seed,
+                        group_by_length=config.group_by_length)
+
+
+def table_loader(dataset: TableDataset, net: EncoderNet, batch_size: int, num_workers: int = 0,
+                 shuffle: bool = False, sampler_weights: np.ndarray | None = None, seed: int = 0,
+                 group_by_length: bool = False) -> DataLoader:
+    """The loader behind :func:`make_loader`, for any network (``MultimodalNet``, ``AlignmentNet``):
+    a plain ordered DataLoader for evaluation, a resumable one over an ``EpochSampler`` for training
+    (``shuffle`` or ``sampler_weights``); ``group_by_length`` batches rows of similar text length."""
     from transmodal.engine.sampler import EpochSampler, ResumableLoader
 
-    encoders = {name: net.encoder(name) for name in net.input_names}
-    options = dict(batch_size=config.batch_size, collate_fn=Collator(encoders), num_workers=config.num_workers,
+    options = dict(batch_size=batch_size, collate_fn=Collator(named_encoders(net)), num_workers=num_workers,
                    persistent_workers=False)
     if not shuffle and sampler_weights is None:
         return DataLoader(dataset, shuffle=False, **options)
-    lengths = dataset.text_lengths() if config.group_by_length else None
-    sampler = EpochSampler(len(dataset), seed, sampler_weights, shuffle=True, lengths=lengths,
-                           batch_size=config.batch_size)
+    lengths = dataset.text_lengths() if group_by_length else None
+    sampler = EpochSampler(len(dataset), seed, sampler_weights, shuffle=True, lengths=lengths, batch_size=batch_size)
     return ResumableLoader(dataset, sampler=sampler, generator=torch.Generator().manual_seed(seed), **options)
-
-
-def frozen_dims(net: MultimodalNet) -> dict[str, int]:
-    """Input name -> feature size for every input whose encoder is frozen (cacheable)."""
-    return {n: net.encoder(n).output_dim for n in net.input_names if net.encoder(n).frozen}
 
 
 def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune: TableDataset,
@@ -70,60 +54,21 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     epoch of the budget, with no early stopping, and keep the last).
 
     Returns:
-        The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float}``.
+        The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float,
+        "global_rank", "world_size", "epoch_selected", "scheduled_steps", "optimizer_steps"}``.
     """
-    import time
-
-    import lightning as L
-
-    from transmodal.engine.callbacks import BestState, CacheSwitch, History
+    from transmodal.engine.callbacks import CacheSwitch
     from transmodal.engine.module import PredictorModule
+    from transmodal.engine.trainer import TrainerSettings, build_trainer, start_run
 
-    import logging
-
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    L.seed_everything(seed, workers=True, verbose=False)
+    start_run(seed)
     train_loader = make_loader(train, net, config, shuffle=True, sampler_weights=sampler_weights, seed=seed)
     tune_loader = make_loader(tune, net, config, shuffle=False)
-    dims = frozen_dims(net) if config.embedding_cache else {}
-    caches = {"train": EmbeddingCache(len(train), dims), "val": EmbeddingCache(len(tune), dims)} if dims else {}
-    best, history = BestState(keep_last=not select_epoch), History()
-    from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
-
-    stopping = [EarlyStopping("val_score", mode="max", patience=config.patience)] if select_epoch else []
-    all_callbacks = [best, history, CacheSwitch({"train": train, "val": tune}), *stopping] + list(callbacks or [])
-    options = dict(
-        max_epochs=config.max_epochs, max_time=_max_time(time_limit),
-        accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
-        num_nodes=config.num_nodes, precision=config.precision,
-        gradient_clip_val=config.gradient_clip, callbacks=all_callbacks,
-        enable_checkpointing=False, logger=False, enable_model_summary=False,
-        enable_progress_bar=config.progress_bar, num_sanity_val_steps=0, deterministic="warn",
-    )
-    options.update({k: v for k, v in (trainer_options or {}).items() if k != "ckpt_path"})
-    options["enable_checkpointing"] = any(isinstance(c, Checkpoint) for c in all_callbacks)
-    trainer = L.Trainer(**options)
-    # each process sees its share of the rows (the distributed sampler pads them to equal counts)
-    rows_per_process = math.ceil(len(train) / trainer.world_size)
-    steps = config.max_epochs * math.ceil(rows_per_process / config.batch_size)
+    caches = stage_caches(net, {"train": train, "val": tune}, enabled=config.embedding_cache)
+    run = build_trainer(TrainerSettings.from_config(config),
+                        [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
+                        time_limit, select_epoch, trainer_options)
+    steps = run.total_steps(len(train), config.batch_size)
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
     module.extra_losses.extend(extra_losses or [])
-    start = time.perf_counter()
-    with lightning_notices_silenced():
-        warnings.filterwarnings("ignore", ".*deterministic.*")
-        warnings.filterwarnings("ignore", ".*checkpoint that ended before the epoch ended.*")
-        trainer.fit(module, train_loader, tune_loader, ckpt_path=(trainer_options or {}).get("ckpt_path"))
-    train.skip_inputs, tune.skip_inputs = set(), set()
-    return {"epochs": history.epochs, "best_epoch": best.best_epoch, "best_score": best.best_score,
-            "fit_seconds": time.perf_counter() - start, "global_rank": trainer.global_rank,
-            "world_size": trainer.world_size, "epoch_selected": select_epoch,
-            "scheduled_steps": module.total_steps, "optimizer_steps": trainer.global_step}
-
-
-def _max_time(seconds: float | None):
-    if not seconds:
-        return None
-    from datetime import timedelta
-
-    return timedelta(seconds=float(seconds))
+    return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch}
