@@ -51,10 +51,14 @@ def training_items(dataset: TableDataset, spec: InputSpec, seed: int) -> list[An
     return [item for item in items if item is not None]
 
 
-def fit_encoders(dataset: TableDataset, choices: dict[str, Any], seed: int) -> dict[str, dict[str, Any]]:
-    """Input name -> full encoder settings (with ``name``), data-dependent parts learned."""
+def fit_encoders(dataset: TableDataset, choices: dict[str, Any], seed: int,
+                 skip: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    """Input name -> full encoder settings (with ``name``), data-dependent parts learned; inputs in
+    ``skip`` (whose settings come from elsewhere, e.g. a source model) are left out."""
     settings = {}
     for spec in dataset.inputs:
+        if spec.name in skip:
+            continue
         resolved = encoder_spec(spec, choices)
         cls = encoder_registry(spec.modality).get(resolved["name"])
         fitted = cls.fit_settings(training_items(dataset, spec, seed), {k: v for k, v in resolved.items() if k != "name"})
@@ -62,18 +66,21 @@ def fit_encoders(dataset: TableDataset, choices: dict[str, Any], seed: int) -> d
     return settings
 
 
-def build_net(inputs: list[InputSpec], encoder_settings: dict[str, dict[str, Any]],
-              tasks: list[TaskSpec], config: FitConfig) -> MultimodalNet:
-    """Instantiate encoders, the fusion and one head per task."""
+def build_net(spec, config: FitConfig) -> MultimodalNet:
+    """Instantiate encoders, the fusion and one head per task from a
+    :class:`~transmodal.saved.spec.ModelSpec` (inputs, encoder settings, tasks, architecture);
+    ``config`` gives dropout, modality dropout and the multi-task sharing."""
     encoders: dict[str, Encoder] = {
-        spec.name: build_encoder(spec.modality, encoder_settings[spec.name]) for spec in inputs
+        s.name: build_encoder(s.modality, spec.encoders[s.name]) for s in spec.inputs
     }
-    fusion_cls = FUSIONS.get(config.fusion)
-    fusion = fusion_cls({n: e.output_dim for n, e in encoders.items()}, config.hidden_dim,
-                        dropout=config.dropout, **config.fusion_options)
-    sharing = build_task_sharing(fusion.output_dim, tasks, config)
-    heads = {task.name: TaskHead(sharing.output_dim, task, config.dropout) for task in tasks}
-    return MultimodalNet(encoders, fusion, heads, tasks, modality_dropout=config.modality_dropout, sharing=sharing)
+    architecture = spec.architecture
+    fusion_cls = FUSIONS.get(architecture.fusion)
+    fusion = fusion_cls({n: e.output_dim for n, e in encoders.items()}, architecture.hidden_dim,
+                        dropout=config.dropout, **architecture.fusion_options)
+    sharing = build_task_sharing(fusion.output_dim, spec.tasks, config)
+    heads = {task.name: TaskHead(sharing.output_dim, task, config.dropout) for task in spec.tasks}
+    return MultimodalNet(encoders, fusion, heads, spec.tasks, modality_dropout=config.modality_dropout,
+                         sharing=sharing)
 
 
 def build_task_sharing(input_dim: int, tasks: list[TaskSpec], config: FitConfig):

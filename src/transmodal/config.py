@@ -9,18 +9,80 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from transmodal.errors import ConfigError
 
 
-@dataclass
+S = TypeVar("S")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the type ``hint`` (unions, dict/list/tuple origins, Any; an int is a
+    valid float, a bool is not a number)."""
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is not None:
+        return isinstance(value, origin)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "") if typing.get_origin(hint) or not hasattr(hint, "__name__") \
+        else hint.__name__
+
+
+def check_fields(config: Any, section: str = "") -> None:
+    """Check every field of a dataclass instance against its annotation.
+
+    Raises:
+        ConfigError: naming the key, the expected type and the value given.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if not _matches(value, hints[f.name]):
+            raise ConfigError(f"{section}{f.name} must be {_type_name(hints[f.name])}, got {value!r} "
+                              f"({type(value).__name__})")
+
+
+def section_from_dict(cls: type[S], values: dict[str, Any] | None, section: str) -> S:
+    """Build the dataclass ``cls`` from a (partial) dict and check its field types.
+
+    Raises:
+        ConfigError: an unknown key (the valid ones are listed) or a value of the wrong type.
+    """
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        where = f"{section} setting(s)" if section else "hyperparameter(s)"
+        raise ConfigError(f"unknown {where} {unknown}; known: {sorted(known)}")
+    instance = cls(**values)
+    check_fields(instance, f"{section}." if section else "")
+    return instance
+
+
+@dataclass(frozen=True)
 class FitConfig:
-    """Everything that controls how a predictor is built and trained.
+    """Everything that controls how a predictor is built and trained. Frozen: a fit reads it and
+    never writes into it (what a fit learns goes to the saved model spec,
+    :class:`transmodal.saved.spec.ModelSpec`).
 
     Encoders are chosen per column or per modality in ``encoders``: a key is a column name or one of
     ``text``, ``image``, ``audio``, ``tabular``; a value is an encoder name (``"cnn"``) or a dict
@@ -68,15 +130,12 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "FitConfig":
-        """Build a config from a (possibly partial) dict; unknown keys raise ConfigError."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown hyperparameter(s) {unknown}; known: {sorted(known)}"
-            )
-        return cls(**values)
+        """Build a config from a (possibly partial) dict.
+
+        Raises:
+            ConfigError: an unknown key (the valid ones are listed) or a value of the wrong type.
+        """
+        return section_from_dict(cls, values, "")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""

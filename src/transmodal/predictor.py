@@ -10,12 +10,12 @@ import pandas as pd
 
 from transmodal.config import FitConfig
 from transmodal.data.readers import Table, read_table
-from transmodal.data.schema import InputSpec, build_inputs, infer_column_types
+from transmodal.data.schema import InputSpec
 from transmodal.data.validation import bad_row_indices, validate_features
-from transmodal.errors import BadRow, ConfigError, DataError, ModelLoadError, NotFittedError
+from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError
 from transmodal.heads.task import TaskSpec, labelled_rows
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the model spec (architecture, adapters, base) beside the user's config
 
 
 class MultimodalPredictor:
@@ -85,37 +85,48 @@ class MultimodalPredictor:
         Raises:
             DataError: bad cells or labels (all of them are listed).
         """
-        from transmodal.fitting import run_fit
+        from transmodal.fitting.pipeline import run_fit
+        from transmodal.fitting.state import FitRequest
 
         self.config_ = FitConfig.from_dict(hyperparameters)
-        run_fit(self, read_table(train_data), None if tuning_data is None else read_table(tuning_data),
-                column_types, time_limit, seed, fit_options)
+        request = FitRequest(tuple(self.labels), self.problem_type, self.eval_metric, self.allowed_root, self.config_,
+                             column_types, time_limit, seed, dict(fit_options))
+        result = run_fit(request, read_table(train_data), None if tuning_data is None else read_table(tuning_data))
+        self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
+        self.bad_rows_, self.report_ = result.bad_rows, result.report
         return self
 
-    def prepare_tasks(self, table: Table) -> list[TaskSpec]:
-        """Task specs from the training labels (problem types inferred unless given)."""
-        missing = [c for c in self.labels if c not in table.frame.columns]
-        if missing:
-            raise DataError(f"{table.source}: label column(s) {missing} not found; "
-                            f"columns are {list(table.frame.columns)}")
-        types = self.problem_type if isinstance(self.problem_type, dict) else \
-            {label: self.problem_type for label in self.labels}
-        return [TaskSpec.from_series(c, table.frame[c], types.get(c)) for c in self.labels]
+    # ---- what the fit learned (the saved model spec) -----------------------------------------
+    @property
+    def inputs_(self) -> list[InputSpec]:
+        """The model inputs."""
+        return self.spec_.inputs
+
+    @property
+    def tasks_(self) -> list[TaskSpec]:
+        """The tasks, in head order."""
+        return self.spec_.tasks
+
+    @property
+    def column_types_(self) -> dict[str, str]:
+        """Column -> modality of every feature column."""
+        return self.spec_.column_types
+
+    @property
+    def encoder_settings_(self) -> dict[str, dict[str, Any]]:
+        """Input name -> full encoder settings."""
+        return self.spec_.encoders
+
+    @property
+    def eval_metric_(self) -> str:
+        """The metric that chose the best epoch."""
+        return self.spec_.eval_metric
 
     def encode_targets(self, table: Table, tasks: list[TaskSpec]) -> tuple[dict[str, np.ndarray], list[BadRow]]:
         """Targets per task and bad rows (missing labels; with several tasks only rows lacking all)."""
-        targets, bad = {}, []
-        several = len(tasks) > 1
-        for task in tasks:
-            targets[task.name], task_bad = task.encode(table.frame[task.name], table.source, allow_missing=several)
-            bad += task_bad
-        if several:
-            lacking = np.ones(len(table.frame), dtype=bool)
-            for task in tasks:
-                lacking &= table.frame[task.name].isna().to_numpy()
-            bad += [BadRow(table.source, int(i), ",".join(self.labels), "every label is missing")
-                    for i in np.flatnonzero(lacking)]
-        return targets, bad
+        from transmodal.fitting.tables import encode_targets
+
+        return encode_targets(table, tasks)
 
     # ---- prediction --------------------------------------------------------------------------
     def dataset(self, data, with_targets: bool = False):
@@ -206,62 +217,36 @@ class MultimodalPredictor:
         return folder
 
     def saved_config(self) -> dict[str, Any]:
-        """Everything but the weights, as JSON-serialisable data."""
+        """Everything but the weights, as JSON-serialisable data: the model spec, the user's fit
+        configuration and the history."""
         return {
             "version": FORMAT_VERSION, "params": {k: v if not isinstance(v, Path) else str(v)
                                                   for k, v in self.get_params().items()},
-            "column_types": self.column_types_, "inputs": [s.to_dict() for s in self.inputs_],
-            "tasks": [t.to_dict() for t in self.tasks_], "encoders": self.encoder_settings_,
-            "fit_config": self.config_.to_dict(), "eval_metric": self.eval_metric_,
-            "history": getattr(self, "history_", {}),
+            **self.spec_.to_dict(), "fit_config": self.config_.to_dict(), "history": getattr(self, "history_", {}),
         }
 
     def saved_state(self) -> dict[str, Any]:
-        """Network weights, minus frozen encoders that rebuild from a pretrained reference."""
-        skip = {n for n in self.net_.input_names
-                if self.net_.encoder(n).frozen and self.net_.encoder(n).weights_from_reference}
-        from transmodal.fusion.base import module_key
+        """Network weights, minus what rebuilds from a reference (frozen pretrained encoders, the
+        frozen base weights of adapted encoders)."""
+        from transmodal.saved.loader import saved_state
 
-        prefixes = tuple(f"encoders.{module_key(n)}." for n in skip)
-        base = getattr(self.net_, "base_weight_keys", set())  # frozen weights rebuilt from a base model
-        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(prefixes) and k not in base}
+        return saved_state(self.net_, self.spec_)
 
     @classmethod
     def load(cls, path: str | Path, trust_remote_code: bool = False) -> "MultimodalPredictor":
-        """Load a model folder saved by :meth:`save`; verifies the manifest first.
+        """Load a model folder saved by :meth:`save`; verifies the manifest first and rebuilds the
+        network from the saved model spec (adapters included); runs no fit stage.
 
         Raises:
             ModelLoadError: the folder is incomplete, tampered with, holds a pickle, or asks for
                 remote code while ``trust_remote_code`` is False.
         """
-        from transmodal.build import build_net
-        from transmodal.persistence import load_weights, verify_folder
+        from transmodal.saved.loader import load_fitted
 
-        config = verify_folder(path)
-        for name, settings in config["encoders"].items():
-            if settings.get("trust_remote_code") and not trust_remote_code:
-                raise ModelLoadError(f"{path}: encoder {name!r} asks for trust_remote_code, which runs code "
-                                     "from its checkpoint; pass trust_remote_code=True only if you trust it")
-        predictor = cls(**config["params"])
-        predictor.column_types_ = config["column_types"]
-        predictor.inputs_ = [InputSpec(**s) for s in config["inputs"]]
-        predictor.tasks_ = [TaskSpec(**t) for t in config["tasks"]]
-        predictor.encoder_settings_ = config["encoders"]
-        predictor.config_ = FitConfig.from_dict(config["fit_config"])
-        predictor.eval_metric_ = config["eval_metric"]
-        predictor.history_ = config.get("history", {})
-        predictor.net_ = build_net(predictor.inputs_, predictor.encoder_settings_, predictor.tasks_, predictor.config_)
-        from transmodal.fitting import run_load_hooks
-
-        run_load_hooks(predictor)
-        weights = load_weights(path)
-        expected = predictor.saved_state()
-        if set(weights) != set(expected):
-            raise ModelLoadError(f"{path}: the weights do not match the configuration "
-                                 f"(missing {sorted(set(expected) - set(weights))[:5]}, "
-                                 f"unexpected {sorted(set(weights) - set(expected))[:5]})")
-        predictor.net_.load_state_dict(weights, strict=False)
-        predictor.net_.eval()
+        fitted = load_fitted(path, trust_remote_code)
+        predictor = cls(**fitted.params)
+        predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
+        predictor.history_ = fitted.history_
         return predictor
 
     def __repr__(self) -> str:

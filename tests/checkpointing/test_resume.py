@@ -69,10 +69,11 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
         assert abs(metrics[name] - ref_metrics[name]) <= 1e-6, name
 
 
-def test_resume_in_process_after_an_interruption(tmp_path):
+def test_resume_in_process_after_an_interruption(tmp_path, monkeypatch):
     import lightning as L
 
-    import transmodal.fitting as fitting
+    import transmodal.fitting.pipeline as pipeline
+    from transmodal.fitting.state import Extension
 
     write_table(tmp_path, n=40)
     table = str(tmp_path / "table.csv")
@@ -83,20 +84,19 @@ def test_resume_in_process_after_an_interruption(tmp_path):
             if trainer.global_step == 5:
                 raise RuntimeError("simulated crash")
 
-    class InterruptHook(fitting.FitHook):
-        def active(self, ctx):
+    class InterruptAfterFiveSteps(Extension):
+        @classmethod
+        def wanted(cls, request):
             return True
 
-        def on_net(self, ctx):
-            ctx.callbacks.append(Interrupt())
+        def attach(self, state):
+            state.training.callbacks.append(Interrupt())
 
-    fitting.FIT_HOOKS._entries["zz_interrupt"] = InterruptHook
-    try:
-        with pytest.raises(RuntimeError, match="simulated crash"):
-            MultimodalPredictor(label="label").fit(table, hyperparameters=HP, seed=1,
-                                                   checkpoint_dir=tmp_path / "ck", checkpoint_every=2)
-    finally:
-        del fitting.FIT_HOOKS._entries["zz_interrupt"]
+    monkeypatch.setattr(pipeline, "EXTENSIONS", (*pipeline.EXTENSIONS, InterruptAfterFiveSteps))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        MultimodalPredictor(label="label").fit(table, hyperparameters=HP, seed=1,
+                                               checkpoint_dir=tmp_path / "ck", checkpoint_every=2)
+    monkeypatch.undo()
     resumed = MultimodalPredictor(label="label").fit(table, hyperparameters=HP, seed=1,
                                                      checkpoint_dir=tmp_path / "ck", resume=True)
     np.testing.assert_allclose(resumed.predict_proba(table).to_numpy(),

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal import MultimodalPredictor
 from transmodal.errors import ConfigError
-from transmodal.fusion.unimodal_loss_hook import UnimodalTerm
+from transmodal.fitting.extensions.unimodal_loss import UnimodalTerm
 
 WEIGHT = 0.7
 

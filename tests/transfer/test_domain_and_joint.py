@@ -109,7 +109,8 @@ def test_joint_training_adds_a_source_head_then_drops_it(source_table, target_ta
     logged = predictor.history_["epochs"][0]
     assert "train/task/source:kind" in logged and "train/task/label" in logged
     assert [t.name for t in predictor.tasks_] == ["label"]
-    assert predictor.config_.multitask["weights"]["label"] == 0.5
+    assert predictor.history_["joint_source"]["weights"] == {"label": 0.5, "source:kind": 1.0}
+    assert predictor.config_.multitask == {}  # the weights are this fit's, not written into the user's config
     assert predictor.predict(target_table).shape == (36,)
 
 

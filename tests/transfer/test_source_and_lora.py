@@ -52,7 +52,8 @@ def test_saved_adapters_hold_only_what_changed_and_reload_identically(method, tm
         target_table, init_from=str(source_dir), hyperparameters=hyperparameters(strategy="lora", method=method, r=2))
     folder = predictor.save(tmp_path / "model")
     config = json.loads((folder / "config.json").read_text())
-    assert config["fit_config"]["transfer"]["base"]["path"] == str(source_dir.resolve())
+    assert config["base"]["path"] == str(source_dir.resolve())  # the model spec, not the user's config
+    assert "base" not in config["fit_config"]["transfer"] and set(config["adapters"]) == {"image", "tabular"}
     from safetensors.torch import load_file
 
     saved = load_file(str(folder / "model.safetensors"))

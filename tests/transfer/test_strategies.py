@@ -94,7 +94,7 @@ def test_unknown_strategy_lists_the_known_ones(target_table, source_dir):
 
 def test_inputs_limits_a_strategy_to_some_encoders(target_table, source_dir):
     predictor = _fit(target_table, source_dir, strategy="lora", inputs=["image"])
-    assert list(predictor.config_.transfer["adapters"]) == ["image"]
+    assert list(predictor.spec_.adapters) == ["image"]
     assert not any("lora_" in n for n, _ in predictor.net_.encoder("tabular").named_parameters())
     with pytest.raises(ConfigError, match="nope"):
         _fit(target_table, source_dir, strategy="finetune", inputs=["nope"])

@@ -1,7 +1,7 @@
-"""Shared embedding spaces across modalities: alignment, zero-shot, retrieval and transfer hooks.
+"""Shared embedding spaces across modalities: alignment, zero-shot and retrieval.
 
 ``AlignmentModel`` (in :mod:`transmodal.alignment.model`) trains one tower per column into a shared
-space. The fit hooks in this package plug cross-modal knowledge into ``MultimodalPredictor.fit``:
+space. Fit extensions in :mod:`transmodal.fitting.extensions` plug cross-modal knowledge into ``MultimodalPredictor.fit``:
 distillation from a teacher predictor (``teacher=``, ``student_column=``), aligned towers as encoders
 (``init_from=ALIGN_DIR``), an auxiliary alignment loss (``align_weight``) and the knowledge-transfer
 network (``transfer_from``).

@@ -1,1 +1,3 @@
-"""Resumable training: safetensors checkpoints, a resumable data order and the ``resume`` fit hook."""
+"""Resumable training: safetensors checkpoints and their callback; the ``Resume`` fit extension
+(:mod:`transmodal.fitting.extensions.resume`) wires them into a fit; the resumable data order lives in
+:mod:`transmodal.engine.sampler`."""

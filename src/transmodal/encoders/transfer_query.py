@@ -6,7 +6,7 @@ features ``Z`` of the ``k`` bank rows whose aligned embedding of the other colum
 aligned embedding of y. The bank (aligned keys and Z values of training rows) is a buffer, saved
 with the model; the aligned tower is frozen. The ``transfer`` fusion uses ``Zhat`` in place of the
 other column's ``Z`` when that column is missing. Set up by ``hyperparameters["transfer_from"]``
-(see :mod:`transmodal.alignment.transfer_hook`), not by hand.
+(see :mod:`transmodal.fitting.extensions.knowledge_transfer`), not by hand.
 """
 
 from __future__ import annotations

@@ -32,13 +32,16 @@ class PredictorModule(L.LightningModule):
         class_weights: Task name -> class-weight tensor (or None).
         caches: ``{"train": EmbeddingCache, "val": EmbeddingCache}`` for frozen inputs (may be empty).
         total_steps: Optimizer steps of the whole run (for the schedule).
+        auxiliary: Name -> module that trains beside the network for an extra loss term (a
+            projection head, a domain critic); optimised and moved with it, never part of it.
     """
 
     def __init__(self, net: MultimodalNet, config: FitConfig, eval_metric: str,
                  class_weights: dict[str, torch.Tensor | None], caches: dict[str, EmbeddingCache],
-                 total_steps: int) -> None:
+                 total_steps: int, auxiliary: dict[str, nn.Module] | None = None) -> None:
         super().__init__()
         self.net = net
+        self.auxiliary = nn.ModuleDict(auxiliary or {})
         self.config = config
         self.eval_metric = eval_metric
         self.caches = caches
@@ -134,11 +137,22 @@ class PredictorModule(L.LightningModule):
     # ---- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):
         groups = parameter_groups(self.net, self.config)
+        groups += auxiliary_groups(self.auxiliary, self.config)
         own = [p for p in self.weighting.parameters() if p.requires_grad]  # learned task weights
         if own:
             groups.append({"params": own, "lr": self.weighting.learning_rate or self.config.learning_rate,
                            "weight_decay": 0.0})
         return configure_adamw(groups, self.total_steps, self.config.warmup_ratio)
+
+
+def auxiliary_groups(auxiliary: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
+    """AdamW groups of the auxiliary modules: new parts at ``learning_rate``, no decay on 1-d
+    parameters (biases, norms)."""
+    params = [p for p in auxiliary.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "lr": config.learning_rate,
+               "weight_decay": config.weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "lr": config.learning_rate, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 def _default_metric(task: TaskSpec, several: bool = False) -> str:

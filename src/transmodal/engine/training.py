@@ -49,9 +49,11 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
                 eval_metric: str, class_weights: dict[str, torch.Tensor | None],
                 sampler_weights: np.ndarray | None, seed: int, time_limit: float | None,
                 extra_losses: list | None = None, callbacks: list | None = None,
-                trainer_options: dict[str, Any] | None = None, select_epoch: bool = True) -> dict[str, Any]:
+                trainer_options: dict[str, Any] | None = None, select_epoch: bool = True,
+                auxiliary_modules: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``net`` in place and restore its best state (``select_epoch``; otherwise train every
-    epoch of the budget, with no early stopping, and keep the last).
+    epoch of the budget, with no early stopping, and keep the last). ``auxiliary_modules`` train
+    beside ``net`` for the extra loss terms and are not part of it.
 
     Returns:
         The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float,
@@ -69,6 +71,6 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
                         [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
                         time_limit, select_epoch, trainer_options)
     steps = run.total_steps(len(train), config.batch_size)
-    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps)
+    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules)
     module.extra_losses.extend(extra_losses or [])
     return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch}

@@ -11,5 +11,7 @@
   to an unlabelled target domain (:mod:`transmodal.transfer.domain`).
 - :func:`transmodal.experiments.learning_curve.learning_curve` measures a metric per number of shots.
 
-Every piece plugs into ``MultimodalPredictor.fit`` through one fit hook (:mod:`.hook`).
+Every piece plugs into ``MultimodalPredictor.fit`` through the fit extensions of
+:mod:`transmodal.fitting.extensions` (``source_model``, ``transfer_strategy``, ``joint_source``,
+``domain_adaptation``); ``hyperparameters["transfer"]`` is checked by :class:`.settings.TransferSettings`.
 """

@@ -1,15 +1,17 @@
 """The transfer-strategy registry and what strategies share.
 
-A strategy is a function ``apply(ctx, options)`` registered under its name; it runs once the
-network is built (and loaded from ``init_from``), before training, and decides what trains: it may
-freeze parameters, add loss terms to ``ctx.extra_losses``, add callbacks to ``ctx.callbacks`` or
-set optimizer options in ``ctx.config.transfer`` (``layer_decay``, read by
-:func:`transmodal.engine.optim.parameter_groups`). ``options`` is the ``transfer`` section of the
-hyperparameters; its ``inputs`` key (a list of input names) limits a strategy to those encoders.
+A strategy is a function ``apply(ctx: StrategyContext, options: dict)`` registered under its name;
+it runs in the fit's ``adapt`` stage, once the network is built (and loaded from ``init_from``),
+and decides what trains: it may freeze parameters, insert adapters (recorded in ``ctx.adapters``),
+add loss terms to ``ctx.extra_losses``, callbacks to ``ctx.callbacks`` and optimizer settings to
+``ctx.optimizer`` (``layer_decay``, read by :func:`transmodal.engine.optim.parameter_groups`).
+``options`` is the ``transfer`` section of the hyperparameters; its ``inputs`` key (a list of input
+names) limits a strategy to those encoders.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch import nn
@@ -17,10 +19,42 @@ from torch import nn
 from transmodal.errors import ConfigError
 from transmodal.registry import Registry
 
-# name -> apply(ctx: FitContext, options: dict) -> None
+# name -> apply(ctx: StrategyContext, options: dict) -> None
 STRATEGIES: Registry = Registry("transfer strategy", "transmodal.transfer")
 
-Strategy = Callable[[Any, dict], None]
+
+@dataclass
+class StrategyContext:
+    """What a strategy reads and what it hands back to the fit.
+
+    Attributes:
+        net: The built network (weights already copied from ``init_from``).
+        tasks: The task specs.
+        train: The training table.
+        transferred: True when weights were copied from a source predictor.
+        init_from: The ``init_from`` folder (a path) or predictor object, or None.
+        teacher: The ``teacher=`` fit option (a folder or a fitted predictor), or None.
+        extra_losses: Out: loss terms ``(module, batch, out) -> {name: loss}``.
+        callbacks: Out: Lightning callbacks.
+        optimizer: Out: optimizer settings for this fit (``layer_decay``).
+        adapters: Out: input name -> adapter settings inserted in its encoder.
+        base: Out: ``{"path", "sha256"}`` of the folder the adapted encoders' base weights come from.
+    """
+
+    net: Any
+    tasks: list
+    train: Any
+    transferred: bool = False
+    init_from: Any = None
+    teacher: Any = None
+    extra_losses: list = field(default_factory=list)
+    callbacks: list = field(default_factory=list)
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    adapters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base: dict[str, str] | None = None
+
+
+Strategy = Callable[[StrategyContext, dict], None]
 
 
 def encoders(net, options: dict | None = None) -> list:

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 
 from transmodal.errors import ConfigError
-from transmodal.transfer.base import STRATEGIES
+from transmodal.transfer.base import STRATEGIES, StrategyContext
 
 DEFAULT_TEMPERATURE = 2.0
 
 
 @STRATEGIES.register("distill")
-def distill(ctx, options: dict) -> None:
+def distill(ctx: StrategyContext, options: dict) -> None:
     """Add ``weight * T^2 * KL(teacher_T || student_T)`` per classification task.
 
     Options:
@@ -26,7 +26,7 @@ def distill(ctx, options: dict) -> None:
     """
     from transmodal.transfer.source import load_source
 
-    teacher_ref = ctx.options.get("teacher") or ctx.options.get("init_from")
+    teacher_ref = ctx.teacher if ctx.teacher is not None else ctx.init_from
     teacher = load_source(teacher_ref) if teacher_ref is not None else None
     if teacher is None:
         raise ConfigError("transfer.strategy=distill needs a teacher: fit(..., teacher=MODEL) or init_from=MODEL")
@@ -37,7 +37,7 @@ def distill(ctx, options: dict) -> None:
                                         float(options.get("distill_weight", 1.0))))
 
 
-def teacher_targets(teacher, ctx) -> dict[str, torch.Tensor]:
+def teacher_targets(teacher, ctx: StrategyContext) -> dict[str, torch.Tensor]:
     """Task name -> teacher probabilities (N_train, K) in the student's class order."""
     from transmodal.data.dataset import TableDataset
     from transmodal.engine.inference import run_inference
@@ -46,7 +46,7 @@ def teacher_targets(teacher, ctx) -> dict[str, torch.Tensor]:
     scores = run_inference(teacher.net_, dataset, teacher.config_)["scores"]
     by_name = {t.name: t for t in teacher.tasks_}
     targets = {}
-    for task in ctx.predictor.tasks_:
+    for task in ctx.tasks:
         source = by_name.get(task.name)
         if source is None or task.problem_type not in ("binary", "multiclass") or \
                 source.problem_type not in ("binary", "multiclass"):

@@ -13,7 +13,7 @@ rows whose predicted class probability reaches ``t`` are trained towards that cl
 on the confident rows only, the pseudo-labels taken without gradient; Lee 2013). Criteria live in :data:`ADAPTATIONS`, one file each (``dann``,
 ``coral``, ``mmd``); a criterion is an ``nn.Module`` built from the feature size, called as
 ``criterion(source (B, D), target (B', D), progress in [0, 1]) -> loss``. A criterion with
-parameters (the DANN critic) is attached to the network while training and removed afterwards.
+parameters (the DANN critic) trains beside the network and is never part of the saved model.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from transmodal.registry import Registry
 
 # name -> cls(input_dim: int, **options) -> nn.Module
 ADAPTATIONS: Registry = Registry("domain adaptation", "transmodal.transfer")
-ATTACHED = "domain_adapter"  # attribute name of the criterion on the network while training
 
 
-def unlabeled_dataset(ctx, data):
+def unlabeled_dataset(data, inputs, column_types: dict[str, str], root, on_bad_rows: str):
     """A validated :class:`TableDataset` (no targets) over the unlabelled target table."""
     from transmodal.data.dataset import TableDataset
     from transmodal.data.readers import Table, read_table
@@ -40,19 +39,18 @@ def unlabeled_dataset(ctx, data):
     import numpy as np
 
     table = read_table(data)
-    predictor = ctx.predictor
-    missing = [c for spec in predictor.inputs_ for c in spec.columns if c not in table.frame.columns]
+    missing = [c for spec in inputs for c in spec.columns if c not in table.frame.columns]
     if missing:
         raise DataError(f"{table.source}: the unlabelled table lacks the input column(s) {missing}")
-    bad = validate_features(table, predictor.column_types_, predictor._root())
+    bad = validate_features(table, column_types, root)
     if bad:
-        if ctx.config.on_bad_rows != "skip":
+        if on_bad_rows != "skip":
             raise DataError(f"{table.source}: {len(bad_row_indices(bad))} unlabelled row(s) cannot be used", bad)
         keep = np.setdiff1d(np.arange(len(table.frame)), bad_row_indices(bad))
         table = Table(table.frame.iloc[keep].reset_index(drop=True), table.source, table.base_dir)
     if len(table.frame) == 0:
         raise DataError(f"{table.source}: the unlabelled table has no rows")
-    return TableDataset(table, predictor.inputs_, None, predictor._root())
+    return TableDataset(table, inputs, None, root)
 
 
 class EndlessBatches:
@@ -92,41 +90,42 @@ def to_device(value: Any, device: torch.device) -> Any:
     return value
 
 
-def add_adaptation(ctx, data) -> None:
-    """Attach the criterion named by ``transfer.adapt`` and add its loss term to ``ctx``."""
-    options = ctx.config.transfer
+def build_criterion(net, options: dict) -> nn.ModuleDict:
+    """The criterion named by ``transfer.adapt``, on the fused embedding (``adapt_on: "fused"``) or
+    one per input's features (``"features"``).
+
+    Raises:
+        ConfigError: no or an unknown method, or an unknown ``adapt_on``.
+    """
     name = options.get("adapt")
     if name is None:
         raise ConfigError("unlabeled_data needs a domain-adaptation method: transfer.adapt = "
                           f"one of {ADAPTATIONS.names()}")
-    cls = ADAPTATIONS.get(name) if name in ADAPTATIONS else None
-    if cls is None:
+    if name not in ADAPTATIONS:
         raise ConfigError(f"unknown transfer.adapt {name!r}; known: {ADAPTATIONS.names()}")
+    cls = ADAPTATIONS.get(name)
     level = options.get("adapt_on", "fused")
     if level not in ("fused", "features"):
         raise ConfigError(f"transfer.adapt_on must be 'fused' or 'features', got {level!r}")
-    net = ctx.net
-    extra = {k: v for k, v in options.get("adapt_options", {}).items()}
+    extra = dict(options.get("adapt_options", {}))
     if level == "fused":
-        criterion = nn.ModuleDict({"fused": cls(net.fusion.output_dim, **extra)})
-    else:
-        criterion = nn.ModuleDict({f"in_{i}": cls(net.encoder(n).output_dim, **extra)
-                                   for i, n in enumerate(net.input_names)})
-    net.add_module(ATTACHED, criterion)
-    stream = EndlessBatches(unlabeled_dataset(ctx, data), net, ctx.config, ctx.seed)
+        return nn.ModuleDict({"fused": cls(net.fusion.output_dim, **extra)})
+    return nn.ModuleDict({f"in_{i}": cls(net.encoder(n).output_dim, **extra) for i, n in enumerate(net.input_names)})
+
+
+def adaptation_loss(criterion: nn.ModuleDict, stream: "EndlessBatches", options: dict) -> "AdaptationLoss":
+    """The loss term of ``criterion`` on batches of ``stream`` with the ``transfer`` options' weights.
+
+    Raises:
+        ConfigError: ``pseudo_label_threshold`` outside (0, 1].
+    """
     threshold = options.get("pseudo_label_threshold")
     if threshold is not None and not 0.0 < float(threshold) <= 1.0:
         raise ConfigError(f"transfer.pseudo_label_threshold must be in (0, 1], got {threshold!r}")
-    ctx.extra_losses.append(AdaptationLoss(name, criterion, stream, level, float(options.get("adapt_weight", 1.0)),
-                                           float(options.get("entropy_weight", 0.0)),
-                                           None if threshold is None else float(threshold),
-                                           float(options.get("pseudo_label_weight", 1.0))))
-
-
-def detach_adaptation(net) -> None:
-    """Remove the criterion from the network after training (it is not part of the model)."""
-    if hasattr(net, ATTACHED):
-        delattr(net, ATTACHED)
+    return AdaptationLoss(options["adapt"], criterion, stream, options.get("adapt_on", "fused"),
+                          float(options.get("adapt_weight", 1.0)), float(options.get("entropy_weight", 0.0)),
+                          None if threshold is None else float(threshold),
+                          float(options.get("pseudo_label_weight", 1.0)))
 
 
 class AdaptationLoss:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import lightning as L
 
-from transmodal.transfer.base import STRATEGIES, encoders, unfreeze_encoders
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, unfreeze_encoders
 
 DEFAULT_LAYER_DECAY = 0.75
 
 
 @STRATEGIES.register("finetune")
-def finetune(ctx, options: dict) -> None:
+def finetune(ctx: StrategyContext, options: dict) -> None:
     """Unfreeze every encoder; lower layers learn more slowly.
 
     Options:
@@ -21,7 +21,7 @@ def finetune(ctx, options: dict) -> None:
         freeze_epochs: Epochs at the start during which the encoders do not change (default 0).
     """
     unfreeze_encoders(ctx.net, options)
-    ctx.config.transfer.setdefault("layer_decay", DEFAULT_LAYER_DECAY)
+    ctx.optimizer["layer_decay"] = float(options.get("layer_decay", DEFAULT_LAYER_DECAY))
     epochs = int(options.get("freeze_epochs", 0))
     if epochs > 0:
         ctx.callbacks.append(GradualUnfreezing(epochs))

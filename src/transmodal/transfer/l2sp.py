@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from transmodal.transfer.base import STRATEGIES, encoders, unfreeze_encoders
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, unfreeze_encoders
 
 DEFAULT_ALPHA = 0.01
 
 
 @STRATEGIES.register("l2sp")
-def l2sp(ctx, options: dict) -> None:
+def l2sp(ctx: StrategyContext, options: dict) -> None:
     """Every encoder trains; ``alpha / 2 * ||w - w0||^2`` over their weights joins the loss.
 
     Options:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from transmodal.transfer.base import STRATEGIES, encoders, set_trainable
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, set_trainable
 
 
 @STRATEGIES.register("linear_probe")
-def linear_probe(ctx, options: dict) -> None:
+def linear_probe(ctx: StrategyContext, options: dict) -> None:
     """Freeze every encoder (and the fusion when it comes from ``init_from``); the head trains.
 
     Options:
@@ -14,5 +14,4 @@ def linear_probe(ctx, options: dict) -> None:
     """
     for encoder in encoders(ctx.net, options):
         encoder.freeze(True)
-    transferred = bool(ctx.history.get("transfer", {}).get("copied"))
-    set_trainable(ctx.net.fusion, bool(options.get("train_fusion", not transferred)))
+    set_trainable(ctx.net.fusion, bool(options.get("train_fusion", not ctx.transferred)))

@@ -9,48 +9,36 @@ classes, so a different label set gets a new head while the encoders keep their 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from transmodal.errors import ConfigError
+from transmodal.saved.loader import is_predictor_folder, load_fitted
 
-PREDICTOR_FORMAT = "transmodal-model"
-
-
-def is_predictor_folder(path: str | Path) -> bool:
-    """True when ``path`` is a saved predictor folder (``config.json`` with the predictor format);
-    other folder kinds (alignment models, ...) are left to their own hooks."""
-    config = Path(path) / "config.json"
-    if not config.is_file():
-        return False
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("format") == PREDICTOR_FORMAT and "tasks" in data
+__all__ = ["copy_state", "is_predictor_folder", "load_source", "same_task", "shared_inputs"]
 
 
 def load_source(source: Any):
-    """A fitted :class:`MultimodalPredictor` from a predictor object or a saved folder, or None when
-    ``source`` is a folder of another kind.
+    """A fitted predictor (the object itself, or a :class:`~transmodal.saved.loader.FittedModel`
+    read from a saved folder), or None when ``source`` is a folder of another kind.
 
     Raises:
         ConfigError: the folder does not exist, or the object is not a fitted predictor.
     """
-    from transmodal.predictor import MultimodalPredictor
-
-    if isinstance(source, MultimodalPredictor):
+    if not isinstance(source, (str, Path)):
+        if not all(hasattr(source, a) for a in ("tasks_", "inputs_", "encoder_settings_")):
+            if hasattr(source, "tasks_") or type(source).__name__ == "MultimodalPredictor":
+                raise ConfigError("init_from/teacher: the predictor is not fitted")
+            raise ConfigError(f"init_from/teacher must be a model folder or a fitted MultimodalPredictor, "
+                              f"got {type(source).__name__}")
         if not hasattr(source, "net_"):
             raise ConfigError("init_from/teacher: the predictor is not fitted")
         return source
-    if not isinstance(source, (str, Path)):
-        raise ConfigError(f"init_from/teacher must be a model folder or a MultimodalPredictor, got {type(source).__name__}")
     if not Path(source).is_dir():
         raise ConfigError(f"init_from/teacher: model folder {source} does not exist")
     if not is_predictor_folder(source):
         return None
-    return MultimodalPredictor.load(source)
+    return load_fitted(source)
 
 
 def shared_inputs(target_inputs, source) -> list[str]:
@@ -69,32 +57,6 @@ def same_task(a, b) -> bool:
     return a.name == b.name and a.problem_type == b.problem_type and list(a.classes or []) == list(b.classes or [])
 
 
-def transplant(ctx, source) -> dict[str, Any]:
-    """Rebuild ``ctx.net`` with the source's encoder settings and fusion, and copy its weights.
-
-    Returns:
-        A summary: ``{"inputs": [...], "heads": [...], "copied": n_tensors}``.
-    """
-    from transmodal.build import build_net
-
-    predictor, config = ctx.predictor, ctx.config
-    shared = shared_inputs(predictor.inputs_, source)
-    if not shared:
-        raise ConfigError("init_from: the source predictor shares no input column with this table "
-                          f"(source inputs {[s.name for s in source.inputs_]})")
-    settings = {name: dict(s) for name, s in predictor.encoder_settings_.items()}
-    for name in shared:
-        settings[name] = dict(source.encoder_settings_[name])
-    config.fusion, config.hidden_dim = source.config_.fusion, source.config_.hidden_dim
-    config.fusion_options = dict(source.config_.fusion_options)
-    net = build_net(predictor.inputs_, settings, predictor.tasks_, config)
-    predictor.encoder_settings_ = settings
-    heads = [t.name for t in predictor.tasks_ if any(same_task(t, s) for s in source.tasks_)]
-    state = copy_state(net, source.net_, shared, heads)
-    ctx.net = net
-    return {"inputs": shared, "heads": heads, "copied": len(state)}
-
-
 def copy_state(net, source_net, inputs: list[str], heads: list[str]) -> dict[str, Any]:
     """Copy the source's tensors of ``inputs``' encoders, the fusion and ``heads`` into ``net``
     where the name and the shape match; returns what was copied."""
@@ -107,3 +69,4 @@ def copy_state(net, source_net, inputs: list[str], heads: list[str]) -> dict[str
              if k.startswith(prefixes) and k in own and own[k].shape == v.shape}
     net.load_state_dict(state, strict=False)
     return state
+

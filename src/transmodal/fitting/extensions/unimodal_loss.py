@@ -18,21 +18,21 @@ from typing import Any
 import torch
 
 from transmodal.errors import ConfigError
-from transmodal.fitting import FIT_HOOKS, FitContext, FitHook
+from transmodal.fitting.state import Extension, FitRequest, FitState
 
 
-@FIT_HOOKS.register("unimodal_loss_weight")
-class UnimodalLossHook(FitHook):
+class UnimodalLoss(Extension):
     """Adds the ``unimodal/<input>`` loss terms to training."""
 
-    def active(self, ctx: FitContext) -> bool:
-        return float(ctx.config.unimodal_loss_weight or 0.0) > 0.0
+    @classmethod
+    def wanted(cls, request: FitRequest) -> bool:
+        return float(request.config.unimodal_loss_weight or 0.0) > 0.0
 
-    def on_net(self, ctx: FitContext) -> None:
-        if len(ctx.net.input_names) < 2:
+    def attach(self, state: FitState) -> None:
+        if len(state.net.input_names) < 2:
             raise ConfigError("unimodal_loss_weight needs at least two inputs; with one input it is the task loss "
                               "itself (set it to 0)")
-        ctx.extra_losses.append(UnimodalTerm(float(ctx.config.unimodal_loss_weight)))
+        state.training.extra_losses.append(UnimodalTerm(float(state.config.unimodal_loss_weight)))
 
 
 class UnimodalTerm:

@@ -1,4 +1,5 @@
-"""Collects the report's numbers at the end of ``fit`` (tuning-set evaluation, data summary)."""
+"""The report's numbers: tuning-set evaluation per task, modality importance, data summary and the
+environment (collected at the end of a fit by :class:`transmodal.fitting.extensions.report.Report`)."""
 
 from __future__ import annotations
 
@@ -8,31 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transmodal.fitting import FIT_HOOKS, FitContext, FitHook
-
 MAX_POINTS = 2000  # regression points kept for the residual plot
-
-
-@FIT_HOOKS.register("report")
-class ReportHook(FitHook):
-    """Always active: sets ``predictor.report_`` after training."""
-
-    def active(self, ctx: FitContext) -> bool:
-        return True
-
-    def after_fit(self, ctx: FitContext) -> None:
-        from transmodal.engine.inference import frozen_cache
-
-        predictor = ctx.predictor
-        cache = frozen_cache(predictor.net_, ctx.tune_set)  # frozen inputs encoded once for all passes
-        predictor.report_ = {
-            "data": data_summary(pd.concat([ctx.train.frame, ctx.tune.frame]), predictor.column_types_,
-                                 len(ctx.bad_rows), len({b.row for b in ctx.bad_rows if b.row >= 0})),
-            "tasks": evaluate_tasks(predictor, ctx.tune_set, cache),
-            "importance": modality_importance(predictor, ctx.tune_set, cache),
-            "environment": environment(),
-            "rows": {"train": len(ctx.train.frame), "tuning": len(ctx.tune.frame)},
-        }
 
 
 def data_summary(frame: pd.DataFrame, column_types: dict[str, str], bad_cells: int, bad_rows: int) -> dict[str, Any]:

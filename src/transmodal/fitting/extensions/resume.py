@@ -1,4 +1,5 @@
-"""The ``resume`` fit hook: ``fit(..., checkpoint_dir=DIR, resume=True, checkpoint_every=N)``.
+"""``fit(..., checkpoint_dir=DIR, resume=True, checkpoint_every=N)``: checkpoints during fit and
+resuming from them.
 
 With ``checkpoint_dir`` a fit writes ``DIR/last.safetensors`` every ``checkpoint_every`` steps (default
 50) and at each epoch end, plus ``DIR/run.json`` (the configuration and seed). With ``resume=True`` a
@@ -13,39 +14,40 @@ from pathlib import Path
 
 from transmodal.config import save_json
 from transmodal.errors import ConfigError
-from transmodal.fitting import FIT_HOOKS, FitContext, FitHook
+from transmodal.fitting.state import Extension, FitRequest, FitState
 
 CHECKPOINT_FILE = "last.safetensors"
 RUN_FILE = "run.json"
 DEFAULT_EVERY = 50
 
 
-@FIT_HOOKS.register("resume")
-class ResumeHook(FitHook):
+class Resume(Extension):
     """Checkpoints during fit and resumes from them."""
 
     options = ("checkpoint_dir", "resume", "checkpoint_every")
 
-    def active(self, ctx: FitContext) -> bool:
-        if ctx.options.get("resume") and ctx.options.get("checkpoint_dir") is None:
+    @classmethod
+    def wanted(cls, request: FitRequest) -> bool:
+        if request.options.get("resume") and request.options.get("checkpoint_dir") is None:
             raise ConfigError("resume=True needs checkpoint_dir= (the folder the checkpoints are written to)")
-        return ctx.options.get("checkpoint_dir") is not None
+        return request.options.get("checkpoint_dir") is not None
 
-    def on_net(self, ctx: FitContext) -> None:
+    def attach(self, state: FitState) -> None:
         from transmodal.checkpointing.callback import ResumeCheckpoint
         from transmodal.checkpointing.io import SafetensorsCheckpointIO
 
-        folder = Path(ctx.options["checkpoint_dir"])
+        folder = Path(state.options["checkpoint_dir"])
         folder.mkdir(parents=True, exist_ok=True)
-        run = {"seed": ctx.seed, "config": json.loads(json.dumps(ctx.config.to_dict(), default=str))}
+        run = {"seed": state.seed, "config": json.loads(json.dumps(state.config.to_dict(), default=str))}
         path = folder / CHECKPOINT_FILE
-        if ctx.options.get("resume") and path.is_file():
+        trainer_options = state.training.trainer_options
+        if state.options.get("resume") and path.is_file():
             _check_same_run(folder / RUN_FILE, run)
-            ctx.trainer_options["ckpt_path"] = str(path)
+            trainer_options["ckpt_path"] = str(path)
         save_json(run, folder / RUN_FILE)
-        every = ctx.options.get("checkpoint_every")
-        ctx.callbacks.append(ResumeCheckpoint(path, DEFAULT_EVERY if every is None else int(every)))
-        ctx.trainer_options.setdefault("plugins", []).append(SafetensorsCheckpointIO())
+        every = state.options.get("checkpoint_every")
+        state.training.callbacks.append(ResumeCheckpoint(path, DEFAULT_EVERY if every is None else int(every)))
+        trainer_options.setdefault("plugins", []).append(SafetensorsCheckpointIO())
 
 
 def _check_same_run(path: Path, run: dict) -> None:

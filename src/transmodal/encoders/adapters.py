@@ -1,0 +1,81 @@
+"""peft adapters (LoRA or IA3) inside an encoder: inserted by the ``lora`` transfer strategy during a
+fit, and again by the loader from the saved model spec.
+
+Adapters go on the ``Linear`` and ``Conv1d/2d`` layers of an encoder: the attention and
+feed-forward projections of a transformers model, the convolutions and projection of a built-in
+net. Base weights stay frozen; with ``train_norms`` the small normalisation layers train too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from transmodal.errors import ConfigError
+
+ADAPTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
+METHODS = ("lora", "ia3")
+
+
+def adapter_spec(options: dict) -> dict[str, Any]:
+    """The JSON adapter settings from the ``transfer`` options (defaults filled in).
+
+    Raises:
+        ConfigError: unknown ``method``.
+    """
+    method = options.get("method", "lora")
+    if method not in METHODS:
+        raise ConfigError(f"unknown transfer.method {method!r}; known: {list(METHODS)}")
+    r = int(options.get("r", 8))
+    return {"method": method, "r": r, "lora_alpha": float(options.get("lora_alpha", 2 * r)),
+            "lora_dropout": float(options.get("lora_dropout", 0.0)),
+            "train_norms": bool(options.get("train_norms", True))}
+
+
+def target_modules(encoder: nn.Module) -> list[str]:
+    """Names (inside ``encoder``) of the layers that get adapters."""
+    return [name for name, module in encoder.named_modules() if name and isinstance(module, ADAPTED)]
+
+
+def _set_trainable(module: nn.Module, trainable: bool) -> None:
+    for parameter in module.parameters():
+        parameter.requires_grad_(trainable)
+
+
+def inject(encoder, spec: dict[str, Any]) -> bool:
+    """Put ``spec``'s adapters into ``encoder`` in place; False when there is nothing to adapt."""
+    import peft
+
+    targets = target_modules(encoder)
+    if not targets:
+        return False
+    if spec["method"] == "lora":
+        config = peft.LoraConfig(r=spec["r"], lora_alpha=spec["lora_alpha"], lora_dropout=spec["lora_dropout"],
+                                 target_modules=targets)
+    else:
+        config = peft.IA3Config(target_modules=targets, feedforward_modules=[])
+    encoder.frozen = False  # adapters train: no embedding cache, training mode
+    encoder.settings["frozen"] = False
+    _set_trainable(encoder, True)
+    peft.inject_adapter_in_model(config, encoder)  # freezes everything but the adapters
+    if spec.get("train_norms"):
+        for module in encoder.modules():
+            if isinstance(module, NORMS):
+                _set_trainable(module, True)
+    return True
+
+
+def base_keys(net, adapters: dict[str, dict], has_base_folder: bool) -> set[str]:
+    """State keys of frozen base parameters that rebuild from a reference and are not saved."""
+    from transmodal.fusion.base import module_key
+
+    keys = set()
+    for name in adapters:
+        encoder = net.encoder(name)
+        if not (encoder.weights_from_reference or has_base_folder):
+            continue
+        prefix = f"encoders.{module_key(name)}."
+        keys |= {prefix + key for key, p in encoder.named_parameters() if not p.requires_grad}
+    return keys

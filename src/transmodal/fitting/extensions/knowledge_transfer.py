@@ -1,0 +1,127 @@
+"""The knowledge-transfer network: ``hyperparameters={"transfer_from": {"column": X, "model": DIR}}``.
+
+A predictor for a column Y also receives Z = f(X), a representation of another column X from a
+frozen source model, and fuses them as Y' = g(Y, Z). ``transfer_from`` keys:
+
+- ``column``: X (a column of the table).
+- ``model``: the source of f: an alignment model folder (f = its X tower's encoder) or a saved
+  predictor folder (f = its encoder of X).
+- ``align``: an alignment model folder of X and Y, for rows without X (default: ``model`` when it
+  is an alignment model). Without one, a missing X falls back to the fusion's learned placeholder.
+- ``query``: Y (default: the only other non-tabular input); ``k``: neighbours (default 5);
+  ``bank_size``: training rows kept in the bank (default 4096).
+
+At prediction Z comes from the row's X when present; when X is empty, Zhat is the mean Z of the
+``k`` training rows whose aligned X embedding is nearest to the row's aligned Y embedding. The
+frozen f, the aligned Y tower and the bank are saved with the predictor, which stays a normal model
+folder. ``initialise`` chooses the encoders and the ``transfer`` fusion (recorded in the model spec's
+architecture); ``load_weights`` copies f and the tower and fills the bank.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from transmodal.errors import ConfigError
+from transmodal.fitting.state import Extension, FitRequest, FitState
+from transmodal.saved.spec import Architecture
+
+DEFAULT_K = 5
+DEFAULT_BANK = 4096
+
+
+def load_model(folder):
+    """An AlignmentModel or a fitted predictor (:class:`~transmodal.saved.loader.FittedModel`) from a folder."""
+    from transmodal.alignment.model import AlignmentModel, is_alignment_folder
+    from transmodal.saved.loader import load_fitted
+
+    return AlignmentModel.load(folder) if is_alignment_folder(folder) else load_fitted(folder)
+
+
+class KnowledgeTransfer(Extension):
+    """Builds the knowledge-transfer network from ``hyperparameters["transfer_from"]``."""
+
+    def __init__(self) -> None:
+        self.source: Any = None
+        self.align: Any = None
+        self.column = self.query = ""
+
+    @classmethod
+    def wanted(cls, request: FitRequest) -> bool:
+        return bool(request.config.transfer_from)
+
+    def initialise(self, state: FitState) -> None:
+        from transmodal.build import encoder_spec
+
+        options = dict(state.config.transfer_from)
+        if "column" not in options or "model" not in options:
+            raise ConfigError("transfer_from needs 'column' (X) and 'model' (a source model folder)")
+        self.column = options["column"]
+        inputs = {spec.name: spec for spec in state.inputs}
+        if self.column not in inputs:
+            raise ConfigError(f"transfer_from column {self.column!r} is not an input of the table")
+        self.query = options.get("query") or self._only_other(inputs)
+        self.source = load_model(options["model"])
+        self.align = load_model(options["align"]) if options.get("align") else \
+            (self.source if hasattr(self.source, "columns") else None)
+        z_dim = self.source.net_.encoder(self.column).output_dim
+        choices = state.encoder_choices
+        user_choices = dict(choices)
+        choices[self.column] = {**self.source.encoder_settings_[self.column], "frozen": True}
+        if self.align is None:
+            return
+        if {self.column, self.query} - set(self.align.columns):
+            raise ConfigError(f"transfer_from align model aligns {list(self.align.columns)}, "
+                              f"not {self.column!r} and {self.query!r}")
+        tower = self.align.net_.tower(self.query)
+        bank = min(int(options.get("bank_size", DEFAULT_BANK)), len(state.train.frame))
+        choices[self.query] = {
+            "name": "transfer_query", "modality": inputs[self.query].modality,
+            "base": encoder_spec(inputs[self.query], user_choices),
+            "tower": self.align.encoder_settings_[self.query],
+            "projection": {"kind": tower.kind, "embed_dim": tower.embed_dim, "dropout": self.align.config_.dropout},
+            "bank_size": bank, "key_dim": tower.embed_dim, "z_dim": z_dim, "k": int(options.get("k", DEFAULT_K)),
+        }
+        inner = state.architecture
+        state.architecture = Architecture(
+            "transfer", {"source": self.column, "query": self.query, "z_dim": z_dim, "inner": inner.fusion,
+                         "inner_options": dict(inner.fusion_options)}, inner.hidden_dim)
+
+    def _only_other(self, inputs: dict) -> str:
+        others = [n for n, s in inputs.items() if n != self.column and s.modality != "tabular"]
+        if len(others) != 1:
+            raise ConfigError(f"transfer_from: say which column receives Z with 'query' (candidates {others})")
+        return others[0]
+
+    def load_weights(self, state: FitState) -> None:
+        encoder = state.net.encoder(self.column)
+        encoder.load_state_dict(self.source.net_.encoder(self.column).state_dict())
+        encoder.freeze(True)
+        state.records["transfer_from"] = {"column": self.column, "query": self.query, "bank_size": 0}
+        if self.align is None:
+            return
+        query = state.net.encoder(self.query)
+        query.tower.load_state_dict(self.align.net_.tower(self.query).state_dict())
+        rows = np.sort(np.random.default_rng(state.seed).choice(len(state.train.frame), query.bank_keys.shape[0],
+                                                                replace=False))
+        from transmodal.data.readers import Table
+
+        subset = Table(state.train.frame.iloc[rows].reset_index(drop=True), state.train.source, state.train.base_dir)
+        keys = torch.as_tensor(self.align.encode(subset, self.column))  # (N, D)
+        query.bank_keys.copy_(torch.nan_to_num(keys))
+        query.bank_values.copy_(self._source_features(state, encoder, rows))
+        state.records["transfer_from"]["bank_size"] = len(rows)
+
+    def _source_features(self, state: FitState, encoder, rows: np.ndarray) -> torch.Tensor:
+        """Z = f(X) of the bank rows (N, Dz)."""
+        spec = next(s for s in state.train_set.inputs if s.name == self.column)
+        encoder.eval()
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(rows), 256):
+                items = [state.train_set.item(spec, int(r)) for r in rows[start:start + 256]]
+                chunks.append(encoder(encoder.prepare(items)).float())
+        return torch.cat(chunks)

@@ -1,0 +1,36 @@
+"""``hyperparameters={"transfer": {"strategy": NAME, ...}}``: what trains, decided in ``adapt`` by a
+strategy from :data:`transmodal.transfer.base.STRATEGIES` (one file each in ``transfer/``)."""
+
+from __future__ import annotations
+
+from transmodal.errors import ConfigError
+from transmodal.fitting.state import Extension, FitRequest, FitState
+
+
+class TransferStrategy(Extension):
+    """Runs the chosen strategy on the built network and hands its additions to training."""
+
+    options = ("teacher",)
+
+    @classmethod
+    def wanted(cls, request: FitRequest) -> bool:
+        return bool((request.config.transfer or {}).get("strategy"))
+
+    def adapt(self, state: FitState) -> None:
+        from transmodal.transfer.base import STRATEGIES, StrategyContext
+
+        options = dict(state.config.transfer)
+        name = options["strategy"]
+        if name not in STRATEGIES:
+            raise ConfigError(f"unknown transfer.strategy {name!r}; known: {STRATEGIES.names()}")
+        ctx = StrategyContext(net=state.net, tasks=state.tasks, train=state.train,
+                              transferred=bool(state.records.get("transfer", {}).get("copied")),
+                              init_from=state.options.get("init_from"), teacher=state.options.get("teacher"))
+        STRATEGIES.get(name)(ctx, options)
+        state.adapters.update(ctx.adapters)
+        state.base = ctx.base
+        state.training.extra_losses += ctx.extra_losses
+        state.training.callbacks += ctx.callbacks
+        if ctx.optimizer:
+            overrides = state.training.config_overrides
+            overrides["transfer"] = {**overrides.get("transfer", state.config.transfer), **ctx.optimizer}

@@ -1,0 +1,48 @@
+"""The ``transfer`` section of the hyperparameters, typed: every key a strategy, the joint training
+or the domain adaptation reads. Validated when a fit starts (an unknown key or a wrong type is a
+ConfigError naming it and listing the valid ones); the fit itself reads the section as given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from transmodal.config import section_from_dict
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """``hyperparameters["transfer"]``."""
+
+    strategy: str | None = None  # a name from transfer.base.STRATEGIES
+    inputs: list | None = None  # limit the strategy to these inputs' encoders
+    layer_decay: float | None = None  # finetune/l2sp: encoder learning-rate factor per layer group
+    freeze_epochs: int = 0  # finetune: epochs before the encoders train
+    method: str = "lora"  # lora: "lora" or "ia3"
+    r: int = 8  # lora: rank
+    lora_alpha: float | None = None  # lora: scaling numerator (default 2 r)
+    lora_dropout: float = 0.0
+    train_norms: bool = True  # lora: also train normalisation layers of built-in nets
+    alpha: float = 0.01  # l2sp: pull towards the starting weights
+    layers: int = 1  # partial: top layer groups that train
+    train_fusion: bool | None = None  # linear_probe: also train the fusion
+    temperature: float = 2.0  # distill
+    distill_weight: float = 1.0  # distill
+    lambda_: float = 1.0  # joint training: target loss weight ("lambda" in the section)
+    adapt: str | None = None  # domain adaptation: a name from transfer.domain.ADAPTATIONS
+    adapt_on: str = "fused"  # "fused" or "features"
+    adapt_weight: float = 1.0
+    adapt_options: dict[str, Any] = field(default_factory=dict)
+    entropy_weight: float = 0.0
+    pseudo_label_threshold: float | None = None
+    pseudo_label_weight: float = 1.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "TransferSettings":
+        """Check the section.
+
+        Raises:
+            ConfigError: an unknown key or a value of the wrong type.
+        """
+        values = {("lambda_" if k == "lambda" else k): v for k, v in (values or {}).items()}
+        return section_from_dict(cls, values, "transfer")
