@@ -6,10 +6,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from transmodal.config import section_from_dict
 from transmodal.errors import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class AlignConfig:
     """How towers are built and trained into a shared space.
 
@@ -43,13 +44,13 @@ class AlignConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "AlignConfig":
-        """Build from a (partial) dict; unknown keys raise ConfigError."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown alignment hyperparameter(s) {unknown}; known: {sorted(known)}")
-        config = cls(**values)
+        """Build from a (partial) dict.
+
+        Raises:
+            ConfigError: an unknown key (the valid ones are listed), a value of the wrong type, or
+                an unknown ``projection``.
+        """
+        config = section_from_dict(cls, values, "alignment")
         if config.projection not in ("auto", "linear", "mlp"):
             raise ConfigError(f"projection must be auto, linear or mlp, got {config.projection!r}")
         return config

@@ -11,7 +11,7 @@ from torch import nn
 
 from transmodal.config import FitConfig
 from transmodal.engine.cache import EmbeddingCache
-from transmodal.engine.optim import configure_adamw, parameter_groups
+from transmodal.engine.optim import configure_adamw, new_part_groups, parameter_groups
 from transmodal.fusion.base import module_key
 from transmodal.heads.task import TaskSpec
 from transmodal.losses.base import LOSSES, task_loss_name
@@ -137,22 +137,12 @@ class PredictorModule(L.LightningModule):
     # ---- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):
         groups = parameter_groups(self.net, self.config)
-        groups += auxiliary_groups(self.auxiliary, self.config)
+        groups += new_part_groups(self.auxiliary, self.config)
         own = [p for p in self.weighting.parameters() if p.requires_grad]  # learned task weights
         if own:
             groups.append({"params": own, "lr": self.weighting.learning_rate or self.config.learning_rate,
                            "weight_decay": 0.0})
         return configure_adamw(groups, self.total_steps, self.config.warmup_ratio)
-
-
-def auxiliary_groups(auxiliary: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
-    """AdamW groups of the auxiliary modules: new parts at ``learning_rate``, no decay on 1-d
-    parameters (biases, norms)."""
-    params = [p for p in auxiliary.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.ndim >= 2], "lr": config.learning_rate,
-               "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.ndim < 2], "lr": config.learning_rate, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
 
 
 def _default_metric(task: TaskSpec, several: bool = False) -> str:

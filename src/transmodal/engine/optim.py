@@ -61,6 +61,15 @@ def parameter_groups(net: nn.Module, config: RateConfig, layer_decay: float | No
     return [g for g in groups if g["params"]]
 
 
+def new_part_groups(module: nn.Module, config: RateConfig) -> list[dict[str, Any]]:
+    """AdamW groups of a module that is all new parts (an auxiliary module trained beside the
+    network for an extra loss): ``learning_rate``, no decay on 1-d parameters."""
+    decay, no_decay = _split_decay([(n, p) for n, p in module.named_parameters() if p.requires_grad])
+    groups = [{"params": decay, "lr": config.learning_rate, "weight_decay": config.weight_decay},
+              {"params": no_decay, "lr": config.learning_rate, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def layer_scales(net: EncoderNet, decay: float) -> dict[int, float]:
     """Layer-wise learning-rate decay: ``id(parameter) -> decay**k`` for an encoder parameter in the
     k-th of its ``layer_groups()`` counted from the top (k = 1 for the top group); parameters

@@ -20,17 +20,43 @@ architecture); ``load_weights`` copies f and the tower and fills the bank.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from transmodal.config import section_from_dict
 from transmodal.errors import ConfigError
 from transmodal.fitting.state import Extension, FitRequest, FitState
 from transmodal.saved.spec import Architecture
 
 DEFAULT_K = 5
 DEFAULT_BANK = 4096
+
+
+@dataclass(frozen=True)
+class TransferFromSettings:
+    """``hyperparameters["transfer_from"]``, typed (see the module docstring)."""
+
+    column: str  # X
+    model: str  # source model folder: alignment model or saved predictor
+    align: str | None = None  # alignment model of X and Y for rows without X
+    query: str | None = None  # Y
+    k: int = DEFAULT_K
+    bank_size: int = DEFAULT_BANK
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TransferFromSettings":
+        """Check the section.
+
+        Raises:
+            ConfigError: ``column`` or ``model`` missing, an unknown key or a wrong type.
+        """
+        if "column" not in values or "model" not in values:
+            raise ConfigError("transfer_from needs 'column' (X) and 'model' (a source model folder)")
+        return section_from_dict(cls, {k: str(v) if k in ("model", "align") and v is not None else v
+                                       for k, v in values.items()}, "transfer_from")
 
 
 def load_model(folder):
@@ -56,16 +82,14 @@ class KnowledgeTransfer(Extension):
     def initialise(self, state: FitState) -> None:
         from transmodal.build import encoder_spec
 
-        options = dict(state.config.transfer_from)
-        if "column" not in options or "model" not in options:
-            raise ConfigError("transfer_from needs 'column' (X) and 'model' (a source model folder)")
-        self.column = options["column"]
+        options = TransferFromSettings.from_dict(state.config.transfer_from)
+        self.column = options.column
         inputs = {spec.name: spec for spec in state.inputs}
         if self.column not in inputs:
             raise ConfigError(f"transfer_from column {self.column!r} is not an input of the table")
-        self.query = options.get("query") or self._only_other(inputs)
-        self.source = load_model(options["model"])
-        self.align = load_model(options["align"]) if options.get("align") else \
+        self.query = options.query or self._only_other(inputs)
+        self.source = load_model(options.model)
+        self.align = load_model(options.align) if options.align else \
             (self.source if hasattr(self.source, "columns") else None)
         z_dim = self.source.net_.encoder(self.column).output_dim
         choices = state.encoder_choices
@@ -77,13 +101,13 @@ class KnowledgeTransfer(Extension):
             raise ConfigError(f"transfer_from align model aligns {list(self.align.columns)}, "
                               f"not {self.column!r} and {self.query!r}")
         tower = self.align.net_.tower(self.query)
-        bank = min(int(options.get("bank_size", DEFAULT_BANK)), len(state.train.frame))
+        bank = min(options.bank_size, len(state.train.frame))
         choices[self.query] = {
             "name": "transfer_query", "modality": inputs[self.query].modality,
             "base": encoder_spec(inputs[self.query], user_choices),
             "tower": self.align.encoder_settings_[self.query],
             "projection": {"kind": tower.kind, "embed_dim": tower.embed_dim, "dropout": self.align.config_.dropout},
-            "bank_size": bank, "key_dim": tower.embed_dim, "z_dim": z_dim, "k": int(options.get("k", DEFAULT_K)),
+            "bank_size": bank, "key_dim": tower.embed_dim, "z_dim": z_dim, "k": options.k,
         }
         inner = state.architecture
         state.architecture = Architecture(
