@@ -30,10 +30,12 @@ TINY_HYPERPARAMETERS = {
 }
 
 
-def write_table(folder: Path, n: int = 60, seed: int = 0, classes: int = 3) -> pd.DataFrame:
+def write_table(folder: Path, n: int = 60, seed: int = 0, classes: int = 3,
+                absolute: bool = False) -> pd.DataFrame:
     """Write ``n`` rows of images, tones, text and numbers whose class shows in every modality.
 
-    Returns the table (relative paths); also written as ``folder/table.csv``.
+    Returns the table (relative paths, or absolute ones with ``absolute``, for a DataFrame used away
+    from ``folder``); also written as ``folder/table.csv`` (relative paths).
     """
     import soundfile
     from PIL import Image
@@ -57,4 +59,7 @@ def write_table(folder: Path, n: int = 60, seed: int = 0, classes: int = 3) -> p
         })
     frame = pd.DataFrame(rows)
     frame.to_csv(folder / "table.csv", index=False)
+    if absolute:
+        for column in ("image", "audio"):
+            frame[column] = [str(folder / path) for path in frame[column]]
     return frame

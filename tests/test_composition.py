@@ -30,21 +30,8 @@ EXCLUSIVE = {frozenset({"finetune", "lora"})}  # two transfer strategies: one fi
 PAIRS = [pair for pair in itertools.combinations(EXTENSIONS, 2) if frozenset(pair) not in EXCLUSIVE]
 TRANSFER_INPUTS = ["image", "tabular"]  # the frozen text encoder stays frozen
 
-# pairs that fail on today's main (issue 14); they must pass once the fit pipeline rewrite lands
-ALIGN_DEFECT = ("issue 14 defect; fixed by the fit pipeline rewrite (init_from rebuilds the network after the "
-                "alignment head was attached: AttributeError 'auxiliary_alignment' at the first training step)")
-MEMO_DEFECT = ("issue 14 defect; fixed by the fit pipeline rewrite (init_from rebuilds the network after "
-               "feature_memo wrapped its frozen encoders: the memo no longer applies)")
-KNOWN_BROKEN: dict[tuple[str, str], str] = {
-    ("finetune", "align"): ALIGN_DEFECT, ("lora", "align"): ALIGN_DEFECT,
-    ("finetune", "feature_memo"): MEMO_DEFECT, ("lora", "feature_memo"): MEMO_DEFECT,
-}
-
-
 def _param(pair):
-    reason = KNOWN_BROKEN.get(pair)
-    marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
-    return pytest.param(*pair, id="+".join(pair), marks=marks)
+    return pytest.param(*pair, id="+".join(pair))
 
 
 @pytest.fixture(scope="module")
@@ -131,13 +118,15 @@ def _check_recorded(active: set[str], predictor, saved: Path, config: dict, work
     for strategy in ("finetune", "lora"):
         if strategy in active:
             assert fit_config["transfer"]["strategy"] == strategy
-            assert str(source) in json.dumps(config), "the saved model does not say where it was initialised from"
-            assert "transfer" in history  # what init_from copied
+            assert history["transfer"]["init_from"] == str(source)  # what init_from copied, and from where
+            assert history["transfer"]["inputs"] == ["image", "review", "tabular"]
     if "lora" in active:
         from safetensors import safe_open
 
         with safe_open(str(saved / "model.safetensors"), "pt") as handle:
             assert any("lora_" in name for name in handle.keys())  # the adapters are saved
+        assert set(config["adapters"]) == set(TRANSFER_INPUTS)  # ... and listed in the model spec
+        assert config["base"]["path"] == str(source.resolve())
     if "multitask" in active:
         assert history["multitask"]["weighting"] == "uncertainty"
         assert set(history["multitask"]["weights"]) == {"label", "big"}

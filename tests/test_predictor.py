@@ -107,6 +107,7 @@ def test_not_fitted_raises():
         MultimodalPredictor(label="y").predict(pd.DataFrame({"x": [1.0]}))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_same_model(table_dir):
     path = str(table_dir / "table.csv")
     hp = {**TINY_HYPERPARAMETERS, "max_epochs": 1}

@@ -31,6 +31,7 @@ def aligned(pairs):
     return AlignmentModel(columns=("image", "caption"), hyperparameters=TINY).fit(str(pairs / "pairs.csv"), seed=0)
 
 
+@pytest.mark.slow
 def test_zero_shot_picks_the_right_class(aligned, pairs):
     frame = pd.read_csv(pairs / "pairs.csv")
     result = aligned.zero_shot(str(pairs / "pairs.csv"), "image", list(COLORS.values()))
@@ -85,6 +86,7 @@ def test_bad_columns_raise():
         AlignmentModel(columns=("a", "b"), lock=("a", "b")).fit(pd.DataFrame({"a": ["x"], "b": ["y"]}))
 
 
+@pytest.mark.slow
 def test_three_columns_pretrain_then_fine_tune(pairs, tmp_path):
     """Self-supervised pretraining over every column pair, then a predictor starts from the towers."""
     from tests.conftest import TINY_HYPERPARAMETERS

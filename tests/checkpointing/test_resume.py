@@ -41,6 +41,7 @@ def _loadable_or_refused(out: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     write_table(tmp_path, n=48)
     (tmp_path / "hp.json").write_text(json.dumps(HP))
@@ -69,6 +70,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
         assert abs(metrics[name] - ref_metrics[name]) <= 1e-6, name
 
 
+@pytest.mark.slow
 def test_resume_in_process_after_an_interruption(tmp_path, monkeypatch):
     import lightning as L
 

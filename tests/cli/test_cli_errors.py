@@ -61,6 +61,7 @@ def test_text_in_numeric_column(table, capsys):
     _assert_clear(code, err, "bad.csv", 11, "size", ["'twelve' is not a number"])
 
 
+@pytest.mark.slow
 def test_unseen_label_at_evaluation(table, capsys, tmp_path):
     assert main(_fit_args(table / "table.csv", tmp_path / "model")) is None
     frame = pd.read_csv(table / "table.csv")
@@ -77,6 +78,7 @@ def test_missing_table_and_model_folder(tmp_path, capsys):
     assert code == 1 and "does not exist" in err
 
 
+@pytest.mark.slow
 def test_real_process_has_no_traceback(table):
     frame = pd.read_csv(table / "table.csv")
     frame.loc[0, "image"] = "img/missing.png"

@@ -11,6 +11,7 @@ from tabletools import TINY_HYPERPARAMETERS, write_table
 from transmodal.cli.app import main
 
 
+@pytest.mark.slow
 def test_multitask_compare_prints_the_comparison_and_writes_json(tmp_path, capsys):
     frame = write_table(tmp_path, n=50).drop(columns=["image", "audio"])
     frame["target"] = frame["size"] * 3.0 + np.arange(len(frame)) % 2

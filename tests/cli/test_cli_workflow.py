@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 
 import pandas as pd
@@ -10,6 +11,7 @@ from tabletools import write_table
 from transmodal.cli import main
 
 
+@pytest.mark.slow
 def test_fit_predict_evaluate_info(tmp_path, capsys):
     write_table(tmp_path, n=30)
     config = tmp_path / "hp.yaml"

@@ -30,6 +30,7 @@ def test_fusions_lists_every_strategy(capsys):
         assert any(line.startswith(name + " ") for line in out.splitlines())
 
 
+@pytest.mark.slow
 def test_robustness_prints_curves_and_both_summaries(av_model, capsys):
     model, table = str(av_model / "model"), str(av_model / "av.csv")
     main(["robustness", model, table, "-m", "audio", "--kind", "white_noise", "--levels", "0,0.5,1",
@@ -58,6 +59,7 @@ def test_importance_prints_both_methods(av_model, capsys):
     assert set(result["mask"]) == {"image", "audio"}
 
 
+@pytest.mark.slow
 def test_compare_fits_each_fusion_per_seed(av_model, tmp_path, capsys):
     main(["compare", str(av_model / "av.csv"), "--label", "label", "--fusions", "concat,gated", "--seeds", "2",
           "--set", "max_epochs=1", "--set", "hidden_dim=16", "--set", "batch_size=16",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 
 import pandas as pd
@@ -15,6 +16,7 @@ HP = ["--set", "max_epochs=2", "--set", "batch_size=16", "--set", "hidden_dim=16
       "--set", "multitask={architecture: mmoe, weighting: dwa}"]
 
 
+@pytest.mark.slow
 def test_fit_several_labels_from_the_cli(tmp_path):
     _load_commands()
     frame = write_table(tmp_path, n=40).drop(columns=["image", "audio"])

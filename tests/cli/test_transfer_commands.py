@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ TINY = ["--set", "max_epochs=1", "--set", "progress_bar=false", "--set", "hidden
         "--set", "encoders.image={name: cnn, width: 8, output_dim: 16}"]
 
 
+@pytest.mark.slow
 def test_fit_with_init_from_unlabeled_and_a_learning_curve(tmp_path, capsys):
     table = write_small(tmp_path, n=30)
     main(["fit", table, "--label", "label", "--out", str(tmp_path / "source"), *TINY])

@@ -179,6 +179,7 @@ def test_each_bad_kind_is_named_by_row_and_column(kind, tmp_path):
     assert f"row {row}, column '{column}'" in str(err.value) and "on_bad_rows" in str(err.value)
 
 
+@pytest.mark.slow
 def test_mixed_table_raises_cleanly_on_the_cli_and_skips_exactly_the_bad_rows(tmp_path):
     folder = tmp_path / "t"
     path, placed = _table(folder, BAD + OK)

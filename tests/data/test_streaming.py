@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from transmodal.data.streaming import iter_chunks, stream_outputs
 
@@ -18,6 +19,7 @@ def test_parquet_is_read_in_bounded_chunks(table_dir, tmp_path):
     assert chunks[0][1].base_dir == table_dir.resolve()
 
 
+@pytest.mark.slow
 def test_streamed_predictions_equal_whole_table_predictions(fitted, table_dir, monkeypatch):
     import transmodal.data.streaming as streaming
 

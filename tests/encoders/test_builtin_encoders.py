@@ -216,6 +216,7 @@ def test_audio_embedding_ignores_padding_and_augment_runs():
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.slow
 def test_audio_and_image_cnns_learn_simple_patterns():
     rng = np.random.default_rng(1)
     labels = torch.tensor([0, 1] * 16)

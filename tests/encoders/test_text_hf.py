@@ -148,6 +148,7 @@ def test_packaged_minilm_sentence_similarity() -> None:
     assert cosine[1, 0] > cosine[1, 2] + 0.4
 
 
+@pytest.mark.slow
 def test_modules_import_without_transformers() -> None:
     """Importing the encoder modules (as the registry does) must not import transformers."""
     code = (

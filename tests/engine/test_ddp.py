@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 import os
 import subprocess
@@ -37,6 +38,7 @@ def _run(folder: Path, devices: int) -> None:
                    env=env, check=True, capture_output=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_two_process_ddp_trains_like_one_process(tmp_path):
     write_table(tmp_path, n=64)
     _run(tmp_path, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tabletools import TINY_HYPERPARAMETERS
@@ -19,6 +20,7 @@ def test_cache_lookup_only_when_every_row_is_filled():
     assert not cache.complete("text")
 
 
+@pytest.mark.slow
 def test_frozen_encoder_sees_each_row_once(table_dir, monkeypatch):
     from transmodal.encoders.text_builtin import BuiltinText as BuiltinTextEncoder
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import numpy as np
 import pandas as pd
 
@@ -39,6 +40,7 @@ def test_grouped_batches_are_not_sorted_across_the_epoch():
     assert firsts != sorted(firsts) and firsts != sorted(firsts, reverse=True)
 
 
+@pytest.mark.slow
 def test_fit_with_group_by_length_trains_on_text():
     rng = np.random.default_rng(0)
     words = ["great soft fabric", "awful seams ripped"]

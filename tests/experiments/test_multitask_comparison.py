@@ -31,6 +31,7 @@ def report(frame):
     return compare_with_single_task(frame.iloc[:45], frame.iloc[45:], LABELS, hyperparameters=hp, seed=0)
 
 
+@pytest.mark.slow
 def test_every_task_is_compared_and_delta_m_is_the_mean_change(report):
     assert list(report.table["task"]) == LABELS
     assert list(report.table["metric"]) == ["accuracy", "accuracy", "rmse"]
@@ -63,6 +64,7 @@ def test_one_label_is_refused(frame):
         compare_with_single_task(frame, frame, ["label"])
 
 
+@pytest.mark.slow
 def test_with_a_frozen_encoder_the_timed_multitask_fit_reads_the_memo(frame):
     from transmodal.engine.feature_memo import clear_memo
 

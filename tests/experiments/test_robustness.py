@@ -38,6 +38,7 @@ def image_audio(tmp_path_factory):
     return MultimodalPredictor(label="label").fit(table, hyperparameters=hyper, seed=0), table
 
 
+@pytest.mark.slow
 def test_robustness_curve_levels_scores_and_summaries(image_audio):
     predictor, table = image_audio
     curves = robustness_curves(predictor, table, modality="image", noise=[0.5, 1.0], kind="missing")
@@ -87,6 +88,7 @@ def test_mask_importance_is_the_drop_when_the_column_is_emptied(image_audio):
     assert set(importance) == {"image", "audio"}
 
 
+@pytest.mark.slow
 def test_permutation_importance_is_deterministic(image_audio):
     predictor, table = image_audio
     a = modality_importance(predictor, table, method="permutation", repeats=2, seed=1)

@@ -12,6 +12,7 @@ from transmodal.errors import ConfigError
 from transmodal.export.run import export_model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("torchscript", ".pt")])
 def test_export_matches_pytorch(fitted, table_dir, tmp_path, fmt, suffix):
     summary = export_model(fitted, str(table_dir / "table.csv"), tmp_path / f"model{suffix}", fmt)
@@ -20,6 +21,7 @@ def test_export_matches_pytorch(fitted, table_dir, tmp_path, fmt, suffix):
     assert json.loads((tmp_path / f"model{suffix}.json").read_text())["format"] == fmt
 
 
+@pytest.mark.slow
 def test_onnx_runs_on_other_rows_than_the_traced_ones(fitted, table_dir, tmp_path):
     import onnxruntime
 
@@ -36,6 +38,7 @@ def test_onnx_runs_on_other_rows_than_the_traced_ones(fitted, table_dir, tmp_pat
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_export_and_unknown_format(fitted, table_dir, tmp_path):
     folder = fitted.save(tmp_path / "model")
     try:

@@ -18,9 +18,7 @@ ALIGN_HP = {"max_epochs": 6, "batch_size": 16, "embed_dim": 16, "learning_rate":
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("transfer")
-    frame = write_table(folder, n=90)
-    for column in ("image", "audio"):
-        frame[column] = [str(folder / path) for path in frame[column]]
+    frame = write_table(folder, n=90, absolute=True)
     frame = frame[["image", "audio", "label"]]
     AlignmentModel(columns=("image", "audio"), hyperparameters=ALIGN_HP).fit(frame, seed=0).save(folder / "align")
     teacher = MultimodalPredictor(label="label").fit(frame[["image", "label"]], hyperparameters=HP, seed=0)
@@ -28,6 +26,7 @@ def setup(tmp_path_factory):
     return folder, frame
 
 
+@pytest.mark.slow
 def test_init_from_alignment_loads_the_towers(setup):
     folder, frame = setup
     aligned = AlignmentModel.load(folder / "align")
@@ -39,6 +38,7 @@ def test_init_from_alignment_loads_the_towers(setup):
     assert all(torch.equal(image[k], expected[k]) for k in expected)  # frozen: unchanged by training
 
 
+@pytest.mark.slow
 def test_align_weight_adds_a_loss_and_saves_cleanly(setup, tmp_path):
     _, frame = setup
     predictor = MultimodalPredictor(label="label").fit(frame, hyperparameters={**HP, "align_weight": 0.5})
@@ -47,6 +47,7 @@ def test_align_weight_adds_a_loss_and_saves_cleanly(setup, tmp_path):
     MultimodalPredictor.load(tmp_path / "m")
 
 
+@pytest.mark.slow
 def test_transfer_network_uses_neighbours_when_the_source_column_is_missing(setup, tmp_path):
     folder, frame = setup
     hp = {**HP, "transfer_from": {"column": "image", "model": str(folder / "teacher"), "align": str(folder / "align")}}

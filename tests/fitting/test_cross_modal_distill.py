@@ -15,14 +15,13 @@ HP = {**TINY_HYPERPARAMETERS, "max_epochs": 6}
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("distill")
-    frame = write_table(folder, n=90)
-    for column in ("image", "audio"):
-        frame[column] = [str(folder / path) for path in frame[column]]
+    frame = write_table(folder, n=90, absolute=True)
     teacher = MultimodalPredictor(label="label").fit(frame[["image", "label"]], hyperparameters=HP, seed=0)
     teacher.save(folder / "teacher")
     return folder, frame
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["kl", "feature"])
 def test_student_reads_only_its_column_and_learns(setup, loss, tmp_path):
     folder, frame = setup

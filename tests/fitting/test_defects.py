@@ -17,9 +17,7 @@ HP = {**TINY_HYPERPARAMETERS, "max_epochs": 2}
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
     folder = tmp_path_factory.mktemp("defects")
-    frame = write_table(folder, n=60)
-    for column in ("image", "audio"):
-        frame[column] = [str(folder / path) for path in frame[column]]
+    frame = write_table(folder, n=60, absolute=True)
     source = MultimodalPredictor(label="label").fit(frame[["image", "review", "label"]], hyperparameters=HP, seed=0)
     source.save(folder / "source")
     return folder, frame

@@ -49,6 +49,7 @@ class Recorder(Extension):
     def finish(self, state): self._note("finish", state)
 
 
+@pytest.mark.slow
 def test_stages_run_in_order_on_one_network(source, monkeypatch):
     folder, data = source
     Recorder.calls = []

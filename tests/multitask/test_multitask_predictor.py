@@ -40,6 +40,7 @@ def fitted(frame):
     return fit(frame, {"architecture": "mmoe"}, epochs=8)
 
 
+@pytest.mark.slow
 def test_tasks_have_mixed_types_and_evaluate_per_task(fitted, frame):
     assert [t.problem_type for t in fitted.tasks_] == ["multiclass", "binary", "multilabel", "regression"]
     metrics = fitted.evaluate(frame)

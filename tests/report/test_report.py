@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import base64
 import json
 import re
@@ -29,6 +30,7 @@ def test_save_writes_a_self_contained_report(fitted, tmp_path):
     MultimodalPredictor.load(folder)  # the report files are sealed in the manifest
 
 
+@pytest.mark.slow
 def test_report_command_renders_again(fitted, tmp_path, capsys):
     folder = fitted.save(tmp_path / "model")
     for args in (["report", str(folder), "--out", str(tmp_path / "copy.html")], ["report", str(folder)]):

@@ -34,6 +34,7 @@ def test_gradient_reversal_flips_the_gradient():
     assert torch.allclose(x.grad, torch.full((3,), -1.0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,level", [("dann", "fused"), ("coral", "features"), ("mmd", "fused")])
 def test_adaptation_fits_with_unlabelled_rows_and_leaves_no_critic(method, level, source_table, target_table, tmp_path):
     unlabelled = pd.read_csv(target_table).drop(columns=["label"])
@@ -119,6 +120,7 @@ def test_source_label_without_source_data_is_a_clear_error(target_table):
         MultimodalPredictor(label="label").fit(target_table, source_label="x", hyperparameters=hyperparameters())
 
 
+@pytest.mark.slow
 def test_semi_supervised_fit_combines_init_from_joint_source_and_unlabelled_rows(
         source_dir, source_table, target_table):
     """Few labelled target rows, the labelled source table and unlabelled target rows in one fit."""

@@ -15,6 +15,7 @@ from transmodal.errors import ModelLoadError
 from transmodal.predictor import MultimodalPredictor
 
 
+@pytest.mark.slow
 def test_a_new_label_set_gets_a_new_head_and_keeps_the_encoders(tmp_path, target_table, source_dir):
     frame = pd.read_csv(target_table)
     frame["label"] = np.where(frame["label"] == "cat", "yes", "no")  # 2 classes instead of 3
@@ -46,6 +47,7 @@ def test_source_image_settings_adapt_other_image_sizes(tmp_path, source_dir):
     assert predictor.predict(str(tmp_path / "t.csv")).shape == (12,)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "ia3"])
 def test_saved_adapters_hold_only_what_changed_and_reload_identically(method, tmp_path, target_table, source_dir):
     predictor = MultimodalPredictor(label="label").fit(
@@ -64,6 +66,7 @@ def test_saved_adapters_hold_only_what_changed_and_reload_identically(method, tm
     assert diff.max() <= 1e-6
 
 
+@pytest.mark.slow
 def test_adapters_refuse_a_changed_base(tmp_path, target_table, source_table):
     base = MultimodalPredictor(label="label").fit(source_table, hyperparameters={**hyperparameters(), "max_epochs": 1})
     base.save(tmp_path / "base")

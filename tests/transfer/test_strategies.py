@@ -21,6 +21,7 @@ def _encoder_state(predictor, name="image"):
     return {k: v.clone() for k, v in predictor.net_.encoder(name).state_dict().items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES.names()))
 def test_every_strategy_fits_and_predicts(strategy, target_table, source_dir):
     predictor = _fit(target_table, source_dir, strategy=strategy)
@@ -66,6 +67,7 @@ def test_finetune_freeze_epochs_keeps_encoders_in_the_first_epoch(target_table, 
     assert all(torch.equal(before[k], after[k]) for k in before if "running" not in k and "num_batches" not in k)
 
 
+@pytest.mark.slow
 def test_l2sp_stays_closer_to_the_start_than_finetune(target_table, source_dir):
     source = _encoder_state(MultimodalPredictor.load(source_dir))
     distance = {}
