@@ -14,11 +14,20 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from transmodal.config import FitConfig
 from transmodal.data.readers import Table
 from transmodal.errors import BadRow
+
+if TYPE_CHECKING:  # types only: the heavy modules load when a stage needs them
+    from torch import nn
+
+    from transmodal.data.dataset import TableDataset
+    from transmodal.data.schema import InputSpec
+    from transmodal.heads.task import TaskSpec
+    from transmodal.model import MultimodalNet
+    from transmodal.saved.spec import Architecture, ModelSpec
 
 STAGES = (
     "prepare_tables",   # extensions: change the tables before the schema is read (teacher labels)
@@ -77,7 +86,7 @@ class TrainingAdditions:
     """
 
     extra_losses: list = field(default_factory=list)
-    modules: dict[str, Any] = field(default_factory=dict)
+    modules: dict[str, nn.Module] = field(default_factory=dict)
     callbacks: list = field(default_factory=list)
     trainer_options: dict[str, Any] = field(default_factory=dict)
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -93,19 +102,19 @@ class FitState:
     bad_rows: list[BadRow] = field(default_factory=list)
     # read
     column_types: dict[str, str] = field(default_factory=dict)
-    inputs: list = field(default_factory=list)
-    tasks: list = field(default_factory=list)
+    inputs: list[InputSpec] = field(default_factory=list)
+    tasks: list[TaskSpec] = field(default_factory=list)
     select_epoch: bool = True
     eval_metric: str = ""
     # initialise
     encoder_choices: dict[str, Any] = field(default_factory=dict)  # column/modality -> choice, as config.encoders
     fixed_encoders: dict[str, dict[str, Any]] = field(default_factory=dict)  # input -> settings used as they are
-    architecture: Any = None  # transmodal.saved.spec.Architecture
+    architecture: Architecture | None = None
     # build
-    train_set: Any = None
-    tune_set: Any = None
+    train_set: TableDataset | None = None
+    tune_set: TableDataset | None = None
     encoder_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    net: Any = None
+    net: MultimodalNet | None = None
     # adapt
     adapters: dict[str, dict[str, Any]] = field(default_factory=dict)
     base: dict[str, str] | None = None
@@ -134,7 +143,7 @@ class FitState:
     def options(self) -> dict[str, Any]:
         return self.request.options
 
-    def spec(self):
+    def spec(self) -> ModelSpec:
         """The :class:`~transmodal.saved.spec.ModelSpec` of what this fit has decided so far (encoder
         settings as the network holds them once it is built: freezing and adapters change them)."""
         from transmodal.saved.spec import ModelSpec

@@ -77,8 +77,9 @@ def normal(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
 
 
 def missing(batch: dict[str, Any], name: str, level: float, generator: torch.Generator) -> dict[str, Any]:
-    """Mark input ``name`` absent (mask False) in a random fraction ``level`` of the rows."""
-    if level <= 0:
+    """Mark input ``name`` absent (mask False) in a random fraction ``level`` of the rows (a batch
+    without that input is returned as it is, as by every other noise)."""
+    if level <= 0 or name not in batch["masks"]:
         return batch
     mask = batch["masks"][name]
     drop = uniform(tuple(mask.shape), generator) < level
