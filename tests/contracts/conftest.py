@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from contracttools import tiny_hyperparameters
 from tabletools import write_table
@@ -20,6 +21,15 @@ def _image_table(folder, n: int, seed: int) -> str:
     frame["big"] = np.where(frame["size"] > 1.0, "yes", "no")  # a second (binary) label
     frame.to_csv(folder / "two_labels.csv", index=False)
     return str(folder / "small.csv")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Contract tests run on tiny tensors: more threads only spin on the shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

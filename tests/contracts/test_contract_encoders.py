@@ -112,14 +112,6 @@ def build(modality: str, name: str, checkpoints: dict[str, str], **override):
 CASES = [(m, n) for m in MODALITIES for n in encoder_registry(m).names()]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: more threads only spin on the shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("modality", MODALITIES)
 def test_registry_is_not_empty(modality):
     assert encoder_registry(modality).names(), f"no {modality} encoder is registered"

@@ -52,14 +52,6 @@ def _features(dims: dict[str, int], seed: int = 0, grad: bool = False) -> dict[s
     return {n: torch.randn(BATCH, d, generator=generator).requires_grad_(grad) for n, d in dims.items()}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: more threads only spin on the shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_registry_is_not_empty():
     assert FUSIONS.names(), "no fusion is registered"
 
