@@ -11,7 +11,7 @@ from transmodal.data.dataset import TableDataset
 from transmodal.data.schema import InputSpec
 from transmodal.encoders.base import Encoder, build_encoder, default_encoder_spec, encoder_registry
 from transmodal.errors import ConfigError
-from transmodal.fusion.base import FUSIONS
+from transmodal.fusion.base import build_fusion
 from transmodal.heads.head import TaskHead
 from transmodal.heads.task import TaskSpec
 from transmodal.model import MultimodalNet
@@ -74,9 +74,8 @@ def build_net(spec, config: FitConfig) -> MultimodalNet:
         s.name: build_encoder(s.modality, spec.encoders[s.name]) for s in spec.inputs
     }
     architecture = spec.architecture
-    fusion_cls = FUSIONS.get(architecture.fusion)
-    fusion = fusion_cls({n: e.output_dim for n, e in encoders.items()}, architecture.hidden_dim,
-                        dropout=config.dropout, **architecture.fusion_options)
+    fusion = build_fusion(architecture.fusion, {n: e.output_dim for n, e in encoders.items()},
+                          architecture.hidden_dim, config.dropout, architecture.fusion_options)
     sharing = build_task_sharing(fusion.output_dim, spec.tasks, config)
     heads = {task.name: TaskHead(sharing.output_dim, task, config.dropout) for task in spec.tasks}
     return MultimodalNet(encoders, fusion, heads, spec.tasks, modality_dropout=config.modality_dropout,

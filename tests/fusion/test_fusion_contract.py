@@ -95,3 +95,14 @@ def test_every_fusion_fits_and_predicts_with_missing_modalities(name, gappy_tabl
     only_review = pd.read_csv(table).assign(image=None, audio=None)
     only_review.to_csv(gappy_table / f"only_review_{name}.csv", index=False)
     assert len(predictor.predict(str(gappy_table / f"only_review_{name}.csv"))) == 36
+
+
+def test_unknown_fusion_options_are_refused_with_the_known_ones():
+    from transmodal.errors import ConfigError
+    from transmodal.fusion.base import build_fusion
+
+    assert build_fusion("lowrank", {"a": 4, "b": 4}, 8, 0.1, {"rank": 2}).output_dim == 8
+    with pytest.raises(ConfigError, match=r"\['rnak'\].*'rank'"):
+        build_fusion("lowrank", {"a": 4, "b": 4}, 8, 0.1, {"rnak": 2})  # a typo was silently ignored
+    with pytest.raises(ConfigError, match="takes none"):
+        build_fusion("concat", {"a": 4}, 8, 0.1, {"heads": 2})

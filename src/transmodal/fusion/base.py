@@ -56,6 +56,33 @@ class Fusion(nn.Module):
         raise NotImplementedError
 
 
+def fusion_option_names(cls: type) -> list[str]:
+    """The ``fusion_options`` a fusion class takes: the keyword parameters of its constructor beyond
+    the ones every fusion has."""
+    import inspect
+
+    common = {"self", "input_dims", "output_dim", "dropout"}
+    return sorted(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                  if name not in common and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+
+
+def build_fusion(name: str, input_dims: dict[str, int], output_dim: int, dropout: float,
+                 options: dict[str, Any]) -> "Fusion":
+    """The fusion ``name`` from the registry, its options checked first.
+
+    Raises:
+        ConfigError: an option the fusion does not take (the ones it takes are listed).
+    """
+    from transmodal.errors import ConfigError
+
+    cls = FUSIONS.get(name)
+    unknown = sorted(set(options) - set(fusion_option_names(cls)))
+    if unknown:
+        raise ConfigError(f"unknown fusion_options {unknown} for fusion {name!r}; "
+                          f"it takes {fusion_option_names(cls) or 'none'}")
+    return cls(input_dims, output_dim, dropout=dropout, **options)
+
+
 def _key(name: str) -> str:
     """A ParameterDict/ModuleDict-safe key for an input name (column names may hold dots)."""
     return "m_" + "".join(c if c.isalnum() or c == "_" else f"_{ord(c):x}_" for c in name)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from transmodal.fusion.base import FUSIONS, Fusion
+from transmodal.fusion.base import FUSIONS, Fusion, build_fusion
 
 
 @FUSIONS.register("transfer")
@@ -29,7 +29,7 @@ class TransferFusion(Fusion):
             dims[query] = input_dims[query] - int(z_dim)  # the inner fusion sees base(Y) only
         super().__init__(dims, output_dim, dropout, source=source, query=query, z_dim=z_dim, inner=inner)
         self.source, self.query, self.z_dim = source, query, int(z_dim)
-        self.inner = FUSIONS.get(inner)(dims, output_dim, dropout=dropout, **(inner_options or {}))
+        self.inner = build_fusion(inner, dims, output_dim, dropout, dict(inner_options or {}))
         self.output_dim = self.inner.output_dim
 
     def forward(self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
