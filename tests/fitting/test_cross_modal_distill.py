@@ -40,3 +40,13 @@ def test_student_column_needs_a_teacher(setup):
     _, frame = setup
     with pytest.raises(ConfigError):
         MultimodalPredictor(label="label").fit(frame, student_column="audio", hyperparameters=HP)
+
+
+@pytest.mark.slow
+def test_no_holdout_trains_every_epoch_on_the_teacher_labels(setup):
+    """holdout_fraction=0 with a teacher used to fail inside scikit-learn's split."""
+    folder, frame = setup
+    student = MultimodalPredictor(label="label").fit(
+        frame[["image", "audio"]], teacher=str(folder / "teacher"), student_column="audio",
+        hyperparameters={**HP, "holdout_fraction": 0.0, "max_epochs": 2}, seed=0)
+    assert student.history_["epoch_selected"] is False and len(student.history_["epochs"]) == 2

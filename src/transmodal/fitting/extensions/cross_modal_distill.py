@@ -24,7 +24,7 @@ from torch import nn
 from transmodal.data.readers import Table
 from transmodal.errors import ConfigError, DataError
 from transmodal.fitting.state import Extension, FitRequest, FitState
-from transmodal.fitting.tables import holdout_split
+from transmodal.fitting.tables import tuning_split
 
 LOSSES = ("kl", "feature", "both")
 
@@ -74,15 +74,16 @@ class CrossModalDistill(Extension):
         if unknown or any(tasks[label].problem_type not in ("binary", "multiclass") for label in self.labels):
             raise ConfigError(f"the teacher must predict the classification label(s) {self.labels}; "
                               f"it predicts {sorted(tasks)}")
-        if state.tune is None:
+        if state.tune is None:  # split now, on the teacher's labels (holdout_fraction=0: no tuning rows)
             labelled = self._pseudo_labelled(teacher, state.train, column, keep_teacher_columns=True)
-            state.train, state.tune = holdout_split(labelled, self.labels[0], state.config.holdout_fraction,
-                                                    state.seed, tasks[self.labels[0]].problem_type)
+            state.train, state.tune = tuning_split(labelled, self.labels[0], tasks[self.labels[0]].problem_type,
+                                                   state.config.holdout_fraction, state.seed)
         outputs = teacher_outputs(teacher, state.train)
         self.targets = {label: torch.as_tensor(outputs["scores"][label], dtype=torch.float32) for label in self.labels}
         self.embedding = torch.as_tensor(outputs["embedding"], dtype=torch.float32)
         state.train = self._pseudo_labelled(teacher, state.train, column, outputs=outputs)
-        state.tune = self._pseudo_labelled(teacher, state.tune, column)
+        if state.tune is not None:
+            state.tune = self._pseudo_labelled(teacher, state.tune, column)
         teacher_ref = state.options["teacher"]
         state.records["distillation"] = {"teacher": "<predictor>" if hasattr(teacher_ref, "net_") else str(teacher_ref),
                                          "student_column": column, "loss": state.options.get("distill_loss", "kl")}
