@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -128,6 +129,31 @@ class FitConfig:
     transfer_from: dict[str, Any] = field(default_factory=dict)  # knowledge-transfer network
     on_bad_rows: str = "raise"  # "raise" or "skip"
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Check that every number is in its range and every choice is a valid one.
+
+        Raises:
+            ConfigError: naming the key, the value and the valid range or choices.
+        """
+        for key, low, high, low_open, high_open in _RANGES:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            inside = math.isfinite(value) and (value > low if low_open else value >= low) and (high is None or (
+                value < high if high_open else value <= high))
+            if not inside:
+                lower = f"{'(' if low_open else '['}{low}"
+                upper = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
+                raise ConfigError(f"{key}={value!r} is out of range; valid: {lower}, {upper}")
+        for key, choices in _CHOICES.items():
+            if getattr(self, key) not in choices:
+                raise ConfigError(f"{key}={getattr(self, key)!r} is not a valid choice; valid: "
+                                  f"{', '.join(repr(c) for c in choices)}")
+
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "FitConfig":
         """Build a config from a (possibly partial) dict.
@@ -140,6 +166,31 @@ class FitConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy."""
         return dataclasses.asdict(self)
+
+
+# FitConfig ranges: (key, low, high or None, low excluded, high excluded)
+_RANGES = (
+    ("hidden_dim", 1, None, False, False),
+    ("dropout", 0.0, 1.0, False, True),
+    ("modality_dropout", 0.0, 1.0, False, True),
+    ("unimodal_loss_weight", 0.0, None, False, False),
+    ("max_epochs", 1, None, False, False),
+    ("batch_size", 1, None, False, False),
+    ("learning_rate", 0.0, None, True, False),
+    ("encoder_learning_rate", 0.0, None, True, False),
+    ("weight_decay", 0.0, None, False, False),
+    ("warmup_ratio", 0.0, 1.0, False, False),
+    ("gradient_clip", 0.0, None, True, False),
+    ("patience", 0, None, False, False),
+    ("holdout_fraction", 0.0, 1.0, False, True),
+    ("focal_gamma", 0.0, None, False, False),
+    ("huber_delta", 0.0, None, True, False),
+    ("label_smoothing", 0.0, 1.0, False, True),
+    ("num_workers", 0, None, False, False),
+    ("num_nodes", 1, None, False, False),
+    ("align_weight", 0.0, None, False, False),
+)
+_CHOICES = {"on_bad_rows": ("raise", "skip"), "class_weight": (None, "balanced"), "sampler": (None, "balanced")}
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

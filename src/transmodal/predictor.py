@@ -89,6 +89,8 @@ class MultimodalPredictor:
         from transmodal.fitting.state import FitRequest
 
         self.config_ = FitConfig.from_dict(hyperparameters)
+        if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
+            raise ConfigError(f"time_limit={time_limit!r} is out of range; valid: seconds > 0, or None for no limit")
         request = FitRequest(tuple(self.labels), self.problem_type, self.eval_metric, self.allowed_root, self.config_,
                              column_types, time_limit, seed, dict(fit_options))
         result = run_fit(request, read_table(train_data), None if tuning_data is None else read_table(tuning_data))
@@ -135,6 +137,8 @@ class MultimodalPredictor:
 
         self._check_fitted()
         table = read_table(data)
+        if table.frame.empty:
+            raise DataError(f"{table.source}: the table has no rows (only a header?); nothing to predict")
         bad = validate_features(table, self.column_types_, self._root())
         targets = None
         if with_targets:
@@ -156,16 +160,20 @@ class MultimodalPredictor:
                                                                 transform=transform))
 
     def predict_proba(self, data, as_multiclass: bool = True):
-        """Class probabilities: a DataFrame with one column per class (a dict of them per task)."""
+        """Class probabilities: a DataFrame with one column per class (a dict of them per task), with
+        the index of a DataFrame given (0..n-1 for a path)."""
         scores = self._scores(data)["scores"]
-        frames = {t.name: pd.DataFrame(scores[t.name], columns=t.classes) for t in self.tasks_
+        index = _index_of(data)
+        frames = {t.name: pd.DataFrame(scores[t.name], columns=t.classes, index=index) for t in self.tasks_
                   if t.problem_type != "regression"}
         if not frames:
             raise ConfigError("predict_proba needs a classification task; use predict for regression")
         return frames[self.labels[0]] if isinstance(self.label, str) else frames
 
     def predict(self, data) -> pd.Series | pd.DataFrame:
-        """Predicted labels (a Series; a DataFrame with one column per task for several labels)."""
+        """Predicted labels (a Series; a DataFrame with one column per task for several labels), with
+        the index of a DataFrame given (0..n-1 for a path): ``df["pred"] = predictor.predict(df)``
+        aligns row by row."""
         from transmodal.heads.task import MULTILABEL_SEPARATOR
 
         scores = self._scores(data)["scores"]
@@ -178,7 +186,7 @@ class MultimodalPredictor:
                 columns[task.name] = [MULTILABEL_SEPARATOR.join(np.asarray(task.classes)[row >= 0.5]) for row in s]
             else:
                 columns[task.name] = np.asarray(task.classes, dtype=object)[s.argmax(axis=1)]
-        frame = pd.DataFrame(columns)
+        frame = pd.DataFrame(columns, index=_index_of(data))
         return frame[self.labels[0]] if isinstance(self.label, str) else frame
 
     def evaluate(self, data, metrics: Sequence[str] | None = None) -> dict[str, Any]:
@@ -201,7 +209,8 @@ class MultimodalPredictor:
         return {**results, "summary": _summary(results)}
 
     def embed(self, data) -> np.ndarray:
-        """The fused embedding of each row, (N, hidden_dim)."""
+        """The fused embedding of each row, (N, hidden_dim), in the order of the rows given (a numpy
+        array has no index: ``pd.DataFrame(predictor.embed(df), index=df.index)`` keeps it)."""
         return self._scores(data)["embedding"]
 
     # ---- persistence -------------------------------------------------------------------------
@@ -251,6 +260,11 @@ class MultimodalPredictor:
 
     def __repr__(self) -> str:
         return f"MultimodalPredictor(label={self.label!r}, problem_type={self.problem_type!r})"
+
+
+def _index_of(data) -> pd.Index | None:
+    """The index of a DataFrame given to predict (None: a fresh 0..n-1 index for a path or Table)."""
+    return data.index if isinstance(data, pd.DataFrame) else None
 
 
 def _summary(results: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from transmodal.cli.app import app
+from transmodal.cli.app import app, fail
 
 
 def hyperparameters_from(config: Optional[Path], overrides: List[str]) -> dict:
@@ -74,6 +74,8 @@ def fit(
     source: Optional[Path] = typer.Option(None, "--source", help="Labelled source table trained jointly (with --source-label)."),
     source_label: Optional[str] = typer.Option(None, "--source-label", help="Label column of the --source table."),
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="Teacher model for --set transfer.strategy=distill."),
+    na_value: List[str] = typer.Option([], "--na-value", help="A string that means 'missing' besides the empty "
+                                       "cell (repeat; e.g. --na-value NA)."),
 ) -> None:
     """Train a model on TABLE and save it to --out (checkpointed in OUT/checkpoints while training)."""
     from transmodal.predictor import MultimodalPredictor
@@ -81,11 +83,15 @@ def fit(
     predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
                                     eval_metric=eval_metric, allowed_root=allowed_root)
     checkpoints = Path(out) / "checkpoints"
-    predictor.fit(str(table), tuning_data=str(tuning) if tuning else None,
-                  column_types=parse_column_types(column_type),
-                  hyperparameters=hyperparameters_from(config, set_), time_limit=time_limit, seed=seed,
-                  checkpoint_dir=checkpoints, resume=resume, checkpoint_every=checkpoint_every,
-                  **transfer_options(init_from, unlabeled, source, source_label, teacher))
+    try:
+        predictor.fit(table_data(table, na_value), tuning_data=table_data(tuning, na_value) if tuning else None,
+                      column_types=parse_column_types(column_type),
+                      hyperparameters=hyperparameters_from(config, set_), time_limit=time_limit, seed=seed,
+                      checkpoint_dir=checkpoints, resume=resume, checkpoint_every=checkpoint_every,
+                      **transfer_options(init_from, unlabeled, source, source_label, teacher))
+    except KeyboardInterrupt:  # Ctrl-C: one line, exit code 130
+        resumable = (checkpoints / "last.safetensors").is_file()
+        fail("interrupted" + ("; rerun with --resume to continue" if resumable else ""), 130)
     if predictor.history_.get("global_rank", 0) != 0:
         return  # with several processes only the first one saves
     predictor.save(out)
@@ -98,28 +104,83 @@ def fit(
                f"fit {history['fit_seconds']:.1f} s)")
 
 
+NA_VALUE_HELP = "A string that means 'missing' besides the empty cell (repeat; e.g. --na-value NA)."
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so as a formula
+
+
+def table_data(table: Path, na_values: List[str]):
+    """What the predictor reads for TABLE: the path (Parquet streams in row groups), or the table read
+    with the ``--na-value`` strings as missing."""
+    from transmodal.data.readers import read_table
+
+    return read_table(table, na_values=na_values) if na_values else str(table)
+
+
+def csv_safe(frame):
+    """``frame`` with every text cell and column name that a spreadsheet would run as a formula
+    prefixed by ``'`` (CSV injection); numbers stay numbers."""
+    def escape(value):
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    frame = frame.rename(columns=escape)
+    for column in frame.columns:
+        if not frame[column].map(lambda v: isinstance(v, str)).any():
+            continue
+        frame[column] = frame[column].map(escape)
+    return frame
+
+
+def json_safe(value):
+    """``value`` with NaN and infinities as None (JSON has no NaN)."""
+    import math
+
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @app.command()
 def predict(
     model: Path = typer.Argument(..., help="Model folder."),
     table: Path = typer.Argument(..., help="Table to predict."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output CSV file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output CSV file (one row per table row, in order)."),
     proba: bool = typer.Option(False, "--proba", help="Write class probabilities too."),
+    id_columns: List[str] = typer.Option([], "--id", help="A column of TABLE copied to the output first (repeat; "
+                                     "named COLUMN_input when a prediction has its name)."),
+    na_value: List[str] = typer.Option([], "--na-value", help=NA_VALUE_HELP),
 ) -> None:
     """Predict the labels of TABLE with the model in MODEL."""
     import pandas as pd
 
+    from transmodal.data.readers import read_table
+    from transmodal.errors import DataError
     from transmodal.predictor import MultimodalPredictor
 
     predictor = MultimodalPredictor.load(model)
-    predictions = predictor.predict(str(table))
+    data = table_data(table, na_value)
+    ids = None
+    if id_columns:
+        source = read_table(data if not isinstance(data, str) else table, na_values=na_value).frame
+        unknown = [c for c in id_columns if c not in source.columns]
+        if unknown:
+            raise DataError(f"{table}: --id column(s) {unknown} not found; columns are {list(source.columns)}")
+        ids = source[list(id_columns)].reset_index(drop=True)
+    predictions = predictor.predict(data)
     frame = predictions.to_frame() if isinstance(predictions, pd.Series) else predictions
     if proba:
-        probabilities = predictor.predict_proba(str(table))
+        probabilities = predictor.predict_proba(data)
         if isinstance(probabilities, pd.DataFrame):
             probabilities = {predictor.labels[0]: probabilities}
         for task, probs in probabilities.items():
             frame = frame.join(probs.rename(columns=lambda c: f"{task}_proba_{c}"))
-    frame.to_csv(out, index=False)
+    if ids is not None:
+        ids = ids.rename(columns=lambda c: f"{c}_input" if c in frame.columns else c)  # e.g. --id label
+        frame = pd.concat([ids, frame], axis=1)
+    csv_safe(frame).to_csv(out, index=False)
     typer.echo(f"wrote {len(frame)} predictions to {out}")
 
 
@@ -127,14 +188,15 @@ def predict(
 def evaluate(
     model: Path = typer.Argument(..., help="Model folder."),
     table: Path = typer.Argument(..., help="Labelled table."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (undefined ones as null)."),
+    na_value: List[str] = typer.Option([], "--na-value", help=NA_VALUE_HELP),
 ) -> None:
     """Evaluate the model in MODEL on the labelled TABLE."""
     from transmodal.predictor import MultimodalPredictor
 
-    metrics = MultimodalPredictor.load(model).evaluate(str(table))
+    metrics = MultimodalPredictor.load(model).evaluate(table_data(table, na_value))
     if as_json:
-        typer.echo(json.dumps(metrics, indent=2))
+        typer.echo(json.dumps(json_safe(metrics), indent=2, allow_nan=False))
         return
     print_metrics(metrics)
 

@@ -66,17 +66,39 @@ def decode_text(value: Any) -> str:
     return text
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # numbers are float32 inside the network
+# strings pandas reads as missing by default; transmodal reads them as text unless named in na_values
+COMMON_NA_STRINGS = frozenset({"#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                               "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
+def number_problem(number: float) -> str | None:
+    """Why ``number`` cannot be a feature or a regression target (None when it can): not finite, or
+    too large for float32 (it would overflow to infinity and zero its whole standardised column)."""
+    if math.isnan(number):
+        return "is not a number (NaN); leave the cell empty, or pass na_values to name the text meaning missing"
+    if math.isinf(number):
+        return "is infinite; use a finite number or leave the cell empty"
+    if abs(number) > FLOAT32_MAX:
+        return f"is too large for float32 (at most {FLOAT32_MAX:.3g} in magnitude); rescale the column"
+    return None
+
+
 def decode_number(value: Any) -> float:
-    """A numeric cell as a finite float."""
+    """A numeric cell as a finite float that fits float32."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, str) and value.strip() in COMMON_NA_STRINGS:
+        raise CellError(f"{value!r} is not a number; if it means missing, pass na_values=[{value.strip()!r}] "
+                        f"(--na-value {value.strip()}) or leave the cell empty")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise CellError(f"{value!r} is not a number; fix the cell or set the column's type to "
                         "'text' or 'categorical' with column_types") from None
-    if math.isinf(number):
-        raise CellError(f"{value!r} is infinite; use a finite number or leave the cell empty")
+    problem = number_problem(number)
+    if problem:
+        raise CellError(f"{value!r} {problem}")
     return number
 
 

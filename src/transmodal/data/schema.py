@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from transmodal.data.cells import COMMON_NA_STRINGS
 from transmodal.errors import ConfigError
 
 MODALITIES = ("image", "audio", "text", "numeric", "categorical")
@@ -71,7 +72,11 @@ def infer_modality(series: pd.Series) -> str:
         return "image"
     if _share(lowered, lambda v: v.endswith(AUDIO_EXTENSIONS)) >= 0.8:
         return "audio"
-    if pd.to_numeric(values, errors="coerce").notna().mean() >= 0.95:
+    # "NA", "null", ... (missing in pandas' default list) count as numbers here: a numeric column with
+    # such cells stays numeric and they are reported as bad cells naming na_values, never turned silently
+    # into a categorical column
+    numbers = pd.to_numeric(values, errors="coerce").notna()
+    if numbers.any() and (numbers | values.isin(COMMON_NA_STRINGS)).mean() >= 0.95:
         return "numeric"
     max_categories = max(20, int(0.05 * len(series)))
     if values.nunique() <= max_categories and values.str.split().str.len().mean() <= 3:
@@ -90,7 +95,7 @@ def infer_column_types(
         overrides: ``{column: modality}`` that win over inference; ``None`` as a value drops the
             column from the features.
     """
-    overrides = dict(overrides or {})
+    overrides = {str(column): modality for column, modality in (overrides or {}).items()}  # names are str
     for column, modality in overrides.items():
         if column not in frame.columns:
             raise ConfigError(f"column_types names {column!r}, which is not in the table")

@@ -46,6 +46,8 @@ def stream_outputs(data: Any, score: Callable[[Table], dict[str, Any]], rows: in
                 raise
             shifted = [replace(b, row=b.row + offset) if b.row >= 0 else b for b in err.bad_rows]
             raise DataError(f"{chunk.source}: {len({b.row for b in shifted})} row(s) cannot be used", shifted) from None
+    if not parts:  # a Parquet file without rows yields no batch
+        raise DataError(f"{data}: the table has no rows (only a header?); nothing to predict")
     if len(parts) == 1:
         return parts[0]
     tasks = parts[0]["scores"]

@@ -92,7 +92,18 @@ class Run:
         with lightning_notices_silenced():
             warnings.filterwarnings("ignore", ".*deterministic.*")
             warnings.filterwarnings("ignore", ".*checkpoint that ended before the epoch ended.*")
-            self.trainer.fit(module, train_loader, tune_loader, ckpt_path=self.ckpt_path)
+            try:
+                self.trainer.fit(module, train_loader, tune_loader, ckpt_path=self.ckpt_path)
+            except SystemExit:
+                if not self.trainer.interrupted:
+                    raise
+                # Lightning turns Ctrl-C into sys.exit(1) with SIGINT ignored; the caller decides
+                import signal
+                import threading
+
+                if threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt from None
         return {"epochs": self.history.epochs, "best_epoch": self.best.best_epoch, "best_score": self.best.best_score,
                 "fit_seconds": time.perf_counter() - start, "global_rank": self.trainer.global_rank,
                 "world_size": self.trainer.world_size, "scheduled_steps": module.total_steps,

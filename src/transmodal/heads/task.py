@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transmodal.data.cells import is_missing
+from transmodal.data.cells import FLOAT32_MAX, is_missing, number_problem
 from transmodal.errors import BadRow, ConfigError
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression", "multilabel")
@@ -66,7 +66,10 @@ class TaskSpec:
         if values.empty:
             raise ConfigError(f"label column {name!r} has no values")
         if problem_type == "regression":
-            numbers = pd.to_numeric(values, errors="coerce").dropna().astype(float)
+            numbers = pd.to_numeric(values, errors="coerce").astype(float)
+            numbers = numbers[np.isfinite(numbers) & (numbers.abs() <= FLOAT32_MAX)]  # the others are bad cells
+            if numbers.empty:
+                raise ConfigError(f"regression label column {name!r} has no finite number")
             return cls(name, problem_type, [], float(numbers.mean()), float(numbers.std(ddof=0) or 1.0))
         if problem_type == "multilabel":
             labels = sorted({part for value in values for part in split_labels(value)})
@@ -95,9 +98,12 @@ class TaskSpec:
             bad += [BadRow(source, int(i), self.name, "the label is missing; fill it or drop the row")
                     for i in np.flatnonzero(missing)]
         if self.problem_type == "regression":
-            numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-            for i in np.flatnonzero(np.isnan(numbers) & ~missing):
-                bad.append(BadRow(source, int(i), self.name, f"label {series.iloc[i]!r} is not a number"))
+            numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, copy=True)
+            for i in np.flatnonzero(~missing):
+                problem = "is not a number" if np.isnan(numbers[i]) else number_problem(numbers[i])
+                if problem:
+                    bad.append(BadRow(source, int(i), self.name, f"label {series.iloc[i]!r} {problem}"))
+                    numbers[i] = np.nan
             return ((numbers - self.target_mean) / self.target_std).astype(np.float32), bad
         if self.problem_type == "multilabel":
             return self._encode_multilabel(series, missing, source, bad)
