@@ -215,15 +215,25 @@ class MultimodalPredictor:
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the model folder (safetensors + JSON + manifest); returns its path."""
-        from transmodal.persistence import save_folder
+        """Write the model folder (safetensors + JSON + manifest); returns its path.
 
+        The folder is written beside ``path`` and renamed into place under a lock, so a reader sees
+        the old model or the new one. The manifest also records the digests of frozen pretrained
+        weights read from a local path; with ``TRANSMODAL_SIGNING_KEY`` set it is signed.
+
+        Raises:
+            ConfigError: ``path`` holds files transmodal did not write (it is new, empty or a model
+                folder otherwise), or another process keeps writing it.
+        """
+        from transmodal.persistence import save_folder
         from transmodal.report.files import write_run_files
+        from transmodal.saved.loader import reference_weights
 
         self._check_fitted()
-        folder = save_folder(path, self.saved_config(), self.saved_state())
-        write_run_files(self, folder)  # report.html, report.json, bad_rows.csv (skipped rows)
-        return folder
+        external = reference_weights(self.net_, [s.name for s in self.inputs_])
+        # report.html, report.json, bad_rows.csv (skipped rows) are written before the folder is in place
+        return save_folder(path, self.saved_config(), self.saved_state(),
+                           extra=lambda staging: write_run_files(self, staging), external=external)
 
     def saved_config(self) -> dict[str, Any]:
         """Everything but the weights, as JSON-serialisable data: the model spec, the user's fit
@@ -242,9 +252,14 @@ class MultimodalPredictor:
         return saved_state(self.net_, self.spec_)
 
     @classmethod
-    def load(cls, path: str | Path, trust_remote_code: bool = False) -> "MultimodalPredictor":
+    def load(cls, path: str | Path, trust_remote_code: bool = False,
+             allowed_root: str | Path | None = None) -> "MultimodalPredictor":
         """Load a model folder saved by :meth:`save`; verifies the manifest first and rebuilds the
         network from the saved model spec (adapters included); runs no fit stage.
+
+        Args:
+            allowed_root: Refuse image/audio paths outside this folder. The folder's own saved
+                ``allowed_root`` applies only where it is narrower (inside this one); it never widens it.
 
         Raises:
             ModelLoadError: the folder is incomplete, tampered with, holds a pickle, or asks for
@@ -252,7 +267,7 @@ class MultimodalPredictor:
         """
         from transmodal.saved.loader import load_fitted
 
-        fitted = load_fitted(path, trust_remote_code)
+        fitted = load_fitted(path, trust_remote_code, allowed_root)
         predictor = cls(**fitted.params)
         predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
         predictor.history_ = fitted.history_

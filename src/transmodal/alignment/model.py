@@ -239,14 +239,26 @@ class AlignmentModel:
         return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(skip)}
 
     def save(self, path: str | Path) -> Path:
-        """Write the model folder (safetensors + JSON + manifest); returns its path."""
-        from transmodal.persistence import save_folder
+        """Write the model folder (safetensors + JSON + manifest); returns its path.
+
+        Written beside ``path`` and renamed into place under a lock; ``path`` must be new, empty or a
+        transmodal model folder (``ConfigError`` otherwise). Frozen pretrained towers read from a
+        local path have their weights' digests recorded in the manifest.
+        """
+        from transmodal.persistence import reference_digests, save_folder
+        from transmodal.saved.loader import reference_path
 
         self._check_fitted()
         config = {"kind": KIND, "version": FORMAT_VERSION, "params": self.get_params(),
                   "column_types": self.column_types_, "encoders": self.encoder_settings_,
                   "align_config": self.config_.to_dict(), "history": getattr(self, "history_", {})}
-        return save_folder(path, config, self.saved_state())
+        external = {}
+        for column in self.columns:
+            encoder = self.net_.encoder(column)
+            source = reference_path(encoder.settings) if encoder.frozen and encoder.weights_from_reference else None
+            if source is not None:
+                external[column] = {"checkpoint": encoder.settings.get("checkpoint"), "files": reference_digests(source)}
+        return save_folder(path, config, self.saved_state(), external=external)
 
     @classmethod
     def load(cls, path: str | Path) -> "AlignmentModel":
@@ -255,23 +267,31 @@ class AlignmentModel:
         Raises:
             ModelLoadError: not an alignment model folder, or its weights do not match.
         """
-        from transmodal.persistence import load_weights, verify_folder
+        from transmodal.persistence import CONFIG_FILE, WEIGHTS_FILE, read_folder, weights_from_bytes
+        from transmodal.saved.loader import check_declared_sizes, check_reference_weights
 
-        config = verify_folder(path)
+        folder = read_folder(path, weights=True)
+        config, config_path = folder.config, Path(path) / CONFIG_FILE
         if config.get("kind") != KIND:
             raise ModelLoadError(f"{path} is not an alignment model folder (kind {config.get('kind')!r})")
-        for name, settings in config["encoders"].items():
-            if settings.get("trust_remote_code"):
-                raise ModelLoadError(f"{path}: encoder {name!r} asks for trust_remote_code; refused")
-        model = cls(**config["params"])
-        model.column_types_ = config["column_types"]
-        model.inputs_ = [InputSpec(c, model.column_types_[c], [c]) for c in model.columns]
-        model.encoder_settings_ = config["encoders"]
-        model.config_ = AlignConfig.from_dict(config["align_config"])
-        model.history_ = config.get("history", {})
-        model.net_ = model._build()
-        weights, expected = load_weights(path), model.saved_state()
-        if set(weights) != set(expected):
+        try:
+            for name, settings in config["encoders"].items():
+                if settings.get("trust_remote_code"):
+                    raise ModelLoadError(f"{path}: encoder {name!r} asks for trust_remote_code; refused")
+            check_declared_sizes(config, config_path)
+            check_reference_weights(config["encoders"], folder.manifest.get("external") or {}, config_path)
+            model = cls(**config["params"])
+            model.column_types_ = config["column_types"]
+            model.inputs_ = [InputSpec(c, model.column_types_[c], [c]) for c in model.columns]
+            model.encoder_settings_ = config["encoders"]
+            model.config_ = AlignConfig.from_dict(config["align_config"])
+            model.history_ = config.get("history", {})
+            weights = weights_from_bytes(folder.weights, Path(path) / WEIGHTS_FILE)
+            model.net_ = model._build()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ConfigError, RuntimeError) as err:
+            raise ModelLoadError(f"{config_path} is malformed: {type(err).__name__}: {err}") from None
+        expected = model.saved_state()
+        if set(weights) != set(expected) or any(weights[k].shape != v.shape for k, v in expected.items()):
             raise ModelLoadError(f"{path}: the weights do not match the configuration")
         model.net_.load_state_dict(weights, strict=False)
         model.net_.eval()

@@ -67,6 +67,7 @@ def fit(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds of training at most."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT/checkpoints."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the transmodal model already in OUT."),
     checkpoint_every: int = typer.Option(50, "--checkpoint-every", help="Steps between checkpoints (0: epoch ends only)."),
     allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="Refuse image/audio paths outside this folder."),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this saved model (transfer learning)."),
@@ -77,12 +78,20 @@ def fit(
     na_value: List[str] = typer.Option([], "--na-value", help="A string that means 'missing' besides the empty "
                                        "cell (repeat; e.g. --na-value NA)."),
 ) -> None:
-    """Train a model on TABLE and save it to --out (checkpointed in OUT/checkpoints while training)."""
+    """Train a model on TABLE and save it to --out (checkpointed in OUT/checkpoints while training).
+
+    OUT must be new, empty or a transmodal model folder (replaced only with --overwrite); a folder
+    holding anything else is refused before training.
+    """
+    from transmodal.errors import ConfigError
+    from transmodal.persistence import CHECKPOINT_DIR, check_output_folder, is_checkpoint_folder
     from transmodal.predictor import MultimodalPredictor
 
+    if check_output_folder(out) == "model" and not overwrite:
+        raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
     predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
                                     eval_metric=eval_metric, allowed_root=allowed_root)
-    checkpoints = Path(out) / "checkpoints"
+    checkpoints = Path(out) / CHECKPOINT_DIR  # created and marked as transmodal's by the fit
     try:
         predictor.fit(table_data(table, na_value), tuning_data=table_data(tuning, na_value) if tuning else None,
                       column_types=parse_column_types(column_type),
@@ -95,9 +104,10 @@ def fit(
     if predictor.history_.get("global_rank", 0) != 0:
         return  # with several processes only the first one saves
     predictor.save(out)
-    import shutil
+    if is_checkpoint_folder(checkpoints):  # only transmodal's own checkpoints are removed
+        import shutil
 
-    shutil.rmtree(checkpoints, ignore_errors=True)  # the saved model supersedes the checkpoints
+        shutil.rmtree(checkpoints)  # the saved model supersedes the checkpoints
     history = predictor.history_
     typer.echo(f"saved to {out} (best epoch {history['best_epoch']}, "
                f"tuning {predictor.eval_metric_} score {history['best_score']:.4f}, "
@@ -149,6 +159,8 @@ def predict(
     table: Path = typer.Argument(..., help="Table to predict."),
     out: Path = typer.Option(..., "--out", "-o", help="Output CSV file (one row per table row, in order)."),
     proba: bool = typer.Option(False, "--proba", help="Write class probabilities too."),
+    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="Refuse image/audio paths outside "
+                                                "this folder (the model's saved root can only narrow it)."),
     id_columns: List[str] = typer.Option([], "--id", help="A column of TABLE copied to the output first (repeat; "
                                      "named COLUMN_input when a prediction has its name)."),
     na_value: List[str] = typer.Option([], "--na-value", help=NA_VALUE_HELP),
@@ -160,7 +172,7 @@ def predict(
     from transmodal.errors import DataError
     from transmodal.predictor import MultimodalPredictor
 
-    predictor = MultimodalPredictor.load(model)
+    predictor = MultimodalPredictor.load(model, allowed_root=allowed_root)
     data = table_data(table, na_value)
     ids = None
     if id_columns:
@@ -188,13 +200,15 @@ def predict(
 def evaluate(
     model: Path = typer.Argument(..., help="Model folder."),
     table: Path = typer.Argument(..., help="Labelled table."),
+    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="Refuse image/audio paths outside "
+                                                "this folder (the model's saved root can only narrow it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (undefined ones as null)."),
     na_value: List[str] = typer.Option([], "--na-value", help=NA_VALUE_HELP),
 ) -> None:
     """Evaluate the model in MODEL on the labelled TABLE."""
     from transmodal.predictor import MultimodalPredictor
 
-    metrics = MultimodalPredictor.load(model).evaluate(table_data(table, na_value))
+    metrics = MultimodalPredictor.load(model, allowed_root=allowed_root).evaluate(table_data(table, na_value))
     if as_json:
         typer.echo(json.dumps(json_safe(metrics), indent=2, allow_nan=False))
         return

@@ -45,7 +45,7 @@ def write_html(folder: Path, config: dict, report: dict) -> Path:
 def render_folder(folder: Path, out: Path | None = None) -> Path:
     """Re-render the report of a saved (verified) model folder; returns the HTML path."""
     from transmodal.errors import ModelLoadError
-    from transmodal.persistence import verify_folder, write_manifest
+    from transmodal.persistence import folder_lock, verify_folder, write_manifest
 
     config = verify_folder(folder)
     path = Path(folder) / REPORT_JSON
@@ -57,6 +57,7 @@ def render_folder(folder: Path, out: Path | None = None) -> Path:
 
         Path(out).write_text(render_report(config, report), encoding="utf-8")
         return Path(out)
-    html = write_html(Path(folder), config, report)
-    write_manifest(folder)
+    with folder_lock(folder):  # no other writer in between; readers check the manifest
+        html = write_html(Path(folder), config, report)
+        write_manifest(folder)
     return html

@@ -43,8 +43,9 @@ class Resume(Extension):
         from transmodal.checkpointing.callback import ResumeCheckpoint
         from transmodal.checkpointing.io import SafetensorsCheckpointIO
 
-        folder = Path(state.options["checkpoint_dir"])
-        folder.mkdir(parents=True, exist_ok=True)
+        from transmodal.persistence import prepare_checkpoint_folder
+
+        folder = prepare_checkpoint_folder(state.options["checkpoint_dir"])  # marked as transmodal's
         run = {"seed": state.seed, "config": json.loads(json.dumps(state.config.to_dict(), default=str)),
                "data": self.data}
         path = folder / CHECKPOINT_FILE
