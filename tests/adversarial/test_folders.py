@@ -195,3 +195,15 @@ def test_concurrent_saves_leave_one_complete_model(fitted, table_dir, tmp_path):
             worker.stdin.close()
             worker.wait(timeout=60)
     assert not [p for p in tmp_path.iterdir() if ".new-" in p.name or ".old-" in p.name]
+
+
+@pytest.mark.slow
+def test_resume_after_the_model_was_saved_trains_again_and_replaces_it(table_dir, tmp_path, capsys):
+    """A fit killed after its model was saved leaves the model and no checkpoint: ``--resume`` (the
+    user's consent to continue this run in OUT) replaces it instead of asking for --overwrite."""
+    out = tmp_path / "d"
+    main(_fit_args(table_dir, out))
+    first = MultimodalPredictor.load(out).predict_proba(str(table_dir / "table.csv")).to_numpy()
+    main(_fit_args(table_dir, out, "--resume"))  # refused with exit 1 before: "pass --overwrite"
+    np.testing.assert_allclose(MultimodalPredictor.load(out).predict_proba(str(table_dir / "table.csv")).to_numpy(),
+                               first, atol=1e-6)  # same settings and seed: the same model

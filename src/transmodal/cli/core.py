@@ -80,14 +80,16 @@ def fit(
 ) -> None:
     """Train a model on TABLE and save it to --out (checkpointed in OUT/checkpoints while training).
 
-    OUT must be new, empty or a transmodal model folder (replaced only with --overwrite); a folder
-    holding anything else is refused before training.
+    OUT must be new, empty or a transmodal model folder (replaced only with --overwrite or --resume);
+    a folder holding anything else is refused before training.
     """
     from transmodal.errors import ConfigError
     from transmodal.persistence import CHECKPOINT_DIR, check_output_folder, is_checkpoint_folder
     from transmodal.predictor import MultimodalPredictor
 
-    if check_output_folder(out) == "model" and not overwrite:
+    if check_output_folder(out) == "model" and not (overwrite or resume):
+        # --resume of a run killed after its model was saved finds the model and no checkpoint: it
+        # trains again (same settings and seed, same model) and replaces it
         raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
     predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
                                     eval_metric=eval_metric, allowed_root=allowed_root)
