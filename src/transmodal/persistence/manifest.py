@@ -99,9 +99,6 @@ def save_weights(state: dict[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
-# ---- output folders: only transmodal's own are written to ------------------------------------
-
-
 # ---- weights loaded from outside the folder ---------------------------------------------------
 _DIGEST_CACHE: dict[tuple, str] = {}
 
