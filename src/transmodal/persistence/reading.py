@@ -239,7 +239,3 @@ def load_weights(folder: str | Path) -> dict[str, Any]:
     """Read ``model.safetensors`` of ``folder`` (a regular file only; tensors only)."""
     path = Path(folder) / WEIGHTS_FILE
     return weights_from_bytes(read_regular_file(path), path)
-
-
-# ---- weights loaded from outside the folder ---------------------------------------------------
-_DIGEST_CACHE: dict[tuple, str] = {}
