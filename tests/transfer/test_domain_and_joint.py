@@ -154,3 +154,14 @@ def test_joint_training_with_integer_labels_trains_both_tasks(source_table, targ
     logged = predictor.history_["epochs"][0]
     assert logged["train/task/label"] > 0 and logged["train/task/source:kind"] > 0
     assert set(predictor.predict(target)) <= {0, 1, 2}
+
+
+def test_unknown_adapt_options_are_a_config_error():
+    from types import SimpleNamespace
+
+    from transmodal.transfer.domain import build_criterion
+
+    net = SimpleNamespace(fusion=SimpleNamespace(output_dim=8), input_names=[])
+    assert build_criterion(net, {"adapt": "mmd"})["fused"] is not None
+    with pytest.raises(ConfigError, match="adapt_options"):  # was a raw TypeError from the constructor
+        build_criterion(net, {"adapt": "mmd", "adapt_options": {"nonsense": 1}})

@@ -108,9 +108,12 @@ def build_criterion(net, options: dict) -> nn.ModuleDict:
     if level not in ("fused", "features"):
         raise ConfigError(f"transfer.adapt_on must be 'fused' or 'features', got {level!r}")
     extra = dict(options.get("adapt_options", {}))
-    if level == "fused":
-        return nn.ModuleDict({"fused": cls(net.fusion.output_dim, **extra)})
-    return nn.ModuleDict({f"in_{i}": cls(net.encoder(n).output_dim, **extra) for i, n in enumerate(net.input_names)})
+    dims = {"fused": net.fusion.output_dim} if level == "fused" else \
+        {f"in_{i}": net.encoder(n).output_dim for i, n in enumerate(net.input_names)}
+    try:
+        return nn.ModuleDict({key: cls(dim, **extra) for key, dim in dims.items()})
+    except TypeError as err:
+        raise ConfigError(f"bad transfer.adapt_options for {name!r}: {err}") from err
 
 
 def adaptation_loss(criterion: nn.ModuleDict, stream: "EndlessBatches", options: dict) -> "AdaptationLoss":
