@@ -102,3 +102,27 @@ def test_unknown_fit_options_list_the_known_ones(source):
     _, data = source
     with pytest.raises(ConfigError, match="init_from"):
         MultimodalPredictor(label="label").fit(data, hyperparameters=HP, nonsense=1)
+
+
+@pytest.mark.slow
+def test_a_version_1_folder_still_loads(source, tmp_path):
+    """Before the model spec, the architecture and the adapters lived in the saved fit config."""
+    import json
+
+    from transmodal.persistence import write_manifest
+
+    folder, data = source
+    hp = {**HP, "transfer": {"strategy": "lora", "r": 2}}
+    predictor = MultimodalPredictor(label="label").fit(data, init_from=str(folder / "source"), hyperparameters=hp)
+    saved = predictor.save(tmp_path / "m")
+    config = json.loads((saved / "config.json").read_text())
+    architecture, adapters, base = config.pop("architecture"), config.pop("adapters"), config.pop("base")
+    config["fit_config"].update(architecture)
+    config["fit_config"]["transfer"].update({"adapters": adapters, "base": base})
+    config["version"] = 1
+    (saved / "config.json").write_text(json.dumps(config))
+    write_manifest(saved)
+    loaded = MultimodalPredictor.load(saved)
+    assert loaded.spec_.adapters == adapters and loaded.spec_.base == base
+    np.testing.assert_allclose(loaded.predict_proba(data).to_numpy(), predictor.predict_proba(data).to_numpy(),
+                               atol=1e-6)
