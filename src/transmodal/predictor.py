@@ -10,15 +10,15 @@ import pandas as pd
 
 from transmodal.config import FitConfig
 from transmodal.data.readers import Table, read_table
-from transmodal.data.schema import InputSpec
 from transmodal.data.validation import bad_row_indices, validate_features
 from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError
 from transmodal.heads.task import TaskSpec, labelled_rows
+from transmodal.saved.spec import FittedAttributes
 
 FORMAT_VERSION = 2  # 2: the model spec (architecture, adapters, base) beside the user's config
 
 
-class MultimodalPredictor:
+class MultimodalPredictor(FittedAttributes):
     """Learns one or several label columns from a table of images, audio, text and numbers.
 
     Args:
@@ -97,32 +97,6 @@ class MultimodalPredictor:
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
         return self
-
-    # ---- what the fit learned (the saved model spec) -----------------------------------------
-    @property
-    def inputs_(self) -> list[InputSpec]:
-        """The model inputs."""
-        return self.spec_.inputs
-
-    @property
-    def tasks_(self) -> list[TaskSpec]:
-        """The tasks, in head order."""
-        return self.spec_.tasks
-
-    @property
-    def column_types_(self) -> dict[str, str]:
-        """Column -> modality of every feature column."""
-        return self.spec_.column_types
-
-    @property
-    def encoder_settings_(self) -> dict[str, dict[str, Any]]:
-        """Input name -> full encoder settings."""
-        return self.spec_.encoders
-
-    @property
-    def eval_metric_(self) -> str:
-        """The metric that chose the best epoch."""
-        return self.spec_.eval_metric
 
     def encode_targets(self, table: Table, tasks: list[TaskSpec]) -> tuple[dict[str, np.ndarray], list[BadRow]]:
         """Targets per task and bad rows (missing labels; with several tasks only rows lacking all)."""

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from transfer_helpers import hyperparameters, source_dir, source_table, target_table  # noqa: F401 (fixtures)
-from transmodal.errors import ModelLoadError
+from transmodal.errors import ConfigError, ModelLoadError
 from transmodal.predictor import MultimodalPredictor
 
 
@@ -76,3 +76,12 @@ def test_adapters_refuse_a_changed_base(tmp_path, target_table, source_table):
     base.fit(source_table, hyperparameters={**hyperparameters(), "max_epochs": 1}, seed=1).save(tmp_path / "base")
     with pytest.raises(ModelLoadError, match="changed"):
         MultimodalPredictor.load(tmp_path / "model")
+
+
+def test_init_from_must_be_a_folder_or_a_fitted_predictor():
+    from transmodal.transfer.source import load_source
+
+    with pytest.raises(ConfigError, match="not fitted"):
+        load_source(MultimodalPredictor(label="label"))
+    with pytest.raises(ConfigError, match="must be a model folder or a fitted MultimodalPredictor, got dict"):
+        load_source({"tasks_": []})

@@ -16,7 +16,7 @@ from typing import Any
 
 from transmodal.config import FitConfig
 from transmodal.errors import ConfigError, ModelLoadError
-from transmodal.saved.spec import ModelSpec
+from transmodal.saved.spec import FittedAttributes, ModelSpec
 
 PREDICTOR_FORMAT = "transmodal-model"
 MAX_DIM = 1_000_000  # no size a config declares (width, dimension, vocabulary, classes) exceeds this
@@ -25,38 +25,15 @@ NOT_SIZES = ("numeric_stats", "categories", "vocab", "column_types", "classes") 
 
 
 @dataclass
-class FittedModel:
-    """A fitted network with what is needed to read tables for it.
-
-    The attribute names are those of a fitted ``MultimodalPredictor``, so code that reads a source
-    or a teacher model takes either.
-    """
+class FittedModel(FittedAttributes):
+    """A fitted network with what is needed to read tables for it (the learned attributes of a
+    fitted ``MultimodalPredictor``, from :class:`~transmodal.saved.spec.FittedAttributes`)."""
 
     params: dict[str, Any]
     spec_: ModelSpec
     config_: FitConfig
     net_: Any
     history_: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def inputs_(self):
-        return self.spec_.inputs
-
-    @property
-    def tasks_(self):
-        return self.spec_.tasks
-
-    @property
-    def column_types_(self):
-        return self.spec_.column_types
-
-    @property
-    def encoder_settings_(self):
-        return self.spec_.encoders
-
-    @property
-    def eval_metric_(self) -> str:
-        return self.spec_.eval_metric
 
     def _root(self) -> Path | None:
         root = self.params.get("allowed_root")

@@ -85,3 +85,38 @@ class ModelSpec:
                    architecture=Architecture(**architecture), eval_metric=saved["eval_metric"],
                    adapters=dict(saved.get("adapters", transfer.get("adapters")) or {}),
                    base=saved.get("base", transfer.get("base")))
+
+
+class FittedAttributes:
+    """The learned attributes of a fitted predictor, read from its ``spec_`` (a :class:`ModelSpec`).
+
+    Shared by ``MultimodalPredictor`` and :class:`~transmodal.saved.loader.FittedModel`, so code that
+    reads a source or a teacher model takes either.
+    """
+
+    spec_: ModelSpec
+
+    @property
+    def inputs_(self) -> list[InputSpec]:
+        """The model inputs."""
+        return self.spec_.inputs
+
+    @property
+    def tasks_(self) -> list[TaskSpec]:
+        """The tasks, in head order."""
+        return self.spec_.tasks
+
+    @property
+    def column_types_(self) -> dict[str, str]:
+        """Column -> modality of every feature column."""
+        return self.spec_.column_types
+
+    @property
+    def encoder_settings_(self) -> dict[str, dict[str, Any]]:
+        """Input name -> full encoder settings."""
+        return self.spec_.encoders
+
+    @property
+    def eval_metric_(self) -> str:
+        """The metric that chose the best epoch."""
+        return self.spec_.eval_metric

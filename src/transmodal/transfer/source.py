@@ -14,6 +14,7 @@ from typing import Any
 
 from transmodal.errors import ConfigError
 from transmodal.saved.loader import is_predictor_folder, load_fitted
+from transmodal.saved.spec import FittedAttributes
 
 __all__ = ["copy_state", "is_predictor_folder", "load_source", "same_task", "shared_inputs"]
 
@@ -26,12 +27,10 @@ def load_source(source: Any):
         ConfigError: the folder does not exist, or the object is not a fitted predictor.
     """
     if not isinstance(source, (str, Path)):
-        if not all(hasattr(source, a) for a in ("tasks_", "inputs_", "encoder_settings_")):
-            if hasattr(source, "tasks_") or type(source).__name__ == "MultimodalPredictor":
-                raise ConfigError("init_from/teacher: the predictor is not fitted")
+        if not isinstance(source, FittedAttributes):
             raise ConfigError(f"init_from/teacher must be a model folder or a fitted MultimodalPredictor, "
                               f"got {type(source).__name__}")
-        if not hasattr(source, "net_"):
+        if not (hasattr(source, "spec_") and hasattr(source, "net_")):
             raise ConfigError("init_from/teacher: the predictor is not fitted")
         return source
     if not Path(source).is_dir():
