@@ -46,7 +46,7 @@ def run_inference(net: MultimodalNet, dataset: TableDataset, config: FitConfig,
 
 def frozen_cache(net: MultimodalNet, dataset: TableDataset) -> EmbeddingCache:
     """An empty cache for the frozen inputs of ``net`` over the rows of ``dataset``."""
-    from transmodal.engine.training import frozen_dims
+    from transmodal.engine.cache import frozen_dims
 
     return EmbeddingCache(len(dataset), frozen_dims(net))
 

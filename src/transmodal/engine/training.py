@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from transmodal.config import FitConfig
 from transmodal.data.dataset import Collator, TableDataset
-from transmodal.engine.cache import frozen_dims, stage_caches  # noqa: F401  (frozen_dims: inference imports it here)
+from transmodal.engine.cache import stage_caches
 from transmodal.engine.contract import EncoderNet, named_encoders
 from transmodal.model import MultimodalNet
 
