@@ -85,3 +85,15 @@ def test_init_from_must_be_a_folder_or_a_fitted_predictor():
         load_source(MultimodalPredictor(label="label"))
     with pytest.raises(ConfigError, match="must be a model folder or a fitted MultimodalPredictor, got dict"):
         load_source({"tasks_": []})
+
+
+def test_init_from_a_folder_that_is_no_model_is_a_clear_error(tmp_path, target_table):
+    """It raised AttributeError ('NoneType' object has no attribute 'inputs_') from the fit."""
+    import os
+
+    from transmodal.saved.loader import is_predictor_folder
+
+    with pytest.raises(ConfigError, match="not a saved predictor or alignment model folder"):
+        MultimodalPredictor(label="label").fit(target_table, init_from=str(tmp_path), hyperparameters=hyperparameters())
+    os.mkfifo(tmp_path / "config.json")  # telling folder kinds apart never opens (and hangs on) a FIFO
+    assert not is_predictor_folder(tmp_path)

@@ -303,15 +303,10 @@ class AlignmentModel:
 
 def is_alignment_folder(path: Any) -> bool:
     """True when ``path`` is a folder whose config.json says it holds an alignment model."""
-    import json
+    from transmodal.persistence import peek_config
 
-    config = Path(str(path)) / "config.json"
-    if not config.is_file():
-        return False
-    try:
-        return json.loads(config.read_text(encoding="utf-8")).get("kind") == KIND
-    except ValueError:
-        return False
+    config = peek_config(path)
+    return config is not None and config.get("kind") == KIND
 
 
 class _SingleTower:

@@ -28,10 +28,12 @@ from transmodal.persistence.output import (
     save_folder,
 )
 from transmodal.persistence.reading import (
+    peek_config,
     read_regular_file, SavedFolder, read_folder, verify_folder, weights_from_bytes, load_weights,
 )
 
 __all__ = [
+    "peek_config",
     "CONFIG_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "FORMAT", "ALLOWED_SUFFIXES", "CHECKPOINT_DIR",
     "PICKLE_SUFFIXES", "CHECKPOINT_SUFFIXES", "CHECKPOINT_MARKER", "LEGACY_CHECKPOINT_FILES",
     "SIGNATURE_FILE", "SIGNING_KEY_ENV", "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT", "MAX_JSON_BYTES",

@@ -68,6 +68,16 @@ def read_regular_file(path: str | Path, limit: int | None = None) -> bytes:
         os.close(dir_fd)
 
 
+def peek_config(folder: Any) -> dict[str, Any] | None:
+    """The parsed ``config.json`` of ``folder`` when it is a regular file holding a JSON object of
+    bounded size, else None: to tell model folder kinds apart without loading (or hanging on) one."""
+    try:
+        data = json.loads(read_regular_file(Path(str(folder)) / CONFIG_FILE, limit=MAX_JSON_BYTES))
+    except (ModelLoadError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _parse_json(data: bytes, source: Path) -> Any:
     try:
         return json.loads(data.decode("utf-8"))

@@ -18,7 +18,6 @@ from transmodal.config import FitConfig
 from transmodal.errors import ConfigError, ModelLoadError
 from transmodal.saved.spec import FittedAttributes, ModelSpec
 
-PREDICTOR_FORMAT = "transmodal-model"
 MAX_DIM = 1_000_000  # no size a config declares (width, dimension, vocabulary, classes) exceeds this
 MAX_ELEMENTS = 500_000_000  # nor the product of the two largest sizes of one part (2 GB of float32)
 NOT_SIZES = ("numeric_stats", "categories", "vocab", "column_types", "classes")  # data, not sizes
@@ -143,16 +142,10 @@ def check_reference_weights(encoders: dict[str, Any], external: dict[str, Any], 
 def is_predictor_folder(path: Any) -> bool:
     """True when ``path`` is a saved predictor folder (other folder kinds, such as alignment
     models, have their own readers)."""
-    import json
+    from transmodal.persistence import FORMAT, peek_config
 
-    config = Path(str(path)) / "config.json"
-    if not config.is_file():
-        return False
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("format") == PREDICTOR_FORMAT and "tasks" in data
+    config = peek_config(path)
+    return config is not None and config.get("format") == FORMAT and "tasks" in config
 
 
 def saved_state(net, spec: ModelSpec) -> dict[str, Any]:

@@ -32,6 +32,9 @@ class SourceModel(Extension):
         from transmodal.transfer.source import load_source, shared_inputs
 
         self.source = load_source(state.options["init_from"])
+        if self.source is None:  # a folder that is neither a saved predictor nor an alignment model
+            raise ConfigError(f"init_from {state.options['init_from']}: not a saved predictor or alignment model "
+                              "folder (it has no transmodal config.json)")
         self.shared = shared_inputs(state.inputs, self.source)
         if not self.shared:
             raise ConfigError("init_from: the source predictor shares no input column with this table "
