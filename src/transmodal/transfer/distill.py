@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from transmodal.errors import ConfigError
+from transmodal.data.readers import Table
+from transmodal.errors import ConfigError, DataError
 from transmodal.transfer.base import STRATEGIES, StrategyContext
 
 DEFAULT_TEMPERATURE = 2.0
@@ -37,13 +38,21 @@ def distill(ctx: StrategyContext, options: dict) -> None:
                                         float(options.get("distill_weight", 1.0))))
 
 
-def teacher_targets(teacher, ctx: StrategyContext) -> dict[str, torch.Tensor]:
-    """Task name -> teacher probabilities (N_train, K) in the student's class order."""
+def teacher_outputs(teacher, table: Table) -> dict:
+    """The teacher's class probabilities per task (N, K) and fused embeddings (N, H) for ``table``."""
     from transmodal.data.dataset import TableDataset
     from transmodal.engine.inference import run_inference
 
-    dataset = TableDataset(ctx.train, teacher.inputs_, None, teacher._root())
-    scores = run_inference(teacher.net_, dataset, teacher.config_)["scores"]
+    missing = [c for spec in teacher.inputs_ for c in spec.columns if c not in table.frame.columns]
+    if missing:
+        raise DataError(f"{table.source}: the teacher reads column(s) {missing}, which the table lacks")
+    return run_inference(teacher.net_, TableDataset(table, teacher.inputs_, None, teacher._root()), teacher.config_)
+
+
+def teacher_targets(teacher, ctx: StrategyContext) -> dict[str, torch.Tensor]:
+    """Task name -> teacher probabilities (N_train, K) in the student's class order."""
+    scores = teacher_outputs(teacher, ctx.train)["scores"]
+    rows = len(ctx.train.frame)
     by_name = {t.name: t for t in teacher.tasks_}
     targets = {}
     for task in ctx.tasks:
@@ -53,7 +62,7 @@ def teacher_targets(teacher, ctx: StrategyContext) -> dict[str, torch.Tensor]:
             continue
         position = {str(c): i for i, c in enumerate(source.classes)}
         columns = [position.get(str(c)) for c in task.classes]
-        probs = np.stack([scores[task.name][:, i] if i is not None else np.zeros(len(dataset)) for i in columns], 1)
+        probs = np.stack([scores[task.name][:, i] if i is not None else np.zeros(rows) for i in columns], 1)
         probs = probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-8, None)  # (N, K)
         targets[task.name] = torch.as_tensor(probs, dtype=torch.float32)
     return targets

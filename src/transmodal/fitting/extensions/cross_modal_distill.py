@@ -25,19 +25,9 @@ from transmodal.data.readers import Table
 from transmodal.errors import ConfigError, DataError
 from transmodal.fitting.state import Extension, FitRequest, FitState
 from transmodal.fitting.tables import tuning_split
+from transmodal.transfer.distill import teacher_outputs
 
 LOSSES = ("kl", "feature", "both")
-
-
-def teacher_outputs(teacher, table: Table) -> dict:
-    """The teacher's class probabilities per task (N, K) and fused embeddings (N, H) for ``table``."""
-    from transmodal.data.dataset import TableDataset
-    from transmodal.engine.inference import run_inference
-
-    missing = [c for spec in teacher.inputs_ for c in spec.columns if c not in table.frame.columns]
-    if missing:
-        raise DataError(f"{table.source}: the teacher reads column(s) {missing}, which the table lacks")
-    return run_inference(teacher.net_, TableDataset(table, teacher.inputs_, None, teacher._root()), teacher.config_)
 
 
 class CrossModalDistill(Extension):
