@@ -21,6 +21,17 @@ def saved_config(folder) -> dict:
     return json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
 
 
+def fit_two_labels(table, folder, multitask: dict):
+    """A predictor of ``label`` and ``big`` fitted with the ``multitask`` section and saved to
+    ``folder``: ``(predictor, saved folder, the saved history's multitask record)``."""
+    from transmodal.predictor import MultimodalPredictor
+
+    predictor = MultimodalPredictor(label=["label", "big"]).fit(
+        table, hyperparameters=tiny_hyperparameters(multitask=multitask), seed=0)
+    saved = predictor.save(folder)
+    return predictor, saved, saved_config(saved)["history"]["multitask"]
+
+
 def saved_weight_names(folder) -> set[str]:
     """Names of the tensors in a saved model folder's safetensors file(s)."""
     from safetensors import safe_open

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from contracttools import assert_reloads_identically, saved_config, tiny_hyperparameters
+from contracttools import assert_reloads_identically, fit_two_labels
 from transmodal.multitask.architectures.base import ARCHITECTURES, build_sharing
 
 TASKS = ["rating", "department.name"]  # a dotted name: module keys must be mangled
@@ -50,12 +50,8 @@ def test_rows_are_independent_in_eval_mode(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ARCHITECTURES.names())
 def test_chosen_in_a_two_label_fit(name, two_label_table, tmp_path):
-    from transmodal.predictor import MultimodalPredictor
-
-    predictor = MultimodalPredictor(label=["label", "big"]).fit(
-        two_label_table, hyperparameters=tiny_hyperparameters(multitask={"architecture": name}), seed=0)
-    folder = predictor.save(tmp_path / "model")
-    assert saved_config(folder)["history"]["multitask"]["architecture"] == name
+    predictor, folder, recorded = fit_two_labels(two_label_table, tmp_path / "model", {"architecture": name})
+    assert recorded["architecture"] == name
     proba = predictor.predict_proba(two_label_table)
     assert set(proba) == {"label", "big"} and proba["label"].shape == (36, 3) and proba["big"].shape == (36, 2)
     assert_reloads_identically(predictor, folder, two_label_table)

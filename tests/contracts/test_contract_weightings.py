@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from contracttools import assert_reloads_identically, saved_config, tiny_hyperparameters
+from contracttools import assert_reloads_identically, fit_two_labels
 from transmodal.multitask.weighting.base import WEIGHTINGS, build_weighting
 
 TASKS = ["a", "b"]
@@ -58,12 +58,7 @@ def test_fixed_weights_scale_the_reported_weight(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", WEIGHTINGS.names())
 def test_chosen_in_a_two_label_fit(name, two_label_table, tmp_path):
-    from transmodal.predictor import MultimodalPredictor
-
-    predictor = MultimodalPredictor(label=["label", "big"]).fit(
-        two_label_table, hyperparameters=tiny_hyperparameters(multitask={"weighting": name}), seed=0)
-    folder = predictor.save(tmp_path / "model")
-    recorded = saved_config(folder)["history"]["multitask"]
+    predictor, folder, recorded = fit_two_labels(two_label_table, tmp_path / "model", {"weighting": name})
     assert recorded["weighting"] == name
     assert set(recorded["weights"]) == {"label", "big"}
     assert all(w is not None and np.isfinite(w) and w > 0 for w in recorded["weights"].values())
