@@ -63,3 +63,12 @@ def write_table(folder: Path, n: int = 60, seed: int = 0, classes: int = 3,
         for column in ("image", "audio"):
             frame[column] = [str(folder / path) for path in frame[column]]
     return frame
+
+
+def write_small(folder: Path, n: int = 45, seed: int = 0) -> str:
+    """Write an image + number table (``image``, ``size``, ``label``) of ``n`` rows into ``folder``
+    as ``small.csv``; returns its path. Fits on it take a second or two."""
+    write_table(folder, n=n, seed=seed)
+    frame = pd.read_csv(folder / "table.csv")[["image", "size", "label"]]
+    frame.to_csv(folder / "small.csv", index=False)
+    return str(folder / "small.csv")

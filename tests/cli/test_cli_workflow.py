@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import json
 
 import pandas as pd
+import pytest
 
 from tabletools import write_table
 from transmodal.cli import main

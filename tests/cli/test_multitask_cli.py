@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import write_table

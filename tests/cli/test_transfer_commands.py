@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 import json
-import sys
-from pathlib import Path
 
 import pandas as pd
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transfer"))
-
-from transfer_helpers import write_small  # noqa: E402
-from transmodal.cli import main  # noqa: E402
+from tabletools import write_small
+from transmodal.cli import main
 
 TINY = ["--set", "max_epochs=1", "--set", "progress_bar=false", "--set", "hidden_dim=16",
         "--set", "encoders.image={name: cnn, width: 8, output_dim: 16}"]

@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from contracttools import tiny_hyperparameters
-from tabletools import write_table
+from tabletools import write_small
 
 
 def _image_table(folder, n: int, seed: int) -> str:
-    frame = write_table(folder, n=n, seed=seed)[["image", "size", "label"]]
-    frame.to_csv(folder / "small.csv", index=False)
+    path = write_small(folder, n=n, seed=seed)
+    frame = pd.read_csv(path)
     frame["big"] = np.where(frame["size"] > 1.0, "yes", "no")  # a second (binary) label
     frame.to_csv(folder / "two_labels.csv", index=False)
-    return str(folder / "small.csv")
+    return path
 
 
 @pytest.fixture(autouse=True)

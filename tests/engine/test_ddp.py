@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from tabletools import TINY_HYPERPARAMETERS, write_table
 

@@ -5,21 +5,9 @@ The tables keep an image and a number column only, so that each fit takes a few 
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from tabletools import TINY_HYPERPARAMETERS, write_table
-
-COLUMNS = ["image", "size", "label"]
-
-
-def write_small(folder, n: int = 45, seed: int = 0) -> str:
-    """Write an image + number table of ``n`` rows into ``folder``; returns the CSV path."""
-    write_table(folder, n=n, seed=seed)
-    frame = pd.read_csv(folder / "table.csv")[COLUMNS]
-    frame.to_csv(folder / "small.csv", index=False)
-    return str(folder / "small.csv")
-
+from tabletools import TINY_HYPERPARAMETERS, write_small
 
 def hyperparameters(**transfer):
     """The tiny hyperparameters with a ``transfer`` section."""
