@@ -1,4 +1,9 @@
-"""Classification metrics (scikit-learn): accuracy, balanced accuracy, macro P/R/F1, log loss, AUROC."""
+"""Classification metrics (scikit-learn): accuracy, balanced accuracy, macro P/R/F1, log loss, AUROC.
+
+Macro precision, recall and F1 follow one rule, scikit-learn's: the average runs over the classes
+present in ``y_true`` or in the predictions (a slice holding 2 of 9 classes, all predicted right,
+scores 1.0 on all three, as ``sklearn.metrics.f1_score(..., average="macro")`` does).
+"""
 
 from __future__ import annotations
 
@@ -26,20 +31,17 @@ def balanced_accuracy(y_true, y_score, task):
 
 @register_metric("precision_macro", True, CLASSIFICATION)
 def precision_macro(y_true, y_score, task):
-    return skm.precision_score(y_true, _labels(y_score), average="macro", zero_division=0,
-                               labels=np.arange(len(task.classes)))
+    return skm.precision_score(y_true, _labels(y_score), average="macro", zero_division=0)
 
 
 @register_metric("recall_macro", True, CLASSIFICATION)
 def recall_macro(y_true, y_score, task):
-    return skm.recall_score(y_true, _labels(y_score), average="macro", zero_division=0,
-                            labels=np.unique(y_true))
+    return skm.recall_score(y_true, _labels(y_score), average="macro", zero_division=0)
 
 
 @register_metric("f1_macro", True, CLASSIFICATION)
 def f1_macro(y_true, y_score, task):
-    return skm.f1_score(y_true, _labels(y_score), average="macro", zero_division=0,
-                        labels=np.arange(len(task.classes)))
+    return skm.f1_score(y_true, _labels(y_score), average="macro", zero_division=0)
 
 
 @register_metric("log_loss", False, CLASSIFICATION)
