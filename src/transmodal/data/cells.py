@@ -10,8 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from transmodal.data.audio_files import AudioDecodeError, load_audio
-from transmodal.data.image_files import ImageDecodeError, load_image
+from transmodal.data.audio_files import AudioDecodeError, load_audio, load_audio_bytes
+from transmodal.data.image_files import ImageDecodeError, load_image, load_image_bytes
 
 
 class CellError(ValueError):
@@ -105,6 +105,9 @@ def decode_number(value: Any) -> float:
 def decode_cell(modality: str, value: Any, base_dir: Path, allowed_root: Path | None = None) -> Any:
     """Decode one non-missing cell of ``modality`` (image, audio, text, numeric, categorical).
 
+    An image or audio cell holds a file path, or the file's bytes (``bytes``: an upload received by the
+    server), which are decoded in memory and never touch a path.
+
     Returns:
         A PIL image, an ``(waveform, sample_rate)`` tuple, a string, a float, or a category string.
 
@@ -113,8 +116,12 @@ def decode_cell(modality: str, value: Any, base_dir: Path, allowed_root: Path | 
     """
     try:
         if modality == "image":
+            if isinstance(value, bytes):
+                return load_image_bytes(value)
             return load_image(resolve_path(value, base_dir, allowed_root))
         if modality == "audio":
+            if isinstance(value, bytes):
+                return load_audio_bytes(value)
             return load_audio(resolve_path(value, base_dir, allowed_root))
     except (ImageDecodeError, AudioDecodeError) as err:
         raise CellError(str(err)) from err

@@ -1,7 +1,8 @@
-"""Decoding image files with PIL, guarded against decompression bombs."""
+"""Decoding image files (or a file's bytes held in memory) with PIL, guarded against decompression bombs."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -24,13 +25,29 @@ def load_image(path: Path) -> Image.Image:
         raise ImageDecodeError(f"image file {path} does not exist")
     if path.stat().st_size == 0:
         raise ImageDecodeError(f"image file {path} is empty (0 bytes)")
+    return _decode(path, f"image {path}")
+
+
+def load_image_bytes(data: bytes) -> Image.Image:
+    """Decode an image file's bytes held in memory (an upload), like :func:`load_image`.
+
+    Raises:
+        ImageDecodeError: the bytes are empty, truncated, too large or not an image.
+    """
+    if not data:
+        raise ImageDecodeError("the image data is empty (0 bytes)")
+    return _decode(io.BytesIO(data), f"the image data ({len(data)} bytes)")
+
+
+def _decode(source, name: str) -> Image.Image:
+    """Open ``source`` (a path or a binary file object) fully decoded; ``name`` is used in errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageDecodeError(
-                        f"image {path} has {image.width}x{image.height} pixels, over the limit of "
+                        f"{name} has {image.width}x{image.height} pixels, over the limit of "
                         f"{MAX_PIXELS}; resize it"
                     )
                 image.load()
@@ -38,7 +55,7 @@ def load_image(path: Path) -> Image.Image:
     except ImageDecodeError:
         raise
     except Exception as err:  # PIL raises OSError, SyntaxError, ValueError, warnings...
-        raise ImageDecodeError(f"cannot decode image {path}: {err}") from err
+        raise ImageDecodeError(f"cannot decode {name}: {err}") from err
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:

@@ -1,0 +1,40 @@
+"""``transmodal serve``: a saved model over HTTP (FastAPI + uvicorn, micro-batched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from transmodal.cli.app import app
+
+
+@app.command()
+def serve(
+    model: Path = typer.Argument(..., help="Model folder."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes, each with its own copy of the model."),
+    max_batch: int = typer.Option(64, "--max-batch", help="Rows per forward pass at most (concurrent requests "
+                                  "are batched up to it)."),
+    max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", help="How long a batch waits for more requests."),
+    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="The only folder whose image/audio "
+                                                "files a request may name by path (none: no path is read)."),
+    max_body_mb: float = typer.Option(32.0, "--max-body-mb", help="Larger request bodies are refused (413)."),
+    max_rows: int = typer.Option(1024, "--max-rows", help="More rows in one request are refused (413)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (warning: no access log)."),
+) -> None:
+    """Serve the model in MODEL: GET /health, GET /metadata, POST /predict, POST /predict_proba (JSON rows;
+    image/audio as base64 or multipart uploads; OpenAPI schema at /docs and /openapi.json)."""
+    from transmodal.errors import ConfigError
+    from transmodal.serving.settings import ServeSettings
+
+    try:
+        from transmodal.serving.app import run_server
+    except ImportError as err:
+        raise ConfigError(f"transmodal serve needs FastAPI and uvicorn ({err}); pip install 'transmodal[serve]'") from None
+
+    settings = ServeSettings(str(model), host, port, workers, max_batch, max_wait_ms,
+                             None if allowed_root is None else str(allowed_root), int(max_body_mb * 2**20), max_rows)
+    run_server(settings, log_level=log_level)

@@ -1,0 +1,81 @@
+"""The micro-batcher (issue 19, item 2): concurrent requests share one predictor call up to
+``max_batch`` rows, each gets its own rows back, and a failing request fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pandas as pd
+import pytest
+
+from transmodal.serving.batcher import MicroBatcher
+
+
+def _frame(start: int, rows: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": list(range(start, start + rows))})
+
+
+class Recorder:
+    """A fake predictor: returns each row's x (times 10 for predict_proba) and records every call."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.calls: list[tuple[str, list[int]]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, kind: str, frame: pd.DataFrame) -> list[int]:
+        self.calls.append((kind, frame["x"].tolist()))
+        if self.fail_on is not None and self.fail_on in frame["x"].tolist():
+            raise ValueError(f"row {self.fail_on} is bad")
+        return [x * (10 if kind == "predict_proba" else 1) for x in frame["x"]]
+
+
+async def _serve(run, requests, max_batch=64, max_wait_ms=50.0):
+    batcher = MicroBatcher(run, max_batch, max_wait_ms)
+    batcher.start()
+    try:
+        return await asyncio.gather(*(batcher.submit(kind, frame) for kind, frame in requests),
+                                    return_exceptions=True)
+    finally:
+        await batcher.stop()
+
+
+def test_concurrent_requests_share_one_call_and_get_their_own_rows():
+    run = Recorder()
+    requests = [("predict", _frame(10 * i, i + 1)) for i in range(6)]
+    results = asyncio.run(_serve(run, requests))
+    assert results == [list(range(10 * i, 10 * i + i + 1)) for i in range(6)]
+    assert len(run.calls) == 1 and len(run.calls[0][1]) == sum(range(1, 7))
+
+
+def test_batches_hold_at_most_max_batch_rows_and_never_split_a_request():
+    run = Recorder()
+    requests = [("predict", _frame(10 * i, 3)) for i in range(5)] + [("predict", _frame(100, 9))]
+    results = asyncio.run(_serve(run, requests, max_batch=7))
+    assert results[-1] == list(range(100, 109))
+    assert [len(rows) for _, rows in run.calls] == [6, 6, 3, 9]  # 3+3, 3+3, 3, then the 9-row request alone
+
+
+def test_max_batch_one_gives_one_call_per_row():
+    run = Recorder()
+    asyncio.run(_serve(run, [("predict", _frame(i, 1)) for i in range(5)], max_batch=1))
+    assert [rows for _, rows in run.calls] == [[i] for i in range(5)]
+
+
+def test_predict_and_predict_proba_in_one_batch_are_one_call_each():
+    run = Recorder()
+    requests = [("predict", _frame(0, 2)), ("predict_proba", _frame(5, 1)), ("predict", _frame(7, 1))]
+    assert asyncio.run(_serve(run, requests)) == [[0, 1], [50], [7]]
+    assert sorted(run.calls) == [("predict", [0, 1, 7]), ("predict_proba", [5])]
+
+
+def test_a_failing_request_fails_alone():
+    run = Recorder(fail_on=21)
+    requests = [("predict", _frame(0, 2)), ("predict", _frame(20, 2)), ("predict", _frame(40, 1))]
+    results = asyncio.run(_serve(run, requests))
+    assert results[0] == [0, 1] and results[2] == [40]
+    assert isinstance(results[1], ValueError) and "row 21" in str(results[1])
+
+
+def test_submit_before_start_raises():
+    with pytest.raises(RuntimeError, match="not started"):
+        asyncio.run(MicroBatcher(Recorder(), 4, 1.0).submit("predict", _frame(0, 1)))
