@@ -3,7 +3,6 @@ served model, in-process clients with chosen settings, and rows built from the s
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pandas as pd
@@ -57,24 +56,3 @@ def table(table_dir) -> pd.DataFrame:
     for column in ("image", "audio"):
         frame[column] = [str(table_dir / p) for p in frame[column]]
     return frame
-
-
-def b64(path: str | Path) -> str:
-    return base64.b64encode(Path(path).read_bytes()).decode("ascii")
-
-
-def json_rows(table: pd.DataFrame, rows: list[int], encoding: str = "base64") -> list[dict]:
-    """Rows of ``table`` as request rows; image/audio as ``{"base64"}``, a data URI, or the path."""
-    out = []
-    for i in rows:
-        row = table.iloc[i]
-        cells = {"review": row["review"], "size": float(row["size"]), "color": row["color"]}
-        for column, mime in (("image", "image/png"), ("audio", "audio/wav")):
-            if encoding == "base64":
-                cells[column] = {"base64": b64(row[column])}
-            elif encoding == "data_uri":
-                cells[column] = f"data:{mime};base64,{b64(row[column])}"
-            else:
-                cells[column] = row[column]
-        out.append(cells)
-    return out

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import json_rows
+from servingtools import json_rows
 
 from tabletools import TINY_HYPERPARAMETERS, write_table
 

@@ -75,7 +75,8 @@ def rows_to_frame(rows: Any, uploads: dict[str, bytes], column_types: dict[str, 
     frame = pd.DataFrame.from_records(records, columns=list(column_types))
     bad = validate_features(Table(frame, "<request>", root or Path.cwd()), column_types, root)
     if bad:
-        problems = [Problem(b.reason, b.row if b.row >= 0 else None, b.column) for b in bad]
+        hidden = (lambda text: text.replace(str(root), "<allowed-root>")) if root is not None else str
+        problems = [Problem(hidden(b.reason), b.row if b.row >= 0 else None, b.column) for b in bad]
         raise RequestError(422, problems_message(problems), problems)
     return frame
 
