@@ -80,3 +80,16 @@ def test_a_symlink_or_unlisted_file_is_refused(fitted, tmp_path):
     (folder / "readme.txt").write_text("hi")
     with pytest.raises(ModelLoadError, match="not in the manifest"):
         MultimodalPredictor.load(folder)
+
+
+def test_small_safetensors_states_are_not_taken_for_pickles(tmp_path):
+    """Two scalars named so make a 128-byte safetensors header: the file starts with the bytes
+    0x80 0x00, the pickle PROTO opcode."""
+    import torch
+
+    from transmodal.persistence import read_folder, save_folder
+
+    state = {"loss.log_scale": torch.zeros(()), "loss.bias": torch.zeros(())}
+    folder = save_folder(tmp_path / "model", {"kind": "test"}, state)
+    assert (folder / "model.safetensors").read_bytes()[:2] == b"\x80\x00"
+    read_folder(folder, weights=True)  # no ModelLoadError

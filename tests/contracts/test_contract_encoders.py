@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tinyaligned import save_tiny_clap, save_tiny_clip, save_tiny_siglip
 from tinycheckpoints import save_tiny_bert, save_tiny_vit, save_tiny_wav2vec2
 from transmodal.encoders.base import build_encoder, encoder_registry
 
@@ -70,7 +71,10 @@ def checkpoints(tmp_path_factory) -> dict[str, str]:
     """Tiny random transformers checkpoints on disk, one per hub-loading modality (built once)."""
     folder = tmp_path_factory.mktemp("contract_checkpoints")
     return {"text": save_tiny_bert(folder / "bert"), "image": save_tiny_vit(folder / "vit"),
-            "audio": save_tiny_wav2vec2(folder / "wav2vec2")}
+            "audio": save_tiny_wav2vec2(folder / "wav2vec2"),
+            # towers of aligned models (hf_aligned): one family per modality
+            "aligned_image": save_tiny_clip(folder / "clip"), "aligned_text": save_tiny_siglip(folder / "siglip"),
+            "aligned_audio": save_tiny_clap(folder / "clap")}
 
 
 def _transfer_query_settings(modality: str) -> dict:
@@ -89,6 +93,8 @@ def settings_for(modality: str, name: str, checkpoints: dict[str, str]) -> dict:
     settings = _modality_settings(modality)
     if (modality, name) in BUILTIN:
         settings.update(BUILTIN[(modality, name)])
+    elif name == "hf_aligned":
+        settings["checkpoint"] = checkpoints[f"aligned_{modality}"]
     elif name.startswith("hf_"):
         settings["checkpoint"] = checkpoints[modality]
     elif name == "efficientnet_lite0":

@@ -77,13 +77,13 @@ class AlignmentModel:
         import torch
 
         from transmodal.alignment.training import fit_alignment, row_keys
-        from transmodal.build import fit_encoders
         from transmodal.data.dataset import TableDataset
 
         self._check_columns()
         torch.manual_seed(seed)
         self.config_ = AlignConfig.from_dict({**(self.hyperparameters or {}),
                                               **({"encoders": self.encoders} if self.encoders else {})})
+        pretrained = getattr(self, "pretrained_", None)
         train = read_table(table)
         self.column_types_ = self._infer_types(train)
         self.inputs_ = [InputSpec(c, self.column_types_[c], [c]) for c in self.columns]
@@ -94,15 +94,52 @@ class AlignmentModel:
                                          self.config_.holdout_fraction, seed)
         train_set = TableDataset(train, self.inputs_, None, self._root())
         tune_set = TableDataset(tune, self.inputs_, None, self._root())
+        if pretrained is None:
+            self._build_towers(train_set, seed)
+        else:
+            from transmodal.alignment.pretrained import prepare_finetuning
+
+            prepare_finetuning(self)
+        keys = {"train": row_keys(train.frame, list(self.columns), item_column),
+                "val": row_keys(tune.frame, list(self.columns), item_column)}
+        self.history_ = fit_alignment(self.net_, self.config_, train_set, tune_set, keys, seed)
+        return self
+
+    def _build_towers(self, train_set, seed: int) -> None:
+        """Encoder settings fitted on the training rows, then the towers (training from scratch)."""
+        from transmodal.build import fit_encoders
+
         settings = fit_encoders(train_set, self.config_.encoders, seed)
         for column in self.lock:
             settings[column]["frozen"] = True
         self.encoder_settings_ = settings
         self.net_ = self._build()
-        keys = {"train": row_keys(train.frame, list(self.columns), item_column),
-                "val": row_keys(tune.frame, list(self.columns), item_column)}
-        self.history_ = fit_alignment(self.net_, self.config_, train_set, tune_set, keys, seed)
-        return self
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, columns: Sequence[str], column_types: dict[str, str] | None = None,
+                        lock: Sequence[str] = (), lora: Sequence[str] = (), lora_options: dict[str, Any] | None = None,
+                        loss: str | None = None, hyperparameters: dict[str, Any] | None = None,
+                        allowed_root: str | Path | None = None) -> "AlignmentModel":
+        """A pretrained CLIP, SigLIP or CLAP model on two columns, usable with no training.
+
+        Args:
+            name_or_path: A folder written by ``save_pretrained`` (model and processor files) or a
+                model id in the local Hugging Face cache.
+            columns: The two columns, the image (or audio) column first unless ``column_types`` says.
+            lock: Columns whose towers stay fixed when :meth:`fit` fine-tunes (LiT).
+            lora: Columns whose towers get LoRA adapters when :meth:`fit` fine-tunes (only they train).
+            lora_options: ``method``, ``r``, ``lora_alpha``, ``lora_dropout`` (as ``transfer`` options).
+            loss: The fine-tuning loss (default: ``siglip`` for SigLIP, ``infonce`` otherwise).
+            hyperparameters: An :class:`AlignConfig` as a dict (fine-tuning settings).
+
+        Raises:
+            ConfigError: not a CLIP/SigLIP/CLAP checkpoint, or the columns do not fit its towers.
+            ModelLoadError: the checkpoint cannot be read.
+        """
+        from transmodal.alignment.pretrained import build_pretrained
+
+        return build_pretrained(cls, str(name_or_path), columns, column_types, lock, lora, lora_options, loss,
+                                hyperparameters, allowed_root)
 
     def _check_columns(self) -> None:
         if len(self.columns) < 2 or len(set(self.columns)) != len(self.columns):
@@ -110,7 +147,7 @@ class AlignmentModel:
         unknown = sorted(set(self.lock) - set(self.columns))
         if unknown:
             raise ConfigError(f"lock names {unknown}, which are not among the columns {list(self.columns)}")
-        if len(self.lock) == len(self.columns):
+        if len(self.lock) == len(self.columns) and not getattr(self, "pretrained_", None):
             raise ConfigError("every tower is locked, so nothing would train; unlock at least one column")
 
     def _infer_types(self, table: Table) -> dict[str, str]:
@@ -119,6 +156,8 @@ class AlignmentModel:
         missing = [c for c in self.columns if c not in table.frame.columns]
         if missing:
             raise DataError(f"{table.source}: column(s) {missing} not found; columns are {list(table.frame.columns)}")
+        if getattr(self, "pretrained_", None):
+            return dict(self.column_types_)
         overrides = dict(self.column_types or {})
         types = {}
         for column in self.columns:
@@ -145,15 +184,19 @@ class AlignmentModel:
         from transmodal.losses.contrastive import CONTRASTIVE_LOSSES
 
         towers = {}
+        pretrained = getattr(self, "pretrained_", None) is not None
         for spec in self.inputs_:
             encoder = build_encoder(spec.modality, self.encoder_settings_[spec.name])
-            kind = projection_kind(self.config_.projection, encoder, spec.name in self.lock)
+            # a pretrained aligned model's towers already project into its shared space
+            kind = "identity" if pretrained else projection_kind(self.config_.projection, encoder, spec.name in self.lock)
             towers[spec.name] = Tower(encoder, kind, self.config_.embed_dim, self.config_.dropout)
         dims = {c: t.embed_dim for c, t in towers.items()}
         locked_dims = {dims[c] for c in self.lock}
         if len(locked_dims) > 1:
             raise ConfigError(f"locked towers have different sizes {dims}; lock at most one size")
-        if locked_dims:
+        if pretrained and len(set(dims.values())) > 1:
+            raise ConfigError(f"the pretrained towers project to different sizes {dims}")
+        if locked_dims and not pretrained:
             size = locked_dims.pop()
             towers = {c: t if c in self.lock else Tower(t.encoder, t.kind, size, self.config_.dropout)
                       for c, t in towers.items()}
@@ -203,6 +246,13 @@ class AlignmentModel:
         self._check_fitted()
         return float(self.net_.loss.scale.detach())
 
+    @property
+    def logit_bias_(self) -> float | None:
+        """The learned logit bias of the sigmoid (SigLIP) loss, None for InfoNCE."""
+        self._check_fitted()
+        bias = getattr(self.net_.loss, "bias", None)
+        return None if bias is None else float(bias.detach())
+
     def zero_shot(self, table, column: str, class_names: Sequence[str], templates: Sequence[str] | None = None,
                   class_column: str | None = None) -> pd.DataFrame:
         """Classify ``table[column]`` among ``class_names`` described to the other (text) tower.
@@ -230,35 +280,62 @@ class AlignmentModel:
         return evaluate_table(self, read_table(table), query_column, gallery_column, item_column)
 
     # ---- persistence -------------------------------------------------------------------------
-    def saved_state(self) -> dict[str, Any]:
-        """Weights, minus frozen encoders that rebuild from a pretrained reference."""
+    def saved_state(self, copy_base: bool = False) -> dict[str, Any]:
+        """Weights, minus what rebuilds from a pretrained reference: frozen pretrained encoders and
+        the frozen base weights of towers with adapters (all kept when ``copy_base``)."""
         from transmodal.fusion.base import module_key
 
-        skip = tuple(f"towers.{module_key(c)}.encoder." for c in self.columns
-                     if self.net_.encoder(c).frozen and self.net_.encoder(c).weights_from_reference)
-        return {k: v for k, v in self.net_.state_dict().items() if not k.startswith(skip)}
+        state = self.net_.state_dict()
+        skip: set[str] = set()
+        adapters = getattr(self, "adapters_", {})
+        for column in self.columns:
+            encoder = self.net_.encoder(column)
+            copied = copy_base and "load_weights" in type(encoder).DEFAULTS  # hf_aligned towers can rebuild empty
+            if copied or not encoder.weights_from_reference or not encoder.settings.get("load_weights", True):
+                continue
+            prefix = f"towers.{module_key(column)}.encoder."
+            if column in adapters:
+                skip |= {prefix + k for k, p in encoder.named_parameters() if not p.requires_grad}
+            elif encoder.frozen:
+                skip |= {k for k in state if k.startswith(prefix)}
+        return {k: v for k, v in state.items() if k not in skip}
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, base_weights: str = "reference") -> Path:
         """Write the model folder (safetensors + JSON + manifest); returns its path.
 
         Written beside ``path`` and renamed into place under a lock; ``path`` must be new, empty or a
-        transmodal model folder (``ConfigError`` otherwise). Frozen pretrained towers read from a
-        local path have their weights' digests recorded in the manifest.
+        transmodal model folder (``ConfigError`` otherwise).
+
+        Args:
+            base_weights: ``reference``: frozen pretrained weights are not saved; those read from a
+                local path have their digests recorded in the manifest and checked on load.
+                ``copy``: every weight is saved in the folder (the checkpoint's config and
+                processor files are still read from it, its weights never).
         """
         from transmodal.persistence import reference_digests, save_folder
         from transmodal.saved.loader import reference_path
 
         self._check_fitted()
+        if base_weights not in ("reference", "copy"):
+            raise ConfigError(f"base_weights must be 'reference' or 'copy', got {base_weights!r}")
+        copy = base_weights == "copy"
+        encoders = {c: {**s, "load_weights": False} if copy and s.get("name") == "hf_aligned" else dict(s)
+                    for c, s in self.encoder_settings_.items()}
         config = {"kind": KIND, "version": FORMAT_VERSION, "params": self.get_params(),
-                  "column_types": self.column_types_, "encoders": self.encoder_settings_,
-                  "align_config": self.config_.to_dict(), "history": getattr(self, "history_", {})}
+                  "column_types": self.column_types_, "encoders": encoders,
+                  "align_config": self.config_.to_dict(), "history": getattr(self, "history_", {}),
+                  "pretrained": getattr(self, "pretrained_", None), "adapters": getattr(self, "adapters_", {})}
         external = {}
+        state = self.saved_state(copy_base=copy)
         for column in self.columns:
             encoder = self.net_.encoder(column)
-            source = reference_path(encoder.settings) if encoder.frozen and encoder.weights_from_reference else None
+            if not encoder.weights_from_reference or not (encoder.frozen or column in config["adapters"]) \
+                    or not encoders[column].get("load_weights", True):
+                continue
+            source = reference_path(encoder.settings)
             if source is not None:
                 external[column] = {"checkpoint": encoder.settings.get("checkpoint"), "files": reference_digests(source)}
-        return save_folder(path, config, self.saved_state(), external=external)
+        return save_folder(path, config, state, external=external)
 
     @classmethod
     def load(cls, path: str | Path) -> "AlignmentModel":
@@ -286,8 +363,15 @@ class AlignmentModel:
             model.encoder_settings_ = config["encoders"]
             model.config_ = AlignConfig.from_dict(config["align_config"])
             model.history_ = config.get("history", {})
+            if config.get("pretrained"):
+                model.pretrained_ = dict(config["pretrained"])
             weights = weights_from_bytes(folder.weights, Path(path) / WEIGHTS_FILE)
             model.net_ = model._build()
+            model.adapters_ = {}
+            if config.get("adapters"):
+                from transmodal.alignment.pretrained import reinsert_adapters
+
+                reinsert_adapters(model, config["adapters"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, ConfigError, RuntimeError) as err:
             raise ModelLoadError(f"{config_path} is malformed: {type(err).__name__}: {err}") from None
         expected = model.saved_state()

@@ -2,7 +2,9 @@
 
 Each class name is written into every template ("an emoji of {}"), embedded by the class tower,
 the template embeddings are averaged and renormalised; a row's class scores are the scaled cosine
-similarities of its embedding with the class embeddings, turned into probabilities by a softmax.
+similarities of its embedding with the class embeddings, turned into probabilities by a softmax
+(CLIP, CLAP), or, for a model trained with the sigmoid loss (SigLIP), one sigmoid per class of the
+scaled similarity plus the learned bias, as SigLIP scores them.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ def class_embeddings(tower, class_names: Sequence[str], templates: Sequence[str]
     return F.normalize(embedded.mean(dim=1), dim=-1)  # (K, D)
 
 
-def zero_shot_scores(row_embeddings: np.ndarray, classes: torch.Tensor, logit_scale: float) -> np.ndarray:
-    """Class probabilities (N, K) from unit row embeddings (N, D) and class embeddings (K, D)."""
+def zero_shot_scores(row_embeddings: np.ndarray, classes: torch.Tensor, logit_scale: float,
+                     logit_bias: float | None = None) -> np.ndarray:
+    """Class probabilities (N, K) from unit row embeddings (N, D) and class embeddings (K, D): a
+    softmax over the scaled similarities, or independent sigmoids when ``logit_bias`` is given."""
     logits = logit_scale * torch.as_tensor(row_embeddings) @ classes.t()  # (N, K)
+    if logit_bias is not None:
+        return torch.sigmoid(logits + logit_bias).numpy()
     return torch.softmax(logits, dim=-1).numpy()
 
 
@@ -62,7 +68,7 @@ def zero_shot_frame(model, table, column: str, class_names: Sequence[str], templ
     tower = model.tower(other_text_column(model, column, class_column))
     classes = class_embeddings(tower, class_names, list(templates or DEFAULT_TEMPLATES))
     rows = model.encode(table, column)
-    probabilities = zero_shot_scores(np.nan_to_num(rows), classes, model.logit_scale_)
+    probabilities = zero_shot_scores(np.nan_to_num(rows), classes, model.logit_scale_, model.logit_bias_)
     frame = pd.DataFrame(probabilities, columns=class_names)
     missing = np.isnan(rows).any(axis=1)
     frame.loc[missing, class_names] = np.nan

@@ -127,10 +127,16 @@ def _check_checkpoints(folder: Path, dir_fd: int) -> None:
 
 
 def _pickle_head(folder: Path, dir_fd: int, name: str) -> bool:
+    """True when the file starts like a pickle (PROTO opcode 0x80, protocol <= 5). A safetensors
+    file whose 8-byte header length starts with those bytes (a 128- or 384-byte header: a state of
+    two scalars) is told apart by its JSON header at offset 8; it is read by safetensors, never
+    unpickled."""
     fd = _open_regular(folder, dir_fd, name)
     with os.fdopen(fd, "rb") as handle:
-        head = handle.read(2)
-    return len(head) == 2 and head[0] == 0x80 and head[1] <= 5
+        head = handle.read(9)
+    if name.endswith(".safetensors") and head[8:9] == b"{":
+        return False
+    return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
 
 
 @dataclass
