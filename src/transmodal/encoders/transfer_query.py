@@ -65,9 +65,13 @@ class TransferQueryEncoder(Encoder):
         return {**base, **{f"tower/{k}": v for k, v in self.tower.encoder.prepare(items).items()}}
 
     def neighbours(self, query: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, Dz)
-        """Mean source features of the ``k`` bank rows closest to each aligned query."""
+        """Mean source features of the ``k`` bank rows closest to each aligned query. While
+        training the closest one is skipped: the bank holds training rows, so it is often the row
+        itself, whose Z would make the estimate look better than it is for new rows."""
+        size = self.bank_keys.shape[0]
+        skip = 1 if self.training and size > self.k else 0
         similarity = query @ self.bank_keys.t()  # (B, N)
-        top = similarity.topk(min(self.k, self.bank_keys.shape[0]), dim=1).indices  # (B, k)
+        top = similarity.topk(min(self.k + skip, size), dim=1).indices[:, skip:]  # (B, k)
         return self.bank_values[top].mean(dim=1)  # (B, k, Dz) -> (B, Dz)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, base + z_dim)

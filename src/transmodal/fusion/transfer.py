@@ -5,6 +5,12 @@ encoder; the query column's features are ``[base(Y), Zhat(Y)]`` from the ``trans
 Where X is missing, Zhat (Z looked up by the aligned space's nearest neighbours of Y) stands in for
 Z and X counts as present; the inner fusion then sees ``{Y: base(Y), X: Z or Zhat, ...}``. Without
 ``source`` (not set up by ``transfer_from``) it is the inner fusion alone.
+
+Learning how far to trust Zhat (``neighbour_share`` > 0): while training, that share of the rows
+that have X get Zhat instead of Z, and ``neighbour_noise`` of those get another row's Zhat (a wrong
+neighbour estimate, as for rows unlike the training rows: an unseen speaker). Every Zhat is
+multiplied by a learned per-dimension trust in (0, 1) (starting near 1) before the inner fusion, so
+the network learns how much of the estimate to use while Z itself is used as is.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from transmodal.fusion.base import FUSIONS, Fusion, build_fusion
+
+TRUST_INIT = 4.0  # logit of the initial trust (sigmoid(4) = 0.98)
 
 
 @FUSIONS.register("transfer")
@@ -23,14 +32,34 @@ class TransferFusion(Fusion):
 
     def __init__(self, input_dims: dict[str, int], output_dim: int, dropout: float = 0.1, *, source: str | None = None,
                  query: str | None = None, z_dim: int = 0, inner: str = "concat",
-                 inner_options: dict[str, Any] | None = None) -> None:
+                 inner_options: dict[str, Any] | None = None, neighbour_share: float = 0.0,
+                 neighbour_noise: float = 0.0) -> None:
         dims = dict(input_dims)
         if source is not None:
             dims[query] = input_dims[query] - int(z_dim)  # the inner fusion sees base(Y) only
-        super().__init__(dims, output_dim, dropout, source=source, query=query, z_dim=z_dim, inner=inner)
+        super().__init__(dims, output_dim, dropout, source=source, query=query, z_dim=z_dim, inner=inner,
+                         neighbour_share=neighbour_share, neighbour_noise=neighbour_noise)
         self.source, self.query, self.z_dim = source, query, int(z_dim)
+        self.neighbour_share, self.neighbour_noise = float(neighbour_share), float(neighbour_noise)
         self.inner = build_fusion(inner, dims, output_dim, dropout, dict(inner_options or {}))
         self.output_dim = self.inner.output_dim
+        # how far Zhat is trusted, per dimension (only when training teaches it: older models have none)
+        self.trust = nn.Parameter(torch.full((self.z_dim,), TRUST_INIT)) if self.neighbour_share > 0 else None
+
+    def estimated_rows(self, present: torch.Tensor) -> torch.Tensor:
+        """(B,) True where Zhat replaces Z: rows without X, and while training a share of the others."""
+        estimated = ~present
+        if self.training and self.neighbour_share > 0:
+            estimated = estimated | (torch.rand(present.shape, device=present.device) < self.neighbour_share)
+        return estimated
+
+    def estimate(self, zhat: torch.Tensor) -> torch.Tensor:  # (B, Dz) -> (B, Dz)
+        """Zhat, with wrong neighbours for ``neighbour_noise`` of the rows while training, times the trust."""
+        if self.training and self.neighbour_noise > 0 and len(zhat) > 1:
+            wrong = torch.rand(len(zhat), device=zhat.device) < self.neighbour_noise  # (B,)
+            shuffled = zhat[torch.randperm(len(zhat), device=zhat.device)]
+            zhat = torch.where(wrong.unsqueeze(-1), shuffled, zhat)
+        return zhat if self.trust is None else zhat * torch.sigmoid(self.trust)
 
     def forward(self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.source is None:  # not set up by transfer_from: the inner fusion alone
@@ -38,8 +67,9 @@ class TransferFusion(Fusion):
         features, masks = dict(features), dict(masks)
         query = features[self.query]  # (B, D_base + Dz)
         base, zhat = query[:, : -self.z_dim], query[:, -self.z_dim:]
-        present = masks[self.source].unsqueeze(-1)  # (B, 1)
-        features[self.source] = torch.where(present, features[self.source], zhat.to(features[self.source].dtype))
+        estimated = self.estimated_rows(masks[self.source]).unsqueeze(-1)  # (B, 1)
+        z = features[self.source]
+        features[self.source] = torch.where(estimated, self.estimate(zhat.to(z.dtype)), z)
         masks[self.source] = masks[self.source] | masks[self.query]
         features[self.query] = base
         return self.inner(features, masks)  # (B, output_dim)

@@ -10,6 +10,12 @@ frozen source model, and fuses them as Y' = g(Y, Z). ``transfer_from`` keys:
   is an alignment model). Without one, a missing X falls back to the fusion's learned placeholder.
 - ``query``: Y (default: the only other non-tabular input); ``k``: neighbours (default 5);
   ``bank_size``: training rows kept in the bank (default 4096).
+- ``neighbour_share`` (default 0.5): share of the training rows with X that get the neighbour
+  estimate Zhat instead of Z, so that the network learns how far to trust Zhat (a learned
+  per-dimension trust scales it); ``neighbour_noise`` (default 0.3): share of those whose estimate
+  comes from another row (wrong neighbours, as for rows unlike the training rows, e.g. an unseen
+  speaker: the training rows' own neighbours are nearly always right). 0 and 0 train as before
+  (Zhat only for rows that lack X).
 
 At prediction Z comes from the row's X when present; when X is empty, Zhat is the mean Z of the
 ``k`` training rows whose aligned X embedding is nearest to the row's aligned Y embedding. The
@@ -45,6 +51,8 @@ class TransferFromSettings:
     query: str | None = None  # Y
     k: int = DEFAULT_K
     bank_size: int = DEFAULT_BANK
+    neighbour_share: float = 0.5  # training rows with X that get Zhat instead of Z
+    neighbour_noise: float = 0.3  # of those, rows given another row's Zhat (wrong neighbours)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TransferFromSettings":
@@ -55,8 +63,13 @@ class TransferFromSettings:
         """
         if "column" not in values or "model" not in values:
             raise ConfigError("transfer_from needs 'column' (X) and 'model' (a source model folder)")
-        return section_from_dict(cls, {k: str(v) if k in ("model", "align") and v is not None else v
-                                       for k, v in values.items()}, "transfer_from")
+        settings = section_from_dict(cls, {k: str(v) if k in ("model", "align") and v is not None else v
+                                           for k, v in values.items()}, "transfer_from")
+        for name in ("neighbour_share", "neighbour_noise"):
+            value = getattr(settings, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ConfigError(f"transfer_from.{name} must be in [0, 1), got {value!r}")
+        return settings
 
 
 def load_model(folder):
@@ -112,7 +125,9 @@ class KnowledgeTransfer(Extension):
         inner = state.architecture
         state.architecture = Architecture(
             "transfer", {"source": self.column, "query": self.query, "z_dim": z_dim, "inner": inner.fusion,
-                         "inner_options": dict(inner.fusion_options)}, inner.hidden_dim)
+                         "inner_options": dict(inner.fusion_options),
+                         "neighbour_share": float(options.neighbour_share),
+                         "neighbour_noise": float(options.neighbour_noise)}, inner.hidden_dim)
 
     def _only_other(self, inputs: dict) -> str:
         others = [n for n, s in inputs.items() if n != self.column and s.modality != "tabular"]
