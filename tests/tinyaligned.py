@@ -1,12 +1,18 @@
 """Tiny randomly initialised CLIP, SigLIP and CLAP checkpoints saved with ``save_pretrained``, with
 processors built locally (a word-level tokenizer over a small vocabulary), so that pretrained
 aligned models run offline in tests (imported as ``from tinyaligned import ...``)."""
-import json
+
+from __future__ import annotations
+
 from pathlib import Path
+
 import torch
 
 WORDS = "a an the photo of emoji sound cat dog bird car tree red blue this is".split()
-
+# class names, prompt templates and captions within that vocabulary
+CLASSES = ["cat", "dog", "bird"]
+TEMPLATES = ["a photo of {}", "this is a {}", "an emoji of the {}"]
+CAPTIONS = ["a red cat", "the blue dog", "a bird", "a red car", "the tree", "a blue bird"]
 
 
 def _word_tokenizer(bos: str = "<s>", eos: str = "</s>", pad: str = "<pad>", unk: str = "<unk>"):

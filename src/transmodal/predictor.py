@@ -88,15 +88,49 @@ class MultimodalPredictor(FittedAttributes):
         from transmodal.fitting.pipeline import run_fit
         from transmodal.fitting.state import FitRequest
 
+        train, tune = read_table(train_data), None if tuning_data is None else read_table(tuning_data)
+        if "zero_shot" in getattr(self, "history_", {}) and "init_from" not in fit_options:
+            from transmodal.alignment.zero_shot_head import few_shot_tables
+
+            # a zero-shot predictor: few-shot training starts from its head, on its column only
+            fit_options["init_from"] = self
+            train, tune = few_shot_tables(self, train, tune)
         self.config_ = FitConfig.from_dict(hyperparameters)
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
             raise ConfigError(f"time_limit={time_limit!r} is out of range; valid: seconds > 0, or None for no limit")
         request = FitRequest(tuple(self.labels), self.problem_type, self.eval_metric, self.allowed_root, self.config_,
                              column_types, time_limit, seed, dict(fit_options))
-        result = run_fit(request, read_table(train_data), None if tuning_data is None else read_table(tuning_data))
+        result = run_fit(request, train, tune)
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
         return self
+
+    @classmethod
+    def from_zero_shot(cls, aligned, column: str, classes: Sequence[str], templates: Sequence[str] | None = None,
+                       label: str = "label", class_column: str | None = None) -> "MultimodalPredictor":
+        """A predictor of ``label`` that needs no labelled rows: the head is the class names' text
+        embeddings from an aligned model (pretrained CLIP/SigLIP/CLAP or trained), scaled as the
+        model scales them (:mod:`transmodal.alignment.zero_shot_head`).
+
+        ``predict``, ``predict_proba``, ``evaluate``, ``save`` and ``load`` work as for any predictor;
+        ``fit`` on a few labelled rows starts from this head (the encoder stays as its settings say:
+        frozen for a pretrained tower) unless ``init_from`` is given.
+
+        Args:
+            aligned: An :class:`~transmodal.alignment.model.AlignmentModel`.
+            column: The aligned column to classify (image, audio or text).
+            classes: The class names; output columns are in sorted order.
+            templates: Prompts with ``{}`` for the class name; several are averaged.
+            label: The label column's name (for ``evaluate`` and ``fit``).
+            class_column: The aligned column whose tower embeds the prompts (default: the other one).
+        """
+        from transmodal.alignment.zero_shot_head import zero_shot_network
+
+        predictor = cls(label=label, allowed_root=aligned.allowed_root)
+        predictor.spec_, predictor.config_, predictor.net_, predictor.history_ = zero_shot_network(
+            aligned, column, classes, templates, label, class_column)
+        predictor.bad_rows_, predictor.report_ = [], None
+        return predictor
 
     def encode_targets(self, table: Table, tasks: list[TaskSpec]) -> tuple[dict[str, np.ndarray], list[BadRow]]:
         """Targets per task and bad rows (missing labels; with several tasks only rows lacking all)."""

@@ -1,4 +1,4 @@
-"""Alignment commands: ``align``, ``zero-shot`` and ``retrieve``."""
+"""Alignment commands: ``align`` and ``retrieve`` (``zero-shot`` is in :mod:`transmodal.cli.zero_shot`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import typer
 from transmodal.cli.app import app
 
 
-def _split(text: str, what: str) -> list[str]:
+def split_items(text: str, what: str) -> list[str]:
+    """The non-empty comma-separated items of ``text`` (ConfigError naming ``what`` when none)."""
     from transmodal.errors import ConfigError
 
     items = [part.strip() for part in text.split(",") if part.strip()]
@@ -37,34 +38,13 @@ def align(
     from transmodal.alignment.model import AlignmentModel
     from transmodal.cli.core import hyperparameters_from
 
-    model = AlignmentModel(columns=_split(columns, "--columns"), lock=lock, loss=loss,
+    model = AlignmentModel(columns=split_items(columns, "--columns"), lock=lock, loss=loss,
                            hyperparameters=hyperparameters_from(config, set_))
     model.fit(str(table), tuning_data=str(tuning) if tuning else None, seed=seed, item_column=item_column)
     model.save(out)
     history = model.history_
     typer.echo(f"saved to {out} (best epoch {history['best_epoch']}, tuning MRR {history['best_score']:.4f}, "
                f"fit {history['fit_seconds']:.1f} s)")
-
-
-@app.command("zero-shot")
-def zero_shot(
-    model: Path = typer.Argument(..., help="Aligned model folder."),
-    table: Path = typer.Argument(..., help="Rows to classify."),
-    column: str = typer.Option(..., "--column", help="The column to classify."),
-    classes: str = typer.Option(..., "--classes", help="Class names, comma-separated."),
-    template: List[str] = typer.Option([], "--template", help='Prompt with {} for the class, e.g. "a photo of {}"; '
-                                                            "repeat for an ensemble."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write predictions and probabilities to this CSV."),
-) -> None:
-    """Classify TABLE's --column among --classes with no labelled examples."""
-    from transmodal.alignment.model import AlignmentModel
-
-    frame = AlignmentModel.load(model).zero_shot(str(table), column, _split(classes, "--classes"), template or None)
-    if out is not None:
-        frame.to_csv(out, index=False)
-        typer.echo(f"wrote {len(frame)} predictions to {out}")
-    else:
-        typer.echo(frame.to_csv(index=False), nl=False)
 
 
 @app.command()
