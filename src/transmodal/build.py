@@ -34,8 +34,8 @@ def encoder_spec(spec: InputSpec, choices: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ConfigError(f"encoder for {spec.name!r} must be a name or a dict with 'name', got {choice!r}")
     if resolved["name"] not in encoder_registry(spec.modality):
-        names = encoder_registry(spec.modality).names()
-        raise ConfigError(f"unknown {spec.modality} encoder {resolved['name']!r} for {spec.name!r}; known: {names}")
+        registry = encoder_registry(spec.modality)
+        raise ConfigError(registry.unknown_message(resolved["name"], f"{spec.modality} encoder for {spec.name!r}"))
     if spec.modality == "tabular":
         resolved["column_types"] = dict(spec.column_types)
     return resolved

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from transmodal.errors import ConfigError
+from transmodal.errors import ConfigError, did_you_mean, spelled, spelled_value
 
 
 S = TypeVar("S")
@@ -70,13 +70,22 @@ def section_from_dict(cls: type[S], values: dict[str, Any] | None, section: str)
     """
     values = dict(values or {})
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - known, key=str)
     if unknown:
-        where = f"{section} setting(s)" if section else "hyperparameter(s)"
-        raise ConfigError(f"unknown {where} {unknown}; known: {sorted(known)}")
+        raise ConfigError(unknown_keys_message(unknown, known, section))
     instance = cls(**values)
     check_fields(instance, f"{section}." if section else "")
     return instance
+
+
+def unknown_keys_message(unknown: list, known: set[str], section: str = "") -> str:
+    """``unknown hyperparameter 'fusoin' (did you mean 'fusion'?); known: [...]``, naming the keys as
+    the caller wrote them (``--set`` keys, dotted, from the command line)."""
+    prefix = f"{section}." if section else ""
+    what = spelled(f"{section} setting(s)" if section else "hyperparameter(s)", "--set/--config key(s)")
+    named = ", ".join(f"{prefix + str(key)!r}{did_you_mean(prefix + str(key), [prefix + k for k in known])}"
+                      for key in unknown)
+    return f"unknown {what} {named}; known: {', '.join(prefix + k for k in sorted(known))}"
 
 
 @dataclass(frozen=True)
@@ -150,9 +159,11 @@ class FitConfig:
                 upper = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
                 raise ConfigError(f"{key}={value!r} is out of range; valid: {lower}, {upper}")
         for key, choices in _CHOICES.items():
-            if getattr(self, key) not in choices:
-                raise ConfigError(f"{key}={getattr(self, key)!r} is not a valid choice; valid: "
-                                  f"{', '.join(repr(c) for c in choices)}")
+            value = getattr(self, key)
+            if value not in choices:
+                raise ConfigError(f"{key}={spelled_value(value)} is not a valid choice"
+                                  f"{did_you_mean(value, [c for c in choices if c])}; valid: "
+                                  f"{', '.join(spelled_value(c) for c in choices)}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "FitConfig":

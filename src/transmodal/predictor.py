@@ -10,8 +10,8 @@ import pandas as pd
 
 from transmodal.config import FitConfig
 from transmodal.data.readers import Table, read_table
-from transmodal.data.validation import bad_row_indices, validate_features
-from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError
+from transmodal.data.validation import bad_row_indices, check_columns, validate_features
+from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError, spelled
 from transmodal.heads.task import TaskSpec, labelled_rows
 from transmodal.saved.spec import FittedAttributes
 
@@ -85,7 +85,7 @@ class MultimodalPredictor(FittedAttributes):
         Raises:
             DataError: bad cells or labels (all of them are listed).
         """
-        from transmodal.fitting.pipeline import run_fit
+        from transmodal.fitting.precheck import check_before_fit
         from transmodal.fitting.state import FitRequest
 
         train, tune = read_table(train_data), None if tuning_data is None else read_table(tuning_data)
@@ -97,9 +97,14 @@ class MultimodalPredictor(FittedAttributes):
             train, tune = few_shot_tables(self, train, tune)
         self.config_ = FitConfig.from_dict(hyperparameters)
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
-            raise ConfigError(f"time_limit={time_limit!r} is out of range; valid: seconds > 0, or None for no limit")
+            raise ConfigError(f"{spelled('time_limit=', '--time-limit ')}{time_limit!r} is out of range; valid: "
+                              "seconds > 0, or none for no limit")
         request = FitRequest(tuple(self.labels), self.problem_type, self.eval_metric, self.allowed_root, self.config_,
                              column_types, time_limit, seed, dict(fit_options))
+        check_before_fit(request, train, tune)  # labels, columns, files: reported before torch loads
+
+        from transmodal.fitting.pipeline import run_fit
+
         result = run_fit(request, train, tune)
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
@@ -147,11 +152,11 @@ class MultimodalPredictor(FittedAttributes):
         table = read_table(data)
         if table.frame.empty:
             raise DataError(f"{table.source}: the table has no rows (only a header?); nothing to predict")
+        check_columns(table, list(self.column_types_), "the model reads them")
         bad = validate_features(table, self.column_types_, self._root())
         targets = None
         if with_targets:
-            if any(c not in table.frame.columns for c in self.labels):
-                raise DataError(f"{table.source}: evaluation needs the label column(s) {self.labels}")
+            check_columns(table, self.labels, "evaluation compares the predictions with them")
             targets, label_bad = self.encode_targets(table, self.tasks_)
             bad += label_bad
         if bad:

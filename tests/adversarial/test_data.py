@@ -138,7 +138,7 @@ def test_cli_na_value_marks_cells_missing(fitted, table_dir, tmp_path, capsys):
     out = tmp_path / "p.csv"
     with pytest.raises(SystemExit):
         main(["predict", str(model), str(table_dir / "unknown_sizes.csv"), "--out", str(out)])
-    assert "row 4, column 'size'" in capsys.readouterr().err
+    assert "row 6, column 'size'" in capsys.readouterr().err  # data row 4: spreadsheet row 6
     main(["predict", str(model), str(table_dir / "unknown_sizes.csv"), "--out", str(out), "--na-value", "?"])
     assert len(pd.read_csv(out)) == 60
     main(["evaluate", str(model), str(table_dir / "unknown_sizes.csv"), "--na-value", "?", "--json"])

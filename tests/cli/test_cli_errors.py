@@ -30,10 +30,11 @@ def _fit_args(path, out):
 
 
 def _assert_clear(code, err, table_name, row, column, words):
+    """``row`` is the 0-based data row (``frame.loc[row]``); the message names the spreadsheet row."""
     assert code == 1
     assert "Traceback" not in err
     assert err.count("error: ") == 1
-    assert table_name in err and f"row {row}," in err and f"column {column!r}" in err
+    assert table_name in err and f"row {row + 2}," in err and f"column {column!r}" in err
     for word in words:
         assert word in err
 
@@ -86,7 +87,7 @@ def test_real_process_has_no_traceback(table):
     result = subprocess.run([sys.executable, "-m", "transmodal", "fit", str(table / "bad.csv"), "--label", "label",
                              "--out", str(table / "m")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
-    assert "Traceback" not in result.stderr and "row 0, column 'image'" in result.stderr
+    assert "Traceback" not in result.stderr and "row 2, column 'image'" in result.stderr  # the first data row
 
 
 def test_every_command_has_help(capsys):

@@ -39,13 +39,14 @@ def main(argv: list[str] | None = None) -> None:
     """
     import warnings
 
-    from transmodal.errors import TransmodalError
+    from transmodal.errors import TransmodalError, cli_caller
 
     if not os.environ.get("TRANSMODAL_DEBUG"):
         warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
     _load_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        with cli_caller():  # messages name flags (--set key=value), not Python arguments
+            app(args=argv, standalone_mode=False)
     except SystemExit:
         raise
     except TransmodalError as err:

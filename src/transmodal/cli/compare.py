@@ -27,13 +27,14 @@ def compare(
     """Fit each fusion strategy with each seed on the same split; print mean/std, fit time, size."""
     from transmodal.experiments.fusion_comparison import compare_fusions, format_summary, split_table, summarise
     from transmodal.data.readers import read_table
-    from transmodal.errors import ConfigError
+    from transmodal.errors import ConfigError, did_you_mean
     from transmodal.fusion.base import FUSIONS
 
     names = [name.strip() for name in fusions.split(",") if name.strip()]
     unknown = [name for name in names if name not in FUSIONS]
     if unknown or not names:
-        raise ConfigError(f"unknown fusion(s) {unknown}; known: {FUSIONS.names()}")
+        raise ConfigError(f"unknown fusion(s) {unknown}{did_you_mean(unknown[0], FUSIONS.public_names()) if unknown else ''}; "
+                          f"known: {FUSIONS.public_names()}")
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
     train, test_table = (read_table(str(table)), read_table(str(test))) if test else \

@@ -12,6 +12,7 @@ from typing import Any
 
 from transmodal.data.audio_files import AudioDecodeError, load_audio, load_audio_bytes
 from transmodal.data.image_files import ImageDecodeError, load_image, load_image_bytes
+from transmodal.errors import spelled
 
 
 class CellError(ValueError):
@@ -48,7 +49,7 @@ def resolve_path(value: Any, base_dir: Path, allowed_root: Path | None = None) -
         root = allowed_root.resolve()
         if real != root and root not in real.parents:
             raise CellError(f"path {path} is outside the allowed root {root}; move the file or "
-                            "widen allowed_root")
+                            f"widen {spelled('allowed_root', '--allowed-root')}")
     return path
 
 
@@ -89,13 +90,14 @@ def decode_number(value: Any) -> float:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, str) and value.strip() in COMMON_NA_STRINGS:
-        raise CellError(f"{value!r} is not a number; if it means missing, pass na_values=[{value.strip()!r}] "
-                        f"(--na-value {value.strip()}) or leave the cell empty")
+        hint = spelled(f"na_values=[{value.strip()!r}]", f"--na-value {value.strip()}")
+        raise CellError(f"{value!r} is not a number; if it means missing, pass {hint} or leave the cell empty")
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
+        how = spelled("with column_types={COLUMN: 'text'}", "with --column-type COLUMN=text")
         raise CellError(f"{value!r} is not a number; fix the cell or set the column's type to "
-                        "'text' or 'categorical' with column_types") from None
+                        f"text or categorical {how}") from None
     problem = number_problem(number)
     if problem:
         raise CellError(f"{value!r} {problem}")

@@ -9,13 +9,14 @@ saved model's JSON names the same columns as the table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from transmodal.errors import DataError
+from transmodal.errors import DATAFRAME_SOURCE, DataError
 
 
 @dataclass
@@ -52,7 +53,7 @@ def read_table(data: "pd.DataFrame | str | Path | Table", base_dir: str | Path |
         return data
     if isinstance(data, pd.DataFrame):
         root = Path(base_dir) if base_dir is not None else Path.cwd()
-        return Table(_string_columns(data.reset_index(drop=True), "<DataFrame>"), "<DataFrame>", root)
+        return Table(_string_columns(data.reset_index(drop=True), DATAFRAME_SOURCE), DATAFRAME_SOURCE, root)
     path = Path(data)
     if not path.is_file():
         raise DataError(f"table file {path} does not exist; check the path")
@@ -75,13 +76,27 @@ def read_table(data: "pd.DataFrame | str | Path | Table", base_dir: str | Path |
     except DataError:
         raise
     except Exception as err:  # pandas raises many types for malformed files
-        raise DataError(f"{path}: cannot read the table ({type(err).__name__}: {err})") from err
+        raise DataError(_read_problem(path, err)) from err
     if na_values and not name.endswith((".csv", ".tsv")):
         for column in frame.columns:  # JSON/Parquet nulls stay; the strings given join them
             if not pd.api.types.is_numeric_dtype(frame[column]):
                 frame[column] = frame[column].mask(frame[column].isin(missing[1:]))
     root = Path(base_dir) if base_dir is not None else path.resolve().parent
     return Table(_string_columns(frame.reset_index(drop=True), str(path)), str(path), root)
+
+
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _read_problem(path: Path, err: Exception) -> str:
+    """What is wrong with a table pandas cannot read. A ragged CSV row is named by the row a
+    spreadsheet shows (pandas' "line N" counts records from the header, row 1, as a spreadsheet does)."""
+    ragged = _RAGGED.search(str(err))
+    if ragged:
+        expected, row, saw = ragged.groups()
+        return (f"{path}, row {row}: {saw} cells where the header (row 1) has {expected}; quote cells that "
+                "hold the separator, or fix the row")
+    return f"{path}: cannot read the table ({type(err).__name__}: {err})"
 
 
 def _string_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from transmodal.data.cells import COMMON_NA_STRINGS
-from transmodal.errors import ConfigError
+from transmodal.errors import ConfigError, did_you_mean, spelled
 
 MODALITIES = ("image", "audio", "text", "numeric", "categorical")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -96,11 +96,14 @@ def infer_column_types(
             column from the features.
     """
     overrides = {str(column): modality for column, modality in (overrides or {}).items()}  # names are str
+    where = spelled("column_types", "--column-type")
     for column, modality in overrides.items():
         if column not in frame.columns:
-            raise ConfigError(f"column_types names {column!r}, which is not in the table")
+            raise ConfigError(f"{where} names the column {column!r}, which is not in the table"
+                              f"{did_you_mean(column, frame.columns)}; columns are {list(frame.columns)}")
         if modality is not None and modality not in MODALITIES:
-            raise ConfigError(f"column_types[{column!r}]={modality!r}; use one of {MODALITIES}")
+            raise ConfigError(f"{where}: {column!r} cannot be {modality!r}{did_you_mean(modality, MODALITIES)}; "
+                              f"use one of {', '.join(MODALITIES)}")
     types: dict[str, str] = {}
     for column in frame.columns:
         if column in exclude:

@@ -91,4 +91,4 @@ class TransferQueryEncoder(Encoder):
 
 
 for _modality in ("text", "image", "audio"):
-    ENCODERS[_modality].register("transfer_query")(TransferQueryEncoder)
+    ENCODERS[_modality].register("transfer_query", internal=True)(TransferQueryEncoder)  # set by knowledge transfer only

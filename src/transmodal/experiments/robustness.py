@@ -68,13 +68,14 @@ def noise_transform(predictor, name: str, kind: str, level: float, seed: int) ->
     """A ``transform(batch)`` for ``run_inference`` that applies noise ``kind`` at ``level`` to ``name``."""
     import torch
 
-    from transmodal.errors import ConfigError
+    from transmodal.errors import ConfigError, did_you_mean
     from transmodal.metrics.noise.base import noise_registry
 
     spec = input_spec(predictor, name)
     registry = noise_registry(spec.modality)
     if kind not in registry:
-        raise ConfigError(f"no {spec.modality} noise {kind!r} for {name!r}; known: {registry.names()}")
+        raise ConfigError(f"no {spec.modality} noise {kind!r} for {name!r}{did_you_mean(kind, registry.public_names())}; "
+                          f"known: {registry.public_names()}")
     noise = registry.get(kind)
     generator = torch.Generator().manual_seed(seed)
     return lambda batch: noise(batch, name, level, generator)

@@ -9,8 +9,8 @@ import numpy as np
 from transmodal.config import FitConfig
 from transmodal.data.readers import Table
 from transmodal.data.schema import build_inputs, infer_column_types
-from transmodal.data.validation import bad_row_indices, validate_features
-from transmodal.errors import BadRow, ConfigError, DataError
+from transmodal.data.validation import bad_row_indices, check_columns, validate_features
+from transmodal.errors import BadRow, ConfigError, DataError, did_you_mean, setting_hint, spelled
 from transmodal.heads.task import TaskSpec
 
 
@@ -22,8 +22,10 @@ def prepare_tasks(table: Table, labels: Sequence[str], problem_type: Any) -> lis
     """
     missing = [c for c in labels if c not in table.frame.columns]
     if missing:
-        raise DataError(f"{table.source}: label column(s) {missing} not found; "
-                        f"columns are {list(table.frame.columns)}")
+        named = ", ".join(f"{c!r}{did_you_mean(c, table.frame.columns)}" for c in missing)
+        raise DataError(f"{table.source}: label column(s) {named} not found in the header; "
+                        f"columns are {list(table.frame.columns)}; name one of them with "
+                        f"{spelled('label=', '--label')}")
     types = problem_type if isinstance(problem_type, dict) else {label: problem_type for label in labels}
     return [TaskSpec.from_series(c, table.frame[c], types.get(c)) for c in labels]
 
@@ -50,7 +52,7 @@ def drop_bad(table: Table, bad: list[BadRow], config: FitConfig, what: str) -> T
         return table
     rows = bad_row_indices(bad)
     if config.on_bad_rows != "skip" or not rows or any(b.row < 0 for b in bad):
-        hint = " (or pass hyperparameters={'on_bad_rows': 'skip'} to train on the good rows)" \
+        hint = f" (or pass {setting_hint('on_bad_rows', 'skip')} to train on the good rows)" \
             if config.on_bad_rows != "skip" else ""
         raise DataError(f"{table.source}: {len(rows)} {what} row(s) cannot be used{hint}", bad)
     keep = np.setdiff1d(np.arange(len(table.frame)), rows)
@@ -59,9 +61,16 @@ def drop_bad(table: Table, bad: list[BadRow], config: FitConfig, what: str) -> T
     return Table(table.frame.iloc[keep].reset_index(drop=True), table.source, table.base_dir)
 
 
-def read_tables(state) -> None:
+def read_tables(state, decode_files: bool = True, split: bool = True) -> None:
     """The ``read`` stage: infer the schema and tasks, validate both tables (raising on bad rows or
-    dropping them), and split off tuning rows when none were given."""
+    dropping them), and split off tuning rows when none were given.
+
+    Args:
+        decode_files: False only checks that image/audio files exist (see
+            :func:`~transmodal.data.validation.validate_features`): the quick pass of
+            :func:`transmodal.fitting.precheck.check_before_fit`.
+        split: Whether to split off tuning rows (the quick pass does not).
+    """
     request = state.request
     root = state.root
     state.tasks = prepare_tasks(state.train, request.labels, request.problem_type)
@@ -72,10 +81,11 @@ def read_tables(state) -> None:
         table = getattr(state, attr)
         if table is None:
             continue
-        bad = validate_features(table, state.column_types, root) + encode_targets(table, state.tasks)[1]
+        check_columns(table, [*state.column_types, *request.labels], "the training table has them")
+        bad = validate_features(table, state.column_types, root, decode_files) + encode_targets(table, state.tasks)[1]
         state.bad_rows += bad
         setattr(state, attr, drop_bad(table, bad, state.config, what))
-    if state.tune is None:
+    if state.tune is None and split:
         first = state.tasks[0]
         state.train, state.tune = tuning_split(state.train, first.name, first.problem_type,
                                                state.config.holdout_fraction, state.seed)
@@ -105,7 +115,8 @@ def holdout_split(table: Table, label: str, fraction: float, seed: int, problem_
 
     rows = np.arange(len(table.frame))
     if len(rows) < 4:
-        raise DataError(f"{table.source}: {len(rows)} rows are too few to hold out tuning data; give tuning_data")
+        raise DataError(f"{table.source}: {len(rows)} rows are too few to hold out tuning data; give "
+                        f"{spelled('tuning_data', '--tuning TABLE')}")
     labels = table.frame[label].map(str).to_numpy(dtype=str)  # missing labels (partial labels) become "nan"
     stratify = labels if problem_type in ("binary", "multiclass") and _can_stratify(labels, fraction) else None
     train_rows, tune_rows = train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)

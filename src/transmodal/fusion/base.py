@@ -105,5 +105,5 @@ def fusion_summaries() -> dict[str, str]:
     """Name -> first docstring line of every registered fusion (for ``transmodal fusions``)."""
     return {
         name: (FUSIONS.get(name).__doc__ or "").strip().splitlines()[0]
-        for name in FUSIONS.names()
+        for name in FUSIONS.public_names()
     }

@@ -39,7 +39,7 @@ def task_loss_name(choice: str | dict[str, str], task: str, problem_type: str) -
     if name == "auto":
         return default_loss(problem_type)
     if name not in LOSSES:
-        raise ConfigError(f"unknown loss {name!r}; known: {LOSSES.names()}")
+        raise ConfigError(LOSSES.unknown_message(name, "loss"))
     applies_to: tuple[str, ...] = getattr(LOSSES.get(name), "problem_types", ())
     if problem_type in applies_to:
         return name

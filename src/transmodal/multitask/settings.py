@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from transmodal.config import unknown_keys_message
 from transmodal.errors import ConfigError
 
 
@@ -36,11 +37,11 @@ class MultitaskSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown multitask setting(s) {unknown}; known: {sorted(known)}")
+            raise ConfigError(unknown_keys_message(unknown, known, "multitask"))
         settings = cls(**values)
         for name, registry in ((settings.architecture, ARCHITECTURES), (settings.weighting, WEIGHTINGS)):
             if name not in registry:
-                raise ConfigError(f"unknown multitask {registry.kind} {name!r}; known: {registry.names()}")
+                raise ConfigError(registry.unknown_message(name, f"multitask {registry.kind}"))
         if tasks is not None:
             strange = sorted(set(settings.weights) - set(tasks))
             if strange:

@@ -20,7 +20,11 @@ def write_run_files(predictor, folder: Path) -> None:
     folder = Path(folder)
     bad = getattr(predictor, "bad_rows_", [])
     if bad:
-        frame = pd.DataFrame([{"file": b.file, "row": b.row, "column": b.column, "reason": b.reason} for b in bad])
+        from transmodal.errors import row_number
+
+        # rows as the messages name them: the spreadsheet row (JSON lines: the line; a DataFrame: iloc)
+        frame = pd.DataFrame([{"file": b.file, "row": row_number(b.file, b.row) if b.row >= 0 else None,
+                               "column": b.column, "reason": b.reason} for b in bad])
         tmp = folder / (BAD_ROWS + ".tmp")
         frame.to_csv(tmp, index=False)
         tmp.replace(folder / BAD_ROWS)

@@ -85,4 +85,4 @@ def unfreeze_encoders(net, options: dict | None = None) -> None:
 
 def strategy_summaries() -> dict[str, str]:
     """Name -> first docstring line of every registered strategy."""
-    return {name: (STRATEGIES.get(name).__doc__ or "").strip().splitlines()[0] for name in STRATEGIES.names()}
+    return {name: (STRATEGIES.get(name).__doc__ or "").strip().splitlines()[0] for name in STRATEGIES.public_names()}

@@ -100,9 +100,9 @@ def build_criterion(net, options: dict) -> nn.ModuleDict:
     name = options.get("adapt")
     if name is None:
         raise ConfigError("unlabeled_data needs a domain-adaptation method: transfer.adapt = "
-                          f"one of {ADAPTATIONS.names()}")
+                          f"one of {ADAPTATIONS.public_names()}")
     if name not in ADAPTATIONS:
-        raise ConfigError(f"unknown transfer.adapt {name!r}; known: {ADAPTATIONS.names()}")
+        raise ConfigError(ADAPTATIONS.unknown_message(name, "transfer.adapt"))
     cls = ADAPTATIONS.get(name)
     level = options.get("adapt_on", "fused")
     if level not in ("fused", "features"):

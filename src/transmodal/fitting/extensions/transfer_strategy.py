@@ -22,7 +22,7 @@ class TransferStrategy(Extension):
         options = dict(state.config.transfer)
         name = options["strategy"]
         if name not in STRATEGIES:
-            raise ConfigError(f"unknown transfer.strategy {name!r}; known: {STRATEGIES.names()}")
+            raise ConfigError(STRATEGIES.unknown_message(name, "transfer.strategy"))
         ctx = StrategyContext(net=state.net, tasks=state.tasks, train=state.train,
                               transferred=bool(state.records.get("transfer", {}).get("copied")),
                               init_from=state.options.get("init_from"), teacher=state.options.get("teacher"))
