@@ -112,7 +112,8 @@ class MultimodalPredictor(FittedAttributes):
 
     @classmethod
     def from_zero_shot(cls, aligned, column: str, classes: Sequence[str], templates: Sequence[str] | None = None,
-                       label: str = "label", class_column: str | None = None) -> "MultimodalPredictor":
+                       label: str = "label", class_column: str | None = None,
+                       descriptions: dict[str, Sequence[str]] | None = None) -> "MultimodalPredictor":
         """A predictor of ``label`` that needs no labelled rows: the head is the class names' text
         embeddings from an aligned model (pretrained CLIP/SigLIP/CLAP or trained), scaled as the
         model scales them (:mod:`transmodal.alignment.zero_shot_head`).
@@ -128,12 +129,14 @@ class MultimodalPredictor(FittedAttributes):
             templates: Prompts with ``{}`` for the class name; several are averaged.
             label: The label column's name (for ``evaluate`` and ``fit``).
             class_column: The aligned column whose tower embeds the prompts (default: the other one).
+            descriptions: ``{class: [text, ...]}`` describing classes in place of their names
+                (each text goes through every template; all are averaged).
         """
         from transmodal.alignment.zero_shot_head import zero_shot_network
 
         predictor = cls(label=label, allowed_root=aligned.allowed_root)
         predictor.spec_, predictor.config_, predictor.net_, predictor.history_ = zero_shot_network(
-            aligned, column, classes, templates, label, class_column)
+            aligned, column, classes, templates, label, class_column, descriptions)
         predictor.bad_rows_, predictor.report_ = [], None
         return predictor
 

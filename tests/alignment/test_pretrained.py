@@ -201,3 +201,20 @@ def test_siglip_fine_tunes_with_the_sigmoid_loss(checkpoints, image_table):
     bias = model.logit_bias_
     model.fit(pd.concat([frame, frame], ignore_index=True), tuning_data=frame)
     assert model.logit_bias_ != bias
+
+
+@torch.no_grad()
+def test_class_descriptions_average_every_description_and_template(checkpoints, image_table):
+    frame, images = image_table
+    aligned = AlignmentModel.from_pretrained(checkpoints["clip"], columns=("image", "caption"))
+    descriptions = {"cat": ["red cat", "blue cat", "cat"], "dog": ["dog"]}  # bird: described by its name
+    ours = aligned.zero_shot(frame, "image", CLASSES, TEMPLATES[:2], descriptions=descriptions)
+    model, processor = _hf(checkpoints["clip"])
+    classes = []
+    for name in CLASSES:
+        prompts = [t.format(d) for d in descriptions.get(name, [name]) for t in TEMPLATES[:2]]
+        text = _unit(model.get_text_features(**processor(text=prompts, return_tensors="pt", padding=True)).pooler_output)
+        classes.append(_unit(text.mean(0)))
+    rows = _unit(model.get_image_features(**processor(images=images, return_tensors="pt")).pooler_output)
+    expected = torch.softmax(model.logit_scale.exp() * rows @ torch.stack(classes).t(), dim=-1)
+    np.testing.assert_allclose(ours[CLASSES].to_numpy(dtype=np.float64), expected.numpy(), atol=1e-5)

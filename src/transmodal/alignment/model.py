@@ -254,15 +254,16 @@ class AlignmentModel:
         return None if bias is None else float(bias.detach())
 
     def zero_shot(self, table, column: str, class_names: Sequence[str], templates: Sequence[str] | None = None,
-                  class_column: str | None = None) -> pd.DataFrame:
-        """Classify ``table[column]`` among ``class_names`` described to the other (text) tower.
+                  class_column: str | None = None, descriptions: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
+        """Classify ``table[column]`` among ``class_names`` described to the other (text) tower;
+        ``descriptions`` ``{class: [text, ...]}`` describe classes in place of their names.
 
         Returns:
             A DataFrame with ``prediction`` and one probability column per class.
         """
         from transmodal.alignment.zero_shot import zero_shot_frame
 
-        return zero_shot_frame(self, table, column, class_names, templates, class_column)
+        return zero_shot_frame(self, table, column, class_names, templates, class_column, descriptions)
 
     def retrieve(self, queries, query_column: str, gallery, gallery_column: str, k: int = 10):
         """Top-``k`` gallery rows per query: ``(indices (Q, k), scores (Q, k))``, best first."""

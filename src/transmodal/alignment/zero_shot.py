@@ -9,7 +9,7 @@ scaled similarity plus the learned bias, as SigLIP scores them.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,16 +21,28 @@ from transmodal.errors import ConfigError
 DEFAULT_TEMPLATES = ("{}",)
 
 
-def class_embeddings(tower, class_names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
-    """(K, D) unit class embeddings: mean over templates of the embedded prompts, renormalised."""
+def class_embeddings(tower, class_names: Sequence[str], templates: Sequence[str],
+                     descriptions: Mapping[str, Sequence[str]] | None = None) -> torch.Tensor:
+    """(K, D) unit class embeddings: the mean of the embedded prompts, renormalised.
+
+    Args:
+        tower: The tower that embeds the prompts.
+        class_names: The classes, in output order.
+        templates: Prompts with ``{}``; every one is filled with every text of the class.
+        descriptions: ``{class: [text, ...]}``: texts that describe a class in place of its name
+            (e.g. its subgroups or keywords); a class not listed is described by its name.
+    """
     from transmodal.alignment.towers import embed_items
 
     for template in templates:
         if "{}" not in template:
             raise ConfigError(f"template {template!r} has no '{{}}' for the class name")
-    prompts = [template.format(name) for name in class_names for template in templates]
-    embedded = embed_items(tower, prompts).view(len(class_names), len(templates), -1)  # (K, T, D)
-    return F.normalize(embedded.mean(dim=1), dim=-1)  # (K, D)
+    texts = {name: list((descriptions or {}).get(name) or [name]) for name in class_names}
+    prompts = [template.format(text) for name in class_names for text in texts[name] for template in templates]
+    embedded = embed_items(tower, prompts)  # (P, D) unit prompts
+    sizes = [len(texts[name]) * len(templates) for name in class_names]
+    means = torch.stack([chunk.mean(dim=0) for chunk in torch.split(embedded, sizes)])  # (K, D)
+    return F.normalize(means, dim=-1)
 
 
 def zero_shot_scores(row_embeddings: np.ndarray, classes: torch.Tensor, logit_scale: float,
@@ -60,13 +72,14 @@ def other_text_column(model, column: str, class_column: str | None) -> str:
 
 
 def zero_shot_frame(model, table, column: str, class_names: Sequence[str], templates: Sequence[str] | None,
-                    class_column: str | None = None) -> pd.DataFrame:
+                    class_column: str | None = None,
+                    descriptions: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """``prediction`` plus one probability column per class for every row of ``table``."""
     class_names = [str(c) for c in class_names]
     if len(class_names) < 2 or len(set(class_names)) != len(class_names):
         raise ConfigError(f"zero-shot needs at least two distinct class names, got {class_names}")
     tower = model.tower(other_text_column(model, column, class_column))
-    classes = class_embeddings(tower, class_names, list(templates or DEFAULT_TEMPLATES))
+    classes = class_embeddings(tower, class_names, list(templates or DEFAULT_TEMPLATES), descriptions)
     rows = model.encode(table, column)
     probabilities = zero_shot_scores(np.nan_to_num(rows), classes, model.logit_scale_, model.logit_bias_)
     frame = pd.DataFrame(probabilities, columns=class_names)

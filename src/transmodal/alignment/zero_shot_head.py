@@ -22,7 +22,8 @@ from transmodal.errors import ConfigError
 
 
 def zero_shot_network(aligned, column: str, classes: Sequence[str], templates: Sequence[str] | None,
-                      label: str, class_column: str | None = None) -> tuple[Any, Any, Any, dict[str, Any]]:
+                      label: str, class_column: str | None = None,
+                      descriptions: dict[str, Sequence[str]] | None = None) -> tuple[Any, Any, Any, dict[str, Any]]:
     """``(spec, config, net, history)`` of a zero-shot predictor of ``label`` (see the module docstring).
 
     Args:
@@ -32,6 +33,7 @@ def zero_shot_network(aligned, column: str, classes: Sequence[str], templates: S
         templates: Prompts with ``{}``; several are averaged (default ``"{}"``).
         label: The label column name (used by ``evaluate`` and a few-shot ``fit``).
         class_column: The column whose tower embeds the class prompts (default: the other text column).
+        descriptions: ``{class: [text, ...]}`` describing classes in place of their names.
 
     Raises:
         ConfigError: fewer than two distinct classes, a template without ``{}``, or an unknown column.
@@ -52,7 +54,8 @@ def zero_shot_network(aligned, column: str, classes: Sequence[str], templates: S
     templates = list(templates or DEFAULT_TEMPLATES)
     tower = aligned.tower(column)
     prompts_tower = aligned.tower(other_text_column(aligned, column, class_column))
-    weights = class_embeddings(prompts_tower, names, templates)  # (K, D)
+    descriptions = {str(k): [str(t) for t in v] for k, v in (descriptions or {}).items()}
+    weights = class_embeddings(prompts_tower, names, templates, descriptions)  # (K, D)
     modality = aligned.column_types_[column]
     adapters = {column: dict(aligned.adapters_[column])} if column in getattr(aligned, "adapters_", {}) else {}
     spec = ModelSpec(column_types={column: modality}, inputs=[InputSpec(column, modality, [column])],
@@ -76,7 +79,7 @@ def zero_shot_network(aligned, column: str, classes: Sequence[str], templates: S
         head.weight.copy_(aligned.logit_scale_ * weights)  # (K, D): scaled cosine similarities
         head.bias.fill_(0.0 if bias is None else bias)
     net.eval()
-    history = {"zero_shot": {"column": column, "classes": names, "templates": templates,
+    history = {"zero_shot": {"column": column, "classes": names, "templates": templates, "descriptions": descriptions,
                              "class_column": class_column, "logit_scale": aligned.logit_scale_, "logit_bias": bias,
                              "aligned": getattr(aligned, "pretrained_", None) or {"columns": list(aligned.columns)}}}
     return spec, config, net, history
