@@ -76,7 +76,7 @@ class AlignmentModel:
         """
         import torch
 
-        from transmodal.alignment.training import fit_alignment, row_keys
+        from transmodal.alignment.training import fit_alignment, row_keys, split_by_item
         from transmodal.data.dataset import TableDataset
 
         self._check_columns()
@@ -90,7 +90,7 @@ class AlignmentModel:
         train = self._valid_rows(train)
         tune = self._valid_rows(read_table(tuning_data)) if tuning_data is not None else None
         if tune is None:
-            train, tune = _split_by_item(train, self.columns[0] if item_column is None else item_column,
+            train, tune = split_by_item(train, self.columns[0] if item_column is None else item_column,
                                          self.config_.holdout_fraction, seed)
         train_set = TableDataset(train, self.inputs_, None, self._root())
         tune_set = TableDataset(tune, self.inputs_, None, self._root())
@@ -220,6 +220,7 @@ class AlignmentModel:
         """Shared-space embeddings (N, D) of ``table[column]``, L2-normalised; NaN rows where missing."""
         import torch
 
+        from transmodal.alignment.towers import SingleTowerView
         from transmodal.alignment.training import loader
         from transmodal.data.dataset import TableDataset
         from dataclasses import replace
@@ -232,7 +233,7 @@ class AlignmentModel:
         out = np.full((len(table.frame), tower.embed_dim), np.nan, dtype=np.float32)
         self.net_.eval()
         config = replace(self.config_, batch_size=batch_size)
-        net_view = _SingleTower(column, tower)
+        net_view = SingleTowerView(column, tower)
         with torch.no_grad():
             for batch in loader(dataset, net_view, config, shuffle=False):
                 mask = batch["masks"][column].numpy()
@@ -392,31 +393,3 @@ def is_alignment_folder(path: Any) -> bool:
 
     config = peek_config(path)
     return config is not None and config.get("kind") == KIND
-
-
-class _SingleTower:
-    """The minimal net view :func:`transmodal.alignment.training.loader` needs for one column."""
-
-    def __init__(self, column: str, tower) -> None:
-        self.columns = [column]
-        self._tower = tower
-
-    @property
-    def input_names(self) -> list[str]:
-        return list(self.columns)
-
-    def encoder(self, column: str):
-        return self._tower.encoder
-
-
-def _split_by_item(table: Table, group_column: str, fraction: float, seed: int) -> tuple[Table, Table]:
-    """A random split in which rows of the same item (same ``group_column`` value) stay together."""
-    from sklearn.model_selection import GroupShuffleSplit
-
-    groups = table.frame[group_column].astype(str).to_numpy()
-    if len(set(groups)) < 4:
-        raise DataError(f"{table.source}: too few items to hold out tuning data; give tuning_data")
-    train_rows, tune_rows = next(GroupShuffleSplit(1, test_size=fraction, random_state=seed)
-                                 .split(groups, groups=groups))
-    part = lambda rows: Table(table.frame.iloc[np.sort(rows)].reset_index(drop=True), table.source, table.base_dir)  # noqa: E731
-    return part(train_rows), part(tune_rows)

@@ -50,3 +50,20 @@ def embed_items(tower: Tower, items: Sequence[Any], batch_size: int = 64, projec
         chunks.append(tower.project(features) if project else features)
     tower.train(was_training)
     return torch.cat(chunks) if chunks else torch.zeros(0, tower.embed_dim)
+
+
+class SingleTowerView:
+    """The minimal net view :func:`transmodal.alignment.training.loader` needs for one column."""
+
+    def __init__(self, column: str, tower) -> None:
+        self.columns = [column]
+        self._tower = tower
+
+    @property
+    def input_names(self) -> list[str]:
+        """The one column."""
+        return list(self.columns)
+
+    def encoder(self, column: str):
+        """The tower's encoder (whatever column is asked)."""
+        return self._tower.encoder

@@ -183,3 +183,19 @@ def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, t
     history = run.fit(module, train_loader, tune_loader)
     net.eval()
     return {**history, "trainer": run.hardware()}
+
+
+def split_by_item(table: Table, group_column: str, fraction: float, seed: int) -> tuple[Table, Table]:
+    """A random split in which rows of the same item (same ``group_column`` value) stay together."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    from transmodal.data.readers import Table
+    from transmodal.errors import DataError
+
+    groups = table.frame[group_column].astype(str).to_numpy()
+    if len(set(groups)) < 4:
+        raise DataError(f"{table.source}: too few items to hold out tuning data; give tuning_data")
+    train_rows, tune_rows = next(GroupShuffleSplit(1, test_size=fraction, random_state=seed)
+                                 .split(groups, groups=groups))
+    part = lambda rows: Table(table.frame.iloc[np.sort(rows)].reset_index(drop=True), table.source, table.base_dir)  # noqa: E731
+    return part(train_rows), part(tune_rows)
