@@ -62,3 +62,19 @@ def test_the_trust_learns_from_the_loss_and_z_reaches_the_inner_fusion_unchanged
 def test_settings_are_checked(key, value):
     with pytest.raises(ConfigError, match=key):
         TransferFromSettings.from_dict({"column": "image", "model": "m", key: value})
+
+
+def test_the_query_encoder_skips_the_nearest_bank_row_while_training():
+    from tests.contracts.test_contract_encoders import _transfer_query_settings, items
+    from transmodal.encoders.base import build_encoder, encoder_registry
+
+    settings = _transfer_query_settings("image")  # bank of 6 rows, keys of size 8, Z of size 4, k = 2
+    settings = encoder_registry("image").get("transfer_query").fit_settings(items("image")[0], settings)
+    encoder = build_encoder("image", {"name": "transfer_query", **settings})
+    with torch.no_grad():
+        encoder.bank_keys.copy_(torch.eye(6, 8))  # bank row i: key e_i, Z = (i, i, i, i)
+        encoder.bank_values.copy_(torch.arange(6, dtype=torch.float32).unsqueeze(-1).repeat(1, 4))
+    query = torch.nn.functional.normalize(torch.eye(8)[2] + 0.5 * torch.eye(8)[3] + 0.2 * torch.eye(8)[4], dim=0)
+    assert torch.allclose(encoder.eval().neighbours(query[None]), torch.full((1, 4), 2.5))  # rows 2 and 3
+    # training: row 2 (most often the row itself) is skipped, rows 3 and 4 are averaged
+    assert torch.allclose(encoder.train().neighbours(query[None]), torch.full((1, 4), 3.5))
