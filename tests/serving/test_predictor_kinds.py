@@ -1,0 +1,86 @@
+"""Issue 19, item 4: any saved predictor serves the same way. A zero-shot predictor (a tiny random
+CLIP's class-prompt head) is served and answers as the predictor does; ``--workers 2`` serves from
+two processes through the command line."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabletools import TINY_HYPERPARAMETERS, write_table
+
+
+def test_a_zero_shot_predictor_serves(tmp_path):
+    from fastapi.testclient import TestClient
+    from PIL import Image
+    from tinyaligned import CLASSES, TEMPLATES, save_tiny_clip
+
+    from transmodal.alignment.model import AlignmentModel
+    from transmodal.predictor import MultimodalPredictor
+    from transmodal.serving.app import create_app
+    from transmodal.serving.settings import ServeSettings
+
+    aligned = AlignmentModel.from_pretrained(save_tiny_clip(tmp_path / "clip"), columns=("image", "caption"))
+    predictor = MultimodalPredictor.from_zero_shot(aligned, column="image", classes=CLASSES, templates=TEMPLATES)
+    folder = predictor.save(tmp_path / "zero-shot")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8), "RGB").save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    with TestClient(create_app(ServeSettings(str(folder)))) as client:
+        columns = client.get("/metadata").json()["columns"]
+        rows = [{c["name"]: ({"base64": base64.b64encode(Path(p).read_bytes()).decode()} if c["type"] == "image"
+                             else None) for c in columns} for p in paths]
+        predicted = client.post("/predict", json={"rows": rows})
+        probabilities = client.post("/predict_proba", json={"rows": rows})
+    frame = pd.DataFrame({c["name"]: (paths if c["type"] == "image" else [None] * 4) for c in columns})
+    assert predicted.status_code == 200, predicted.text
+    assert predicted.json()["predictions"] == predictor.predict(frame).tolist()
+    np.testing.assert_allclose([[p[c] for c in sorted(CLASSES)] for p in probabilities.json()["probabilities"]],
+                               predictor.predict_proba(frame).to_numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_workers_from_the_command_line(tmp_path):
+    from transmodal.predictor import MultimodalPredictor
+
+    frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
+    model = MultimodalPredictor(label="label").fit(frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
+    folder = model.save(tmp_path / "model")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    server = subprocess.Popen([sys.executable, "-m", "transmodal", "serve", str(folder), "--port", str(port),
+                               "--workers", "2", "--log-level", "warning"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+        rows = frame.drop(columns=["label"]).head(5).to_json(orient="records")
+        request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
+                                         headers={"content-type": "application/json"})
+        for _ in range(4):
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert json.loads(response.read())["predictions"] == model.predict(frame.head(5)).tolist()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
