@@ -214,3 +214,35 @@ def test_another_content_type_is_415(client, table):
 def test_a_multipart_body_without_rows_is_400(client):
     response = client.post("/predict", files=[("image0", ("a.png", b"x", "image/png"))])
     _assert_refused(response, 400, words=("'rows'",))
+
+
+def test_a_file_gone_between_the_check_and_the_batch_is_422(client_for, table, tmp_path, monkeypatch):
+    """The predictor's own refusal (a DataError) is a 422 naming the row and column, not a 500."""
+    from transmodal.errors import BadRow, DataError
+
+    client = client_for()
+
+    def refuse(data):
+        raise DataError("<DataFrame>: 1 row(s) cannot be used", [BadRow("<DataFrame>", 0, "image", "gone")])
+
+    from transmodal.predictor import MultimodalPredictor
+
+    monkeypatch.setattr(MultimodalPredictor, "predict", lambda self, data: refuse(data))
+    response = client.post("/predict", json={"rows": json_rows(table, [0])})
+    _assert_refused(response, 422)
+    assert response.json()["details"] == [{"row": 0, "column": "image", "message": "gone"}]
+    monkeypatch.undo()
+    _serves_on(client, table)
+
+
+def test_an_internal_failure_is_a_json_500_and_the_server_serves_on(client, table, monkeypatch):
+    from transmodal.predictor import MultimodalPredictor
+
+    def broken(self, data):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(MultimodalPredictor, "predict", broken)
+    response = client.post("/predict", json={"rows": json_rows(table, [0])})
+    assert response.status_code == 500 and "internal error (RuntimeError)" in response.json()["error"]
+    monkeypatch.undo()
+    _serves_on(client, table)

@@ -18,10 +18,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from transmodal.errors import TransmodalError
 from transmodal.serving import schema
 from transmodal.serving.batcher import MicroBatcher
 from transmodal.serving.body import parse_body, read_body
-from transmodal.serving.errors import RequestError
+from transmodal.serving.errors import Problem, RequestError
 from transmodal.serving.model import PREDICT, PREDICT_PROBA, ServedModel, load_served
 from transmodal.serving.rows import rows_to_frame
 from transmodal.serving.settings import SETTINGS_ENV, ServeSettings
@@ -57,6 +58,10 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
             outputs = await batcher.submit(kind, frame)
         except RequestError as err:
             return JSONResponse(err.to_dict(), status_code=err.status)
+        except TransmodalError as err:  # the predictor refused the rows (say, a file removed since checked)
+            problems = [Problem(b.reason, b.row if b.row >= 0 else None, b.column)
+                        for b in getattr(err, "bad_rows", [])]
+            return JSONResponse(RequestError(422, str(err).splitlines()[0], problems).to_dict(), status_code=422)
         except Exception as err:  # noqa: BLE001 - a bug, not bad input: logged, answered, and serving goes on
             LOG.exception("%s failed", kind)
             return JSONResponse({"error": f"internal error ({type(err).__name__}); the server keeps serving",
