@@ -8,7 +8,8 @@ request is ``POST /predict`` with one clothing test row (the 2,000 test rows in 
 run: requests per second, p50/p99 latency, errors (any non-200 answer or failed request), the
 server's RSS at the start and end of the run (and sampled every second), and per server the batches
 it ran. Target: zero errors, RSS growth <= 10% per run, and micro-batching >= 3x the one-row
-throughput at concurrency 32.
+throughput at concurrency 32. The persistent embedding store is off in the server (``TRANSMODAL_CACHE=off``),
+so that repeated rows are encoded again rather than looked up.
 
 Run (one benchmark at a time on the machine):
 ``flock /tmp/transmodal-bench.lock nice -n 0 .venv/bin/python -m benchmarks.serve_load``
@@ -49,7 +50,9 @@ def start_server(model: Path, options: list[str]) -> tuple[subprocess.Popen, str
     port = free_port()
     command = [sys.executable, "-m", "transmodal", "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", *options]
-    server = subprocess.Popen(command, env={**os.environ, "TRANSMODAL_DEBUG": "1"})
+    # the persistent embedding store (issue 15) is off: every request encodes its texts, as a server
+    # seeing new rows does (with it on, the repeated test rows would be store look-ups)
+    server = subprocess.Popen(command, env={**os.environ, "TRANSMODAL_DEBUG": "1", "TRANSMODAL_CACHE": "off"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
