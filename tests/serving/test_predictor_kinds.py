@@ -21,6 +21,7 @@ import pytest
 from tabletools import TINY_HYPERPARAMETERS, write_table
 
 
+@pytest.mark.slow
 def test_a_zero_shot_predictor_serves(tmp_path):
     from fastapi.testclient import TestClient
     from PIL import Image

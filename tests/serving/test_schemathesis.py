@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 from servingtools import LiveServer  # noqa: E402
 
+pytestmark = pytest.mark.slow  # 3-4 s per operation
 MAX_EXAMPLES = 60  # per operation and generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
