@@ -130,13 +130,14 @@ def health(url: str) -> dict:
         return json.loads(response.read())
 
 
-def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, warmup: int) -> dict:
-    """One server: warm-up requests, then each concurrency level in turn."""
+def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, warmup: float) -> dict:
+    """One server: an unmeasured warm-up at the highest concurrency (first forward passes, lazy imports,
+    the allocator's pools for the largest batches), then each concurrency level in turn."""
     server, url = start_server(model, options)
     try:
-        asyncio.run(load(url, rows, 4, 0, server.pid))  # nothing timed: connection set-up
-        for k in range(warmup):  # first forward passes (allocations, lazy imports) before measuring
-            asyncio.run(_one(url, rows[k]))
+        warm = asyncio.run(load(url, rows[::-1], max(CONCURRENCY), warmup, server.pid))  # other rows than measured first
+        print(f"  warm-up {warmup:.0f} s at c={max(CONCURRENCY)}: {warm['ok']} requests, {warm['errors']} errors, "
+              f"RSS {warm['rss_start_mib']:.0f} -> {warm['rss_end_mib']:.0f} MiB", flush=True)
         rss_before = rss_mib(server.pid)
         runs = []
         for concurrency in CONCURRENCY:
@@ -151,7 +152,7 @@ def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, 
                   f"{result['rows_per_batch']:.1f}, RSS {result['rss_start_mib']:.0f} -> {result['rss_end_mib']:.0f} "
                   f"MiB ({100 * result['rss_growth']:+.1f}%)", flush=True)
         rss_after = rss_mib(server.pid)
-        return {"options": options, "runs": runs, "rss_after_warmup_mib": rss_before, "rss_end_mib": rss_after,
+        return {"options": options, "warmup": warm, "runs": runs, "rss_after_warmup_mib": rss_before, "rss_end_mib": rss_after,
                 "rss_growth_all_runs": rss_after / rss_before - 1}
     finally:
         server.terminate()
@@ -161,23 +162,16 @@ def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, 
             server.kill()
 
 
-async def _one(url: str, row: dict) -> None:
-    import aiohttp
-
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{url}/predict", json={"rows": [row]}) as response:
-            await response.read()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="Seconds per concurrency level.")
-    parser.add_argument("--warmup", type=int, default=20, help="Requests sent before measuring.")
+    parser.add_argument("--warmup", type=float, default=10.0, help="Seconds of unmeasured load before measuring.")
     parser.add_argument("--name", default="issue-19-serve-load", help="Results file name (benchmarks/results).")
     args = parser.parse_args(argv)
     model = saved_model()
     rows = test_rows()
-    results = {"machine": machine(), "model": str(model), "seconds_per_level": args.seconds, "modes": {}}
+    results = {"machine": machine(), "model": str(model), "seconds_per_level": args.seconds,
+               "warmup_seconds": args.warmup, "modes": {}}
     for mode, options in MODES.items():
         print(f"{mode} ({' '.join(options)}):", flush=True)
         results["modes"][mode] = run_mode(model, options, rows, args.seconds, args.warmup)

@@ -79,3 +79,30 @@ def test_a_failing_request_fails_alone():
 def test_submit_before_start_raises():
     with pytest.raises(RuntimeError, match="not started"):
         asyncio.run(MicroBatcher(Recorder(), 4, 1.0).submit("predict", _frame(0, 1)))
+
+
+def test_a_batch_waits_for_a_request_on_its_way_and_not_otherwise():
+    async def scenario():
+        run = Recorder()
+        batcher = MicroBatcher(run, 64, 60_000.0)  # a minute: only "nothing on its way" ends the wait early
+        batcher.start()
+        try:
+            alone = await asyncio.wait_for(batcher.submit("predict", _frame(0, 1)), 30)  # nobody else coming
+
+            async def later():
+                with batcher.arriving():
+                    await asyncio.sleep(0.05)  # being read and checked
+                    frame = _frame(20, 1)
+                return await batcher.submit("predict", frame)
+
+            coming = asyncio.ensure_future(later())
+            await asyncio.sleep(0)  # the later request is now on its way
+            first = batcher.submit("predict", _frame(10, 1))
+            both = await asyncio.wait_for(asyncio.gather(first, coming), 30)
+            return alone, both, run.calls
+        finally:
+            await batcher.stop()
+
+    alone, both, calls = asyncio.run(scenario())
+    assert alone == [0] and both == [[10], [20]]
+    assert calls == [("predict", [0]), ("predict", [10, 20])]  # the second batch waited for the arriving one

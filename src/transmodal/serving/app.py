@@ -52,9 +52,11 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
 
     async def answer(request, kind: str) -> Any:
         try:
-            body = await read_body(request, settings.max_body_bytes)
-            rows, uploads = await parse_body(request.headers.get("content-type", ""), body, settings.max_body_bytes)
-            frame = await run_in_threadpool(rows_to_frame, rows, uploads, column_types, root, settings.max_rows)
+            with batcher.arriving():  # a batch being formed waits for this request (up to max_wait_ms)
+                body = await read_body(request, settings.max_body_bytes)
+                rows, uploads = await parse_body(request.headers.get("content-type", ""), body,
+                                                 settings.max_body_bytes)
+                frame = await run_in_threadpool(rows_to_frame, rows, uploads, column_types, root, settings.max_rows)
             outputs = await batcher.submit(kind, frame)
         except RequestError as err:
             return JSONResponse(err.to_dict(), status_code=err.status)

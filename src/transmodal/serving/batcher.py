@@ -1,7 +1,8 @@
 """Micro-batching: concurrent requests answered by one forward pass.
 
 Requests queue up; the batching task takes the first, waits up to ``max_wait_ms`` for more (not at all
-when ``max_batch`` rows are already waiting), and runs one ``predict`` and/or one ``predict_proba`` call
+when ``max_batch`` rows are already waiting, or when no other request is on its way: being read and
+checked, see :meth:`MicroBatcher.arriving`), and runs one ``predict`` and/or one ``predict_proba`` call
 over the concatenated rows in a single inference thread, so forward passes never overlap. Each request
 gets its own rows' outputs back. A request is never split: one larger than ``max_batch`` rows forms a
 batch of its own. If a batch fails, its requests are run one by one, so only the request at fault
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -45,6 +47,7 @@ class MicroBatcher:
         self._executor: ThreadPoolExecutor | None = None
         self.batches = 0  # forward calls made (for /health and tests)
         self.rows = 0
+        self._arriving = 0  # requests being read and checked, not queued yet
 
     def start(self) -> None:
         """Start the batching task on the running event loop."""
@@ -67,6 +70,18 @@ class MicroBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
+    @contextlib.contextmanager
+    def arriving(self):
+        """Marks a request on its way (read and checked inside the block): a batch waits for it
+        (within ``max_wait_ms``); with none on its way a batch does not wait at all."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
+            if self._wake is not None:
+                self._wake.set()
+
     async def submit(self, kind: str, frame: pd.DataFrame) -> list[Any]:
         """Queue ``frame`` and wait for its outputs (one per row)."""
         if self._wake is None:
@@ -86,7 +101,8 @@ class MicroBatcher:
                 self._wake.clear()
                 await self._wake.wait()
             deadline = loop.time() + self.max_wait
-            while self._queued_rows() < self.max_batch and (left := deadline - loop.time()) > 0:
+            while (self._arriving and self._queued_rows() < self.max_batch
+                   and (left := deadline - loop.time()) > 0):
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), left)
