@@ -45,10 +45,10 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
         yield
         await batcher.stop()
 
+    labels = ", ".join(map(str, served.metadata["labels"]))
     app = FastAPI(title="transmodal", version=str(served.metadata["model"]["transmodal_version"]),
-                          description=f"Predictions of the model in {os.path.basename(settings.model_dir)} "
-                                      "(labels " + ", ".join(map(str, served.metadata["labels"])) + ")",
-                          lifespan=lifespan)
+                  description=f"Predictions of the model in {os.path.basename(settings.model_dir)} (labels {labels})",
+                  lifespan=lifespan)
 
     async def answer(request, kind: str) -> Any:
         try:
