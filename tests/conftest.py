@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the persistent embedding store of the test session: a fresh folder, never the user's cache
+os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="transmodal-test-cache-")
 
 from tabletools import TINY_HYPERPARAMETERS, write_table  # noqa: E402,F401
 

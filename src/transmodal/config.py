@@ -132,6 +132,8 @@ class FitConfig:
     precision: str = "32-true"
     progress_bar: bool = True
     embedding_cache: bool = True  # encode rows of frozen encoders once per fit
+    embedding_store: bool = True  # keep frozen encoders' features on disk for later fits and predictions
+    encode_batch_size: int = 64  # distinct cells per call of a frozen encoder (length-sorted batches)
     transfer: dict[str, Any] = field(default_factory=dict)  # see transmodal.transfer
     multitask: dict[str, Any] = field(default_factory=dict)  # see transmodal.multitask
     align_weight: float = 0.0  # auxiliary cross-modal alignment loss weight
@@ -198,6 +200,7 @@ _RANGES = (
     ("huber_delta", 0.0, None, True, False),
     ("label_smoothing", 0.0, 1.0, False, True),
     ("num_workers", 0, None, False, False),
+    ("encode_batch_size", 1, None, False, False),
     ("num_nodes", 1, None, False, False),
     ("align_weight", 0.0, None, False, False),
 )

@@ -287,6 +287,10 @@ class MultimodalPredictor(FittedAttributes):
         predictor = cls(**fitted.params)
         predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
         predictor.history_ = fitted.history_
+        if predictor.spec_.adapters:
+            from transmodal.encoders.adapters import merge_for_inference
+
+            merge_for_inference(predictor.net_)  # predicts at the base model's cost; saves unmerged
         return predictor
 
     def __repr__(self) -> str:

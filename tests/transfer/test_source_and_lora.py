@@ -97,3 +97,27 @@ def test_init_from_a_folder_that_is_no_model_is_a_clear_error(tmp_path, target_t
         MultimodalPredictor(label="label").fit(target_table, init_from=str(tmp_path), hyperparameters=hyperparameters())
     os.mkfifo(tmp_path / "config.json")  # telling folder kinds apart never opens (and hangs on) a FIFO
     assert not is_predictor_folder(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_loaded_lora_predictor_predicts_merged_and_saves_the_adapters_apart(tmp_path, target_table):
+    from safetensors.torch import load_file
+
+    from transmodal.encoders.adapters import adapter_layers
+
+    predictor = MultimodalPredictor(label="label").fit(
+        target_table, hyperparameters=hyperparameters(strategy="lora", method="lora", r=2))
+    first = predictor.save(tmp_path / "first")
+    assert any("base_layer" in k for k in load_file(str(first / "model.safetensors")))  # no base folder: saved
+    loaded = MultimodalPredictor.load(first)
+    layers = adapter_layers(loaded.net_)
+    assert layers and all(layer.merged for _, layer in layers), "adapters are not merged for inference"
+    merged = loaded.predict_proba(target_table).to_numpy()
+    np.testing.assert_allclose(merged, predictor.predict_proba(target_table).to_numpy(), atol=1e-5)
+    second = loaded.save(tmp_path / "second")
+    before, after = load_file(str(first / "model.safetensors")), load_file(str(second / "model.safetensors"))
+    assert set(before) == set(after)
+    for key in before:
+        torch.testing.assert_close(after[key], before[key], atol=1e-6, rtol=1e-6)
+    again = MultimodalPredictor.load(second).predict_proba(target_table).to_numpy()
+    np.testing.assert_allclose(again, merged, atol=1e-5)

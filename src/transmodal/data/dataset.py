@@ -55,6 +55,23 @@ class TableDataset(Dataset):
                     lengths += np.array([0 if is_missing(v) else len(str(v)) for v in values], dtype=np.int64)
         return lengths
 
+    def raw_value(self, spec: InputSpec, row: int) -> Any:
+        """The undecoded cell of a one-column input ``spec`` in ``row``."""
+        return self._columns[spec.name][spec.columns[0]][row]
+
+    def content_digest(self, spec: InputSpec, row: int) -> bytes | None:
+        """The content digest of input ``spec`` in ``row`` (file bytes, text, tabular values), or
+        None when the row lacks it or a file cannot be read; the key of the embedding store."""
+        from transmodal.data.cell_digest import cell_digest, tabular_digest
+
+        columns = self._columns[spec.name]
+        if spec.modality != "tabular":
+            value = columns[spec.columns[0]][row]
+            return None if is_missing(value) else cell_digest(spec.modality, value, self.table.base_dir,
+                                                              self.allowed_root)
+        item = self.item(spec, row)
+        return None if item is None else tabular_digest(item)
+
     def _decode(self, modality: str, value: Any) -> Any:
         if is_missing(value):
             return None

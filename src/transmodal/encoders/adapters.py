@@ -48,6 +48,9 @@ def inject(encoder, spec: dict[str, Any]) -> bool:
     """Put ``spec``'s adapters into ``encoder`` in place; False when there is nothing to adapt."""
     import peft
 
+    from transmodal.encoders.quantization import refuse_training
+
+    refuse_training(encoder)
     targets = target_modules(encoder)
     if not targets:
         return False
@@ -79,3 +82,41 @@ def base_keys(net, adapters: dict[str, dict], has_base_folder: bool) -> set[str]
         prefix = f"encoders.{module_key(name)}."
         keys |= {prefix + key for key, p in encoder.named_parameters() if not p.requires_grad}
     return keys
+
+
+def adapter_layers(module) -> list[tuple[str, Any]]:
+    """``(name, layer)`` of every peft adapter layer inside ``module`` that can merge (LoRA, IA3)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return [(name, sub) for name, sub in module.named_modules()
+            if isinstance(sub, BaseTunerLayer) and hasattr(sub, "get_delta_weight")]
+
+
+def merge_for_inference(net) -> int:
+    """Merge every adapter of ``net`` into its base weights (a forward pass then costs what the base
+    model costs); returns the layers merged. The adapter weights stay in place, so
+    :func:`unmerged_state` still saves the base and the adapters apart."""
+    merged = 0
+    for _, layer in adapter_layers(net):
+        if not layer.merged:
+            layer.merge()
+            merged += 1
+    return merged
+
+
+def unmerged_state(net, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` (``net.state_dict()``) with the base weights of merged adapter layers as they were
+    before merging (base minus each merged adapter's delta); ``net`` itself is left merged."""
+    import torch
+
+    state = dict(state)
+    with torch.no_grad():
+        for name, layer in adapter_layers(net):
+            if not layer.merged:
+                continue
+            if not hasattr(layer, "lora_A"):
+                raise NotImplementedError(f"{type(layer).__name__} ({name}) cannot be unmerged for saving")
+            key = f"{name}.base_layer.weight"
+            delta = sum(layer.get_delta_weight(adapter) for adapter in layer.merged_adapters)
+            state[key] = state[key] - delta
+    return state

@@ -16,6 +16,7 @@ from torch import nn
 
 from transmodal.data.audio_files import resample
 from transmodal.encoders.base import ENCODERS, Encoder
+from transmodal.encoders.quantization import attach_quantized, check_quantize
 from transmodal.encoders.hf_loading import (
     check_unknown,
     load_failed,
@@ -89,6 +90,7 @@ class HFAudioEncoder(Encoder):
         max_seconds: Clips are cropped to their first ``max_seconds`` seconds.
         frozen: When True no parameter trains (and the embeddings may be cached).
         trust_remote_code: Allow a checkpoint's own Python code to run; off unless set to True.
+        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU).
     """
 
     modality = "audio"
@@ -100,9 +102,11 @@ class HFAudioEncoder(Encoder):
         max_seconds: float = 10.0,
         frozen: bool = True,
         trust_remote_code: bool = False,
+        quantize: str | None = None,
         **extra: Any,
     ) -> None:
         check_unknown("hf_audio", extra)
+        check_quantize("hf_audio", quantize, bool(frozen))
         if float(max_seconds) <= 0:
             raise ConfigError(f"hf_audio max_seconds must be positive, got {max_seconds}")
         super().__init__(
@@ -110,6 +114,7 @@ class HFAudioEncoder(Encoder):
             max_seconds=float(max_seconds),
             frozen=bool(frozen),
             trust_remote_code=bool(trust_remote_code),
+            quantize=quantize,
             **extra,
         )
         from transformers import AutoFeatureExtractor
@@ -131,6 +136,8 @@ class HFAudioEncoder(Encoder):
         self.output_dim = int(self.model.config.hidden_size)
         if self.frozen:
             self.freeze(True)
+        if quantize:
+            attach_quantized(self, "model", self.model)
         self.train(self.training)  # a frozen encoder starts (and stays) in eval mode
 
     def _wave(self, item: tuple[np.ndarray, int] | None) -> np.ndarray:

@@ -93,6 +93,10 @@ class Encoder(nn.Module):
 
     def freeze(self, frozen: bool = True) -> "Encoder":
         """Freeze (or unfreeze) all parameters; records the state in ``settings``."""
+        if not frozen:
+            from transmodal.encoders.quantization import refuse_training
+
+            refuse_training(self)
         self.frozen = frozen
         self.settings["frozen"] = frozen
         for parameter in self.parameters():

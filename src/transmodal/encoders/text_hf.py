@@ -16,6 +16,7 @@ from transmodal.encoders.hf_loading import (
     resolve_checkpoint,
     transformer_layer_groups,
 )
+from transmodal.encoders.quantization import attach_quantized, check_quantize
 from transmodal.errors import ConfigError
 
 
@@ -28,6 +29,7 @@ class HFTextEncoder(Encoder):
         max_length: Tokens per text; longer texts are truncated (capped at the tokenizer's limit).
         frozen: When True no parameter trains (and the embeddings may be cached).
         trust_remote_code: Allow a checkpoint's own Python code to run; off unless set to True.
+        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU).
     """
 
     modality = "text"
@@ -39,9 +41,11 @@ class HFTextEncoder(Encoder):
         max_length: int = 128,
         frozen: bool = True,
         trust_remote_code: bool = False,
+        quantize: str | None = None,
         **extra: Any,
     ) -> None:
         check_unknown("hf_text", extra)
+        check_quantize("hf_text", quantize, bool(frozen))
         if int(max_length) < 2:
             raise ConfigError(f"hf_text max_length must be at least 2, got {max_length}")
         super().__init__(
@@ -49,6 +53,7 @@ class HFTextEncoder(Encoder):
             max_length=int(max_length),
             frozen=bool(frozen),
             trust_remote_code=bool(trust_remote_code),
+            quantize=quantize,
             **extra,
         )
         from transformers import AutoModel, AutoTokenizer
@@ -70,6 +75,8 @@ class HFTextEncoder(Encoder):
         self.output_dim = int(model.config.hidden_size)
         if self.frozen:
             self.freeze(True)
+        if quantize:
+            attach_quantized(self, "model", model)
         self.train(self.training)  # a frozen encoder starts (and stays) in eval mode
 
     def prepare(self, items: Sequence[str | None]) -> dict[str, torch.Tensor]:
@@ -90,6 +97,11 @@ class HFTextEncoder(Encoder):
             "input_ids": encoded["input_ids"].long(),
             "attention_mask": encoded["attention_mask"].long(),
         }
+
+    def input_lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text after truncation (the sort key of length-bucketed encoding)."""
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [len(ids) for ids in encoded["input_ids"]]
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
         mask = inputs["attention_mask"]  # (B, T)

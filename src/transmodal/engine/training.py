@@ -12,6 +12,7 @@ from transmodal.config import FitConfig
 from transmodal.data.dataset import Collator, TableDataset
 from transmodal.engine.cache import stage_caches
 from transmodal.engine.contract import EncoderNet, named_encoders
+from transmodal.engine.encoding import fill_stage_caches
 from transmodal.model import MultimodalNet
 
 
@@ -67,10 +68,12 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     train_loader = make_loader(train, net, config, shuffle=True, sampler_weights=sampler_weights, seed=seed)
     tune_loader = make_loader(tune, net, config, shuffle=False)
     caches = stage_caches(net, {"train": train, "val": tune}, enabled=config.embedding_cache)
+    encoding = fill_stage_caches(net, caches, {"train": train, "val": tune}, config.embedding_store,
+                                 config.encode_batch_size, config.accelerator)
     run = build_trainer(TrainerSettings.from_config(config),
                         [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
                         time_limit, select_epoch, trainer_options)
     steps = run.total_steps(len(train), config.batch_size)
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules)
     module.extra_losses.extend(extra_losses or [])
-    return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch}
+    return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch, "encoding": encoding}

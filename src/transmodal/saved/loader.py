@@ -151,13 +151,14 @@ def is_predictor_folder(path: Any) -> bool:
 def saved_state(net, spec: ModelSpec) -> dict[str, Any]:
     """The weights a folder holds: the network's, minus frozen encoders that rebuild from a
     pretrained reference and frozen base weights of adapted encoders kept by reference."""
-    from transmodal.encoders.adapters import base_keys
+    from transmodal.encoders.adapters import base_keys, unmerged_state
     from transmodal.fusion.base import module_key
 
     skip = tuple(f"encoders.{module_key(n)}." for n in net.input_names
                  if net.encoder(n).frozen and net.encoder(n).weights_from_reference)
     base = base_keys(net, spec.adapters, spec.base is not None) if spec.adapters else set()
-    return {k: v for k, v in net.state_dict().items() if not k.startswith(skip) and k not in base}
+    state = unmerged_state(net, net.state_dict()) if spec.adapters else net.state_dict()
+    return {k: v for k, v in state.items() if not k.startswith(skip) and k not in base}
 
 
 def restore_adapters(net, spec: ModelSpec) -> None:

@@ -1,0 +1,187 @@
+"""Encoding frozen inputs up front: each distinct cell once, texts in length-sorted batches, features
+read from and written to the persistent embedding store.
+
+Before training (and before a prediction pass) every frozen input of the network is encoded here
+rather than batch by batch in the training loop: the rows' content digests are looked up in the
+store (:mod:`transmodal.embedding_store`), the distinct cells it lacks are decoded once, sorted by
+length (texts: characters; audio: samples) and encoded in batches padded only to their own longest
+item, and the features are written back to the store and into the stage's
+:class:`~transmodal.engine.cache.EmbeddingCache` in row order. Later epochs, later fits and later
+predictions of the same cells encode nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from transmodal.data.dataset import TableDataset
+from transmodal.engine.cache import EmbeddingCache
+from transmodal.engine.contract import EncoderNet
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = 1  # bump when the meaning of a stored feature changes
+SMALL_WRITE = 16  # a prediction writes fewer new cells than this to no shard (serving makes no tiny files)
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer of ``module`` (dynamically quantised Linear layers by
+    their int8 weights, scales and biases), so that encoders with other weights never share rows."""
+    from transmodal.encoders.quantization import hidden_models
+
+    modules = list(module.named_modules())
+    for prefix, hidden in hidden_models(module):
+        modules += [(f"{prefix}.{name}", sub) for name, sub in hidden.named_modules()]
+    digest = hashlib.sha256()
+    for name, sub in modules:
+        tensors = list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False))
+        if callable(getattr(sub, "_weight_bias", None)):  # torch.ao dynamic quantised Linear
+            weight, bias = sub._weight_bias()
+            tensors += [("qweight", weight.int_repr()), ("scale", torch.tensor(weight.q_scale()))]
+            tensors += [("bias", bias)] if bias is not None else []
+        for key, tensor in tensors:
+            digest.update(f"{name}.{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def encoder_key(encoder: torch.nn.Module) -> str:
+    """The identity of a frozen encoder's output: its class, every setting (checkpoint, max length,
+    quantisation, image size, ...) and a digest of its weights. Computed once per encoder object
+    (a frozen encoder's weights never change once it encodes)."""
+    cached = getattr(encoder, "_store_key", None)
+    if cached is not None:
+        return cached
+    settings = {k: v for k, v in getattr(encoder, "settings", {}).items() if k != "frozen"}
+    identity = json.dumps({"format": STORE_FORMAT, "class": type(encoder).__qualname__, "settings": settings},
+                          sort_keys=True, default=str)
+    key = hashlib.sha256((identity + weights_digest(encoder)).encode()).hexdigest()[:40]
+    encoder._store_key = key
+    return key
+
+
+def item_length(item: Any) -> int:
+    """The padded length an item costs: characters of a text, samples of a waveform, else 0."""
+    if isinstance(item, str):
+        return len(item)
+    if isinstance(item, tuple) and item and hasattr(item[0], "__len__"):
+        return len(item[0])
+    return 0
+
+
+def fill_cache(net: EncoderNet, dataset: TableDataset, cache: EmbeddingCache, store=None,
+               batch_size: int = 64, device: torch.device | str | None = None,
+               names: list[str] | None = None, min_write: int = SMALL_WRITE) -> dict[str, dict[str, Any]]:
+    """Encode every frozen input of ``cache`` for all rows of ``dataset`` (see the module doc).
+
+    Args:
+        store: An :class:`~transmodal.embedding_store.EmbeddingStore`, or None to encode everything.
+        batch_size: Distinct cells per encoder call.
+        device: Where the encoders run (they are moved back afterwards); their own device when None.
+        names: The inputs to encode (default: every input of ``cache``).
+        min_write: Fewer newly encoded cells than this are not written to the store (a fit writes
+            every cell: 1; a prediction of a row or two writes none).
+
+    Returns:
+        Per input: rows, distinct cells, cells found in the store, cells encoded and seconds.
+    """
+    specs = {spec.name: spec for spec in dataset.inputs}
+    stats = {}
+    for name in cache.names if names is None else names:
+        start = time.perf_counter()
+        stats[name] = _fill_input(net.encoder(name), specs[name], dataset, cache, name, store, batch_size, device,
+                                  min_write)
+        stats[name]["seconds"] = round(time.perf_counter() - start, 3)
+    return stats
+
+
+def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, name: str, store,
+                batch_size: int, device, min_write: int) -> dict[str, Any]:
+    digests = [dataset.content_digest(spec, row) for row in range(len(dataset))]
+    first_row: dict[bytes, int] = {}
+    for row, digest in enumerate(digests):
+        if digest is not None:
+            first_row.setdefault(digest, row)
+    use_store = store is not None and bool(first_row)
+    key = encoder_key(encoder) if use_store else ""
+    found = store.lookup(key, list(first_row)) if use_store else {}
+    missing = [d for d in first_row if d not in found]
+    if missing:
+        log.info("encoding %d distinct %s cell(s) of input %r (%d found in the embedding store)",
+                 len(missing), spec.modality, name, len(found))
+    encoded = _encode(encoder, spec, dataset, [first_row[d] for d in missing], batch_size, device)  # (M, D)
+    if use_store and len(missing) >= min_write:
+        store.add(key, missing, encoded, {"input": name, "modality": spec.modality,
+                                          "encoder": {k: v for k, v in encoder.settings.items()}})
+    features = {**found, **dict(zip(missing, encoded))}
+    rows = [row for row, d in enumerate(digests) if d is not None]
+    if rows:
+        values = np.stack([features[digests[row]] for row in rows])  # (R, D)
+        cache.store(name, torch.tensor(rows), torch.from_numpy(values))
+    cache.filled[name][:] = True  # rows lacking the input are masked out: their zeros are never read
+    return {"rows": len(rows), "distinct": len(first_row), "from_store": len(found), "encoded": len(missing)}
+
+
+@torch.no_grad()
+def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: int, device) -> np.ndarray:
+    """Features (len(rows), D) float32 of ``rows``' cells, encoded in length-sorted batches."""
+    if not rows:
+        return np.zeros((0, encoder.output_dim), dtype=np.float32)
+    home = next(iter(encoder.parameters()), torch.zeros(0)).device
+    quantized = bool(getattr(encoder, "settings", {}).get("quantize"))  # int8 kernels run on the CPU
+    target = torch.device(device) if device is not None and not quantized else home
+    encoder.to(target)
+    try:
+        lengths = _lengths(encoder, [_raw(dataset, spec, row) for row in rows])
+        order = np.argsort(lengths, kind="stable")[::-1]  # longest first: the peak memory shows at once
+        out = np.zeros((len(rows), encoder.output_dim), dtype=np.float32)
+        for start in range(0, len(rows), batch_size):
+            chunk = order[start:start + batch_size]
+            inputs = encoder.prepare([dataset.item(spec, rows[i]) for i in chunk])
+            inputs = {k: v.to(target) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+            out[chunk] = encoder(inputs).float().cpu().numpy()  # (B, D)
+        return out
+    finally:
+        encoder.to(home)
+
+
+def _lengths(encoder, raw: list[Any]) -> list[int]:
+    """Sort keys of cells: the encoder's own input lengths (tokens) when it tells them, else
+    :func:`item_length` of the raw cell."""
+    if hasattr(encoder, "input_lengths") and all(isinstance(value, str) for value in raw):
+        return list(encoder.input_lengths(raw))
+    return [item_length(value) for value in raw]
+
+
+def _raw(dataset: TableDataset, spec, row: int) -> Any:
+    """A cheap length proxy: the raw text of a text cell (no decoding); other modalities 0."""
+    return dataset.raw_value(spec, row) if spec.modality == "text" else None
+
+
+def encoding_device(accelerator: str) -> torch.device | None:
+    """Where up-front encoding runs for a fit on ``accelerator``: this process's GPU when the fit
+    uses one (``gpu``/``cuda``/``auto`` with CUDA present), else None (the encoder stays where it is)."""
+    import os
+
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return None
+
+
+def fill_stage_caches(net: EncoderNet, caches: dict[str, EmbeddingCache], datasets: dict[str, TableDataset],
+                      use_store: bool, batch_size: int, accelerator: str) -> dict[str, dict]:
+    """:func:`fill_cache` for each stage (``{"train": ..., "val": ...}``) with the process's store
+    (when ``use_store``); returns the statistics per stage and input."""
+    from transmodal.embedding_store import open_store
+
+    store = open_store() if use_store else None
+    device = encoding_device(accelerator)
+    return {stage: fill_cache(net, datasets[stage], cache, store, batch_size, device, min_write=1)
+            for stage, cache in caches.items()}

@@ -1,0 +1,167 @@
+"""Up-front encoding of frozen inputs: length-sorted batches, each distinct cell once, the
+persistent store across fits and predictions, the encoder's identity, int8 quantisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tinycheckpoints import BERT_WORDS, save_tiny_bert
+from transmodal.data.dataset import TableDataset
+from transmodal.data.readers import read_table
+from transmodal.data.schema import InputSpec
+from transmodal.embedding_store import EmbeddingStore
+from transmodal.encoders.base import build_encoder
+from transmodal.engine.cache import EmbeddingCache
+from transmodal.engine.encoding import encoder_key, fill_cache
+from transmodal.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> str:
+    return save_tiny_bert(tmp_path_factory.mktemp("bert"))
+
+
+def texts(n: int, seed: int = 0) -> list[str | None]:
+    rng = np.random.default_rng(seed)
+    out = [" ".join(rng.choice(BERT_WORDS, size=int(rng.integers(1, 30)))) for _ in range(n)]
+    out[3] = None  # a row without text
+    out[5] = out[1]  # a repeated text
+    return out
+
+
+class OneInput(torch.nn.Module):
+    """The smallest network the encoding functions take: one named encoder."""
+
+    def __init__(self, encoder) -> None:
+        super().__init__()
+        self.encoders = torch.nn.ModuleDict({"review": encoder})
+        self.input_names = ["review"]
+
+    def encoder(self, name: str):
+        return self.encoders[name]
+
+
+def dataset_of(values: list[str | None]) -> TableDataset:
+    return TableDataset(read_table(pd.DataFrame({"review": values})), [InputSpec("review", "text", ["review"])])
+
+
+def counted(encoder) -> list[int]:
+    """Batch sizes ``encoder`` is called with from now on."""
+    sizes = []
+    original = encoder.forward
+
+    def forward(inputs):
+        sizes.append(int(inputs["input_ids"].shape[0]))
+        return original(inputs)
+
+    encoder.forward = forward
+    return sizes
+
+
+def test_bucketed_encoding_equals_one_row_at_a_time_in_row_order(tiny_bert):
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    values = texts(40)
+    cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
+    sizes = counted(encoder)
+    stats = fill_cache(OneInput(encoder), dataset_of(values), cache, store=None, batch_size=8)
+    assert stats["review"]["rows"] == 39 and stats["review"]["distinct"] == 38 and stats["review"]["encoded"] == 38
+    assert sum(sizes) == 38, "a repeated text or a missing one was encoded"
+    with torch.no_grad():
+        for row, text in enumerate(values):
+            if text is not None:
+                alone = encoder(encoder.prepare([text]))[0]
+                torch.testing.assert_close(cache.values["review"][row], alone, atol=1e-5, rtol=1e-5)
+    assert cache.complete("review")
+
+
+def test_batches_are_sorted_by_length_so_they_pad_little(tiny_bert):
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    values = texts(64, seed=1)
+    batches = []
+    original = encoder.forward
+    encoder.forward = lambda inputs: (batches.append(inputs["attention_mask"].sum(1).tolist()), original(inputs))[1]
+    fill_cache(OneInput(encoder), dataset_of(values), EmbeddingCache(64, {"review": encoder.output_dim}), None, 8)
+    lengths = [length for batch in batches for length in batch]
+    assert lengths == sorted(lengths, reverse=True), "batches are not length-sorted"
+    assert len(lengths) == 62 and len(set(lengths)) > 8
+
+
+def test_a_second_fill_reads_the_store_and_encodes_nothing(tiny_bert, tmp_path):
+    values = texts(40)
+    first_encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    first = EmbeddingCache(40, {"review": first_encoder.output_dim})
+    fill_cache(OneInput(first_encoder), dataset_of(values), first, EmbeddingStore(tmp_path), 8)
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})  # another fit
+    sizes = counted(encoder)
+    second = EmbeddingCache(40, {"review": encoder.output_dim})
+    stats = fill_cache(OneInput(encoder), dataset_of(values), second, EmbeddingStore(tmp_path), 8)
+    assert sizes == [] and stats["review"]["from_store"] == 38 and stats["review"]["encoded"] == 0
+    assert torch.equal(first.values["review"], second.values["review"]), "stored features are not bit-identical"
+
+
+def test_the_store_misses_after_a_change_of_weights_or_of_an_output_setting(tiny_bert):
+    def key(**settings):
+        return encoder_key(build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True,
+                                                  **settings}))
+
+    assert key() == key(), "the same encoder built twice must hit"
+    assert key(max_length=16) != key()
+    assert key(quantize="int8") != key()
+    changed = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    with torch.no_grad():
+        next(changed.parameters()).add_(1e-3)
+    assert encoder_key(changed) != key()
+
+
+def test_int8_features_stay_close_to_fp32_and_the_quantised_model_is_not_in_the_state(tiny_bert):
+    fp32 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    batch = fp32.prepare([t for t in texts(16) if t is not None])
+    with torch.no_grad():
+        similarity = torch.nn.functional.cosine_similarity(fp32(batch), int8(batch))
+    assert similarity.min() > 0.98, similarity
+    assert "DynamicQuantizedLinear" in repr(int8.model)
+    assert all(isinstance(v, torch.Tensor) for v in int8.state_dict().values())
+    assert list(int8.parameters()) == []
+
+
+def test_a_quantised_encoder_refuses_to_train(tiny_bert):
+    from transmodal.encoders.adapters import adapter_spec, inject
+
+    with pytest.raises(ConfigError, match="frozen=True"):
+        build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": False, "quantize": "int8"})
+    with pytest.raises(ConfigError, match="valid choice"):
+        build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "quantize": "int4"})
+    int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    with pytest.raises(ConfigError, match="quantised"):
+        int8.freeze(False)
+    with pytest.raises(ConfigError, match="quantised"):
+        inject(int8, adapter_spec({"strategy": "lora"}))
+
+
+@pytest.mark.slow
+def test_a_second_fit_and_a_predict_of_the_same_table_encode_nothing(tiny_bert, table_dir, tmp_path, monkeypatch):
+    from tabletools import TINY_HYPERPARAMETERS
+    from transmodal.encoders.text_hf import HFTextEncoder
+    from transmodal.predictor import MultimodalPredictor
+
+    monkeypatch.setenv("TRANSMODAL_CACHE", str(tmp_path / "store"))
+    hp = {**TINY_HYPERPARAMETERS, "encoders": {**TINY_HYPERPARAMETERS["encoders"],
+                                               "text": {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True}}}
+    table = str(table_dir / "table.csv")
+    first = MultimodalPredictor(label="label").fit(table, hyperparameters=hp)
+    assert first.history_["encoding"]["train"]["review"]["encoded"] > 16
+    encoded = []
+    original = HFTextEncoder.forward
+    monkeypatch.setattr(HFTextEncoder, "forward",
+                        lambda self, inputs: (encoded.append(len(inputs["input_ids"])), original(self, inputs))[1])
+    second = MultimodalPredictor(label="label").fit(table, hyperparameters={**hp, "learning_rate": 3e-3})
+    train = second.history_["encoding"]["train"]["review"]
+    assert train["encoded"] == 0 and train["from_store"] == train["distinct"]
+    encoded.clear()
+    second.predict(table)  # 60 rows: every text is in the store
+    assert encoded == []
+    assert (tmp_path / "store").is_dir()
