@@ -83,6 +83,7 @@ def fill_cache(net: EncoderNet, dataset: TableDataset, cache: EmbeddingCache, st
 
     Args:
         store: An :class:`~transmodal.embedding_store.EmbeddingStore`, or None to encode everything.
+            Only frozen encoders read and write it (a trainable encoder's weights are the fit's own).
         batch_size: Distinct cells per encoder call.
         device: Where the encoders run (they are moved back afterwards); their own device when None.
         names: The inputs to encode (default: every input of ``cache``).
@@ -109,7 +110,7 @@ def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, nam
     for row, digest in enumerate(digests):
         if digest is not None:
             first_row.setdefault(digest, row)
-    use_store = store is not None and bool(first_row)
+    use_store = store is not None and bool(first_row) and bool(getattr(encoder, "frozen", False))
     key = encoder_key(encoder) if use_store else ""
     found = store.lookup(key, list(first_row)) if use_store else {}
     missing = [d for d in first_row if d not in found]

@@ -31,14 +31,15 @@ def run_inference(net: MultimodalNet, dataset: TableDataset, config: FitConfig,
         cache: Features of frozen inputs for this dataset's rows, filled up front when incomplete and
             reused by later passes (see :func:`frozen_cache`). Only for transforms that leave those
             inputs unchanged (e.g. masking), since cached features ignore the inputs. Without a
-            transform one is made for the call.
+            transform, every input is encoded up front for the call (length-sorted, each distinct
+            cell once; frozen encoders through the store).
 
     Returns:
         ``{"scores": {task: ndarray (N, K) or (N,)}, "embedding": ndarray (N, H)}``.
     """
     net.eval()
-    if cache is None and transform is None:
-        cache = frozen_cache(net, dataset)
+    if cache is None and transform is None:  # in eval mode every encoder is a function of the cell alone
+        cache = EmbeddingCache(len(dataset), {n: e.output_dim for n, e in named_encoders(net).items()})
     if cache is not None:
         fill_missing_inputs(net, dataset, cache, config)
     collate = Collator(named_encoders(net))
