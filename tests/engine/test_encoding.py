@@ -165,3 +165,15 @@ def test_a_second_fit_and_a_predict_of_the_same_table_encode_nothing(tiny_bert, 
     second.predict(table)  # 60 rows: every text is in the store
     assert encoded == []
     assert (tmp_path / "store").is_dir()
+
+
+def test_a_file_is_keyed_by_its_bytes_whether_given_as_a_path_or_as_bytes(tmp_path):
+    from transmodal.data.cell_digest import cell_digest
+
+    (tmp_path / "a.png").write_bytes(b"\x89PNG same bytes")
+    (tmp_path / "copy.png").write_bytes(b"\x89PNG same bytes")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG other bytes")
+    by_path = cell_digest("image", "a.png", tmp_path)
+    assert by_path == cell_digest("image", "copy.png", tmp_path) == cell_digest("image", b"\x89PNG same bytes", tmp_path)
+    assert by_path != cell_digest("image", "b.png", tmp_path)
+    assert cell_digest("image", "missing.png", tmp_path) is None

@@ -30,6 +30,8 @@ def cell_digest(modality: str, value: Any, base_dir: Path, allowed_root: Path | 
     row is then encoded as usual and not stored)."""
     try:
         if modality in ("image", "audio"):
+            if isinstance(value, bytes):  # the file's bytes themselves (an upload)
+                return hashlib.sha256(b"file:" + value).digest()
             return file_digest(resolve_path(value, base_dir, allowed_root))
         if modality == "text":
             return hashlib.sha256(b"text:" + decode_text(value).encode("utf-8")).digest()
