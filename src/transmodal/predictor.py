@@ -68,7 +68,7 @@ class MultimodalPredictor(FittedAttributes):
     # ---- fitting -----------------------------------------------------------------------------
     def fit(self, train_data, tuning_data=None, column_types: dict[str, str] | None = None,
             hyperparameters: dict[str, Any] | None = None, time_limit: float | None = None,
-            seed: int = 0, **fit_options: Any) -> "MultimodalPredictor":
+            seed: int = 0, tune: dict[str, Any] | None = None, **fit_options: Any) -> "MultimodalPredictor":
         """Train on ``train_data`` (a DataFrame or a CSV/Parquet/JSON-lines path).
 
         Args:
@@ -76,7 +76,13 @@ class MultimodalPredictor(FittedAttributes):
             column_types: ``{column: modality}`` overrides of the inferred modalities.
             hyperparameters: A :class:`~transmodal.config.FitConfig` as a dict.
             time_limit: Seconds of training at most.
-            seed: Seed of every random choice (results are reproducible on CPU).
+            seed: Seed of every random choice (results are reproducible on CPU); also seeds the
+                search's sampler.
+            tune: Search hyperparameters with Optuna (:class:`~transmodal.tuning.settings.TuneSettings`
+                as a dict: ``n_trials``, ``timeout``, ``search_space``, ``storage``, ``study_name``,
+                ``n_jobs``, ``pruner``): every trial is a fit of ``hyperparameters`` changed by the
+                trial's values, the best trial's model is the one kept, and ``time_limit`` applies to
+                each trial. None: one fit.
             **fit_options: Options of extensions (e.g. transfer sources); unknown ones raise.
 
         Returns:
@@ -88,24 +94,34 @@ class MultimodalPredictor(FittedAttributes):
         from transmodal.fitting.precheck import check_before_fit
         from transmodal.fitting.state import FitRequest
 
-        train, tune = read_table(train_data), None if tuning_data is None else read_table(tuning_data)
+        train, tuning = read_table(train_data), None if tuning_data is None else read_table(tuning_data)
         if "zero_shot" in getattr(self, "history_", {}) and "init_from" not in fit_options:
             from transmodal.alignment.zero_shot_head import few_shot_tables
 
             # a zero-shot predictor: few-shot training starts from its head, on its column only
             fit_options["init_from"] = self
-            train, tune = few_shot_tables(self, train, tune)
+            train, tuning = few_shot_tables(self, train, tuning)
         self.config_ = FitConfig.from_dict(hyperparameters)
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
             raise ConfigError(f"{spelled('time_limit=', '--time-limit ')}{time_limit!r} is out of range; valid: "
                               "seconds > 0, or none for no limit")
         request = FitRequest(tuple(self.labels), self.problem_type, self.eval_metric, self.allowed_root, self.config_,
                              column_types, time_limit, seed, dict(fit_options))
-        check_before_fit(request, train, tune)  # labels, columns, files: reported before torch loads
+        check_before_fit(request, train, tuning)  # labels, columns, files: reported before torch loads
 
         from transmodal.fitting.pipeline import run_fit
 
-        result = run_fit(request, train, tune)
+        if tune is None:
+            result = run_fit(request, train, tuning)
+        else:
+            from transmodal.tuning.settings import TuneSettings
+            from transmodal.tuning.study import run_study
+
+            outcome = run_study(request, train, tuning, TuneSettings.from_dict(tune))
+            result, self.config_ = outcome.result, outcome.config
+            result.history["tuning"] = outcome.summary
+            if result.report is not None:
+                result.report["tuning"] = {**outcome.summary, "trials": outcome.trials}
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
         return self

@@ -15,6 +15,7 @@ from typing import Any
 from transmodal.errors import ConfigError, DataError
 from transmodal.fitting.extensions.aligned_init import AlignedInit
 from transmodal.fitting.extensions.alignment_loss import AlignmentLoss
+from transmodal.fitting.extensions.callbacks import Callbacks
 from transmodal.fitting.extensions.cross_modal_distill import CrossModalDistill
 from transmodal.fitting.extensions.domain_adaptation import DomainAdaptation
 from transmodal.fitting.extensions.feature_memo import FeatureMemo
@@ -44,6 +45,7 @@ EXTENSIONS: tuple[type[Extension], ...] = (
     UnimodalLoss,        # attach: each input alone through fusion and heads
     FeatureMemo,         # attach: frozen encoders share features across fits
     Resume,              # attach: checkpoints and resuming
+    Callbacks,           # attach: callbacks that watch training (tuning: pruning)
     Report,              # finish: tuning-set evaluation and data summary for report.html
 )
 

@@ -1,4 +1,5 @@
-"""Files a fit leaves beside the model: ``report.json``, ``report.html`` and ``bad_rows.csv``."""
+"""Files a fit leaves beside the model: ``report.json``, ``report.html``, ``bad_rows.csv`` and, after a
+hyperparameter search, ``trials.csv``."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import pandas as pd
 
 from transmodal.config import save_json
 
-REPORT_JSON, REPORT_HTML, BAD_ROWS = "report.json", "report.html", "bad_rows.csv"
+REPORT_JSON, REPORT_HTML, BAD_ROWS, TRIALS = "report.json", "report.html", "bad_rows.csv", "trials.csv"
 
 
 def write_run_files(predictor, folder: Path) -> None:
     """Write the run files of a freshly fitted ``predictor`` into its model folder and re-seal the
-    manifest. Bad rows are written only when some were skipped."""
+    manifest. Bad rows are written only when some were skipped, trials only after a search."""
     from transmodal.persistence import write_manifest
 
     folder = Path(folder)
@@ -29,6 +30,11 @@ def write_run_files(predictor, folder: Path) -> None:
         frame.to_csv(tmp, index=False)
         tmp.replace(folder / BAD_ROWS)
     report = getattr(predictor, "report_", None)
+    trials = ((report or {}).get("tuning") or {}).get("trials")
+    if trials:  # every trial of a search: parameters, score, state, time
+        tmp = folder / (TRIALS + ".tmp")
+        pd.DataFrame(trials).to_csv(tmp, index=False)
+        tmp.replace(folder / TRIALS)
     if report is not None:
         save_json(report, folder / REPORT_JSON)
         write_html(folder, predictor.saved_config(), report)

@@ -89,3 +89,32 @@ def bars(values: dict[str, float], title: str, xlabel: str) -> str:
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     return _encode(fig)
+
+
+def trial_scores(trials: list[dict[str, Any]], title: str = "Tuning score per trial") -> str | None:
+    """Each trial's tuning score by trial number: complete trials, pruned ones at the last score they
+    reported, failed ones as ticks at the bottom, and the best score so far."""
+    complete = [t for t in trials if t.get("state") == "complete" and t.get("score") is not None]
+    if not complete:
+        return None
+    fig, ax = _figure(6.0)
+    ax.scatter([t["number"] for t in complete], [t["score"] for t in complete], s=18, label="complete")
+    pruned = [t for t in trials if t.get("state") == "pruned" and t.get("last_reported") is not None]
+    if pruned:
+        ax.scatter([t["number"] for t in pruned], [t["last_reported"] for t in pruned], marker="x", s=22,
+                   label="pruned (last reported)")
+    best, xs, ys = float("-inf"), [], []
+    for t in sorted(complete, key=lambda t: t["number"]):
+        best = max(best, t["score"])
+        xs.append(t["number"])
+        ys.append(best)
+    ax.step(xs, ys, where="post", color="black", linewidth=1, label="best so far")
+    failed = [t["number"] for t in trials if t.get("state") == "fail"]
+    if failed:
+        low = min([t["score"] for t in complete] + [t["last_reported"] for t in pruned])
+        ax.scatter(failed, [low] * len(failed), marker="v", s=22, label="failed")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("tuning score")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title)
+    return _encode(fig)

@@ -57,6 +57,8 @@ def render_report(config: dict[str, Any], report: dict[str, Any]) -> str:
     if report.get("importance"):
         parts += ["<h2>Modality importance</h2><p>Drop of the tuning score when the input is hidden.</p>",
                   _image(plots.bars(report["importance"], "Modality importance", "score drop"), "importance")]
+    if report.get("tuning"):
+        parts += tuning_section(report["tuning"])
     inputs = [{"input": s["name"], "modality": s["modality"], "encoder": config["encoders"][s["name"]].get("name")}
               for s in config.get("inputs", [])]
     parts += ["<h2>Model</h2>", _table(inputs),
@@ -65,3 +67,20 @@ def render_report(config: dict[str, Any], report: dict[str, Any]) -> str:
     body = "\n".join(parts)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>transmodal report</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def tuning_section(tuning: dict[str, Any]) -> list[str]:
+    """The hyperparameter search: counts, the best trial, score per trial, parameter importances and
+    the trials table (also in trials.csv)."""
+    states = tuning.get("states", {})
+    parts = ["<h2>Hyperparameter search</h2>",
+             f"<p>Study {html.escape(str(tuning.get('study_name')))} in {html.escape(str(tuning.get('storage')))}, "
+             f"space {html.escape(str(tuning.get('search_space')))}, pruner {html.escape(str(tuning.get('pruner')))}: "
+             f"{tuning.get('trials')} trial(s), {html.escape(str(states))}; best trial {tuning.get('best_trial')} "
+             f"(tuning score {_cell(tuning.get('best_score'))}), kept as this model.</p>",
+             _image(plots.trial_scores(tuning.get("trials", [])), "score per trial")]
+    if tuning.get("importances"):
+        parts.append(_image(plots.bars(tuning["importances"], "Parameter importance (fANOVA)", "importance"),
+                            "parameter importances"))
+    parts.append(_table(tuning.get("trials", [])))
+    return parts

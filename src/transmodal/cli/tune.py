@@ -1,0 +1,77 @@
+"""``transmodal tune``: a hyperparameter search whose best trial is saved as the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from transmodal.cli.app import app, fail
+from transmodal.cli.core import hyperparameters_from, parse_column_types, parse_problem_types, table_data
+
+
+@app.command()
+def tune(
+    table: Path = typer.Argument(..., help="Training table (CSV, Parquet or JSON lines)."),
+    label: List[str] = typer.Option(..., "--label", "-l", help="Label column (repeat for several tasks)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to save the best trial's model in."),
+    trials: Optional[int] = typer.Option(20, "--trials", "-n", help="Finished trials in the whole study."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds after which this process starts no trial."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Database URL of the study (sqlite:///study.db): "
+                                          "resumable after a kill, shared by every process started with it."),
+    study_name: Optional[str] = typer.Option(None, "--study-name", help="Study name (default transmodal-<labels>)."),
+    search_space: str = typer.Option("default", "--search-space", help="A packaged space (default, lora, "
+                                     "multitask) or a YAML file of FitConfig key -> range or choices."),
+    pruner: str = typer.Option("median", "--pruner", help="median, successive_halving or none."),
+    jobs: int = typer.Option(1, "--jobs", help="Worker processes on this machine (needs --storage)."),
+    tuning: Optional[Path] = typer.Option(None, "--tuning", help="Tuning table that scores the trials."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Base hyperparameters (YAML or JSON)."),
+    set_: List[str] = typer.Option([], "--set", help="Override one base hyperparameter: key=value."),
+    column_type: List[str] = typer.Option([], "--column-type", help="Override a modality: COLUMN=MODALITY."),
+    problem_type: List[str] = typer.Option([], "--problem-type", help="Problem type, or LABEL=TYPE per label."),
+    eval_metric: Optional[str] = typer.Option(None, "--eval-metric", help="Metric that scores the trials."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds of training per trial at most."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every fit and of the sampler."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the transmodal model already in OUT."),
+    allowed_root: Optional[Path] = typer.Option(None, "--allowed-root", help="Refuse image/audio paths outside this folder."),
+    na_value: List[str] = typer.Option([], "--na-value", help="A string that means 'missing' (repeat)."),
+) -> None:
+    """Search hyperparameters on TABLE with Optuna and save the best trial's model to --out, with
+    trials.csv (every trial's parameters, score, state and time) and the report.
+
+    Start the same command twice with one --storage to run two workers on one study; rerun it after a
+    kill to resume (the study ends when it holds --trials finished trials).
+    """
+    import logging
+
+    from transmodal.errors import ConfigError
+    from transmodal.persistence import check_output_folder
+    from transmodal.predictor import MultimodalPredictor
+
+    if check_output_folder(out) == "model" and not overwrite:
+        raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
+    settings = {"n_trials": trials, "timeout": timeout, "storage": storage, "study_name": study_name,
+                "search_space": search_space, "pruner": pruner, "n_jobs": jobs}
+    log = logging.getLogger("transmodal.tuning")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    hyperparameters = {"progress_bar": False, **hyperparameters_from(config, set_)}
+    predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
+                                    eval_metric=eval_metric, allowed_root=allowed_root)
+    try:
+        predictor.fit(table_data(table, na_value), tuning_data=table_data(tuning, na_value) if tuning else None,
+                      column_types=parse_column_types(column_type), hyperparameters=hyperparameters,
+                      time_limit=time_limit, seed=seed, tune=settings)
+    except KeyboardInterrupt:
+        fail("interrupted" + ("; rerun the same command to resume the study" if storage else ""), 130)
+    finally:
+        log.removeHandler(handler)
+    predictor.save(out)
+    summary = predictor.history_["tuning"]
+    states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n)
+    typer.echo(f"saved trial {summary['best_trial']} to {out} (tuning {predictor.eval_metric_} score "
+               f"{summary['best_score']:.4f}; {summary['trials']} trial(s): {states}; "
+               f"{summary['seconds']:.1f} s; trials.csv beside the model)")

@@ -1,0 +1,70 @@
+"""The ``tune`` section of a fit: how many trials, where the study lives, which space and pruner."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from transmodal.config import check_fields, section_from_dict
+from transmodal.errors import ConfigError
+
+PRUNERS = ("median", "successive_halving", "none")
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """What ``fit(..., tune={...})`` and ``transmodal tune`` ask of a study.
+
+    A study runs until it holds ``n_trials`` finished trials (complete, pruned, or failed by their
+    own error; a trial lost to a killed process does not count), or until ``timeout`` seconds have
+    passed in this process (no trial starts after it). With a ``storage``, several processes running
+    the same study (same ``study_name``) share its trials, and a killed study resumes where it stopped.
+    """
+
+    n_trials: int | None = 20  # finished trials in the whole study (all processes); None: until timeout
+    timeout: float | None = None  # seconds in this process after which no trial starts
+    search_space: str | dict[str, Any] = "default"  # a packaged space's name, a YAML path, or the space itself
+    storage: str | None = None  # None: in memory; a database URL (sqlite:///study.db) makes it resumable and shared
+    study_name: str | None = None  # None: "transmodal-<labels>"
+    n_jobs: int = 1  # worker processes on this machine (more than 1 needs a storage)
+    pruner: str = "median"  # "median", "successive_halving" or "none"; on the per-epoch tuning score
+    startup_trials: int = 5  # median pruner: trials that finish unpruned before pruning starts
+    warmup_epochs: int = 1  # median pruner: epochs of every trial that are never pruned
+    heartbeat_seconds: int = 10  # database storages: a worker's trial whose heartbeat is 2x older is failed
+    features_shared: bool = True  # frozen encoders' features shared by the trials (fit option feature_memo)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "tune.")
+        if self.n_trials is None and self.timeout is None:
+            raise ConfigError("tune needs n_trials or timeout (or both); got neither")
+        if self.n_trials is not None and self.n_trials < 1:
+            raise ConfigError(f"tune.n_trials={self.n_trials!r} is out of range; valid: >= 1, or None with a timeout")
+        if self.timeout is not None and not (0 < self.timeout < math.inf):
+            raise ConfigError(f"tune.timeout={self.timeout!r} is out of range; valid: seconds > 0, or None")
+        if self.pruner not in PRUNERS:
+            raise ConfigError(f"tune.pruner={self.pruner!r} is not a valid choice; valid: {', '.join(PRUNERS)}")
+        for key in ("n_jobs", "heartbeat_seconds"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"tune.{key}={getattr(self, key)!r} is out of range; valid: >= 1")
+        for key in ("startup_trials", "warmup_epochs"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"tune.{key}={getattr(self, key)!r} is out of range; valid: >= 0")
+        if self.n_jobs > 1 and self.storage is None:
+            raise ConfigError(f"tune.n_jobs={self.n_jobs} runs worker processes, which share trials through a "
+                              "storage: give tune.storage, e.g. 'sqlite:///study.db'")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "TuneSettings":
+        """Build the settings from the ``tune`` dict.
+
+        Raises:
+            ConfigError: an unknown key (the valid ones are listed), a wrong type or an out-of-range value.
+        """
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"tune must be a dict such as {{'n_trials': 20}}, got {values!r}")
+        return section_from_dict(cls, values, "tune")
+
+    def name_for(self, labels: tuple[str, ...]) -> str:
+        """The study name: the one given, or ``transmodal-<labels>``."""
+        return self.study_name or "transmodal-" + "+".join(labels)

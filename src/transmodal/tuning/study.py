@@ -1,0 +1,305 @@
+"""``run_study``: an Optuna study whose trials are fits of the fit pipeline.
+
+Read top to bottom: the search space is loaded and checked against the fit's config; the study is
+opened (in memory, or created or loaded in a database); worker processes start when ``n_jobs`` > 1;
+this process runs trials until the study holds ``n_trials`` finished ones (or the timeout passes);
+the best trial's fit is the result (refitted with its parameters when another process ran it); the
+trials table and the parameter importances go to the history and the run report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from transmodal.config import FitConfig
+from transmodal.errors import ConfigError, DataError, TransmodalError
+from transmodal.fitting.pipeline import FitResult, run_fit
+from transmodal.fitting.state import FitRequest
+from transmodal.tuning.settings import TuneSettings
+from transmodal.tuning.space import SearchSpace, with_values
+from transmodal.tuning.trials import param_importances, trial_row
+
+LOG = logging.getLogger("transmodal.tuning")
+IDENTITY_IGNORES = ("progress_bar", "num_workers")  # config keys that may differ between a study's runs
+
+
+class TrialFailed(Exception):
+    """A trial's fit raised: the trial is recorded as failed (with the error) and the study goes on."""
+
+
+@dataclass
+class TuneOutcome:
+    """What a study produced.
+
+    Attributes:
+        result: The best trial's fit.
+        config: The best trial's hyperparameters.
+        summary: The study in a few numbers (joins the predictor's history as ``tuning``).
+        trials: One row per trial of the study (``trials.csv``).
+    """
+
+    result: FitResult
+    config: FitConfig
+    summary: dict[str, Any]
+    trials: list[dict[str, Any]]
+
+
+def run_study(request: FitRequest, train, tune, settings: TuneSettings) -> TuneOutcome:
+    """Search hyperparameters: every trial is a fit of ``request`` with the trial's config.
+
+    Args:
+        request: The fit asked for; its config is the base every trial changes.
+        train: The training table.
+        tune: The tuning table, or None (the fit's holdout, the same rows in every trial).
+        settings: The ``tune`` section.
+
+    Each finished trial is logged (INFO) on the ``transmodal.tuning`` logger; the CLI prints it.
+
+    Raises:
+        ConfigError: a bad search space (naming the key), storage or study, or no trial completed.
+        DataError: the tables cannot be used (raised by the first trial, not retried).
+    """
+    if tune is None and request.config.holdout_fraction == 0:
+        raise ConfigError("tuning compares trials on tuning rows: give tuning_data or holdout_fraction > 0")
+    space = SearchSpace.load(settings.search_space)
+    base = request.config.to_dict()
+    space.check(base)
+    study = open_study(request, settings, space, base)
+    objective = Objective(request, train, tune, space, base, settings)
+    started = time.monotonic()
+    workers = start_workers(request, train, tune, settings)
+    run_trials(study, objective, settings, started)
+    failures = [f"worker {p.pid} exited with code {p.exitcode}" for p in join_workers(workers) if p.exitcode]
+    result, config, refit = best_fit(study, objective)
+    rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+    summary = study_summary(study, settings, space, request, rows)
+    summary.update(seconds=time.monotonic() - started, refit=refit, worker_failures=failures,
+                   importances=param_importances(study, request.seed))
+    return TuneOutcome(result, config, summary, rows)
+
+
+class Objective:
+    """One trial: the trial's hyperparameters, a fit with pruning, the best tuning score.
+
+    Keeps the best fit this process ran (its network), so that the saved model is the best trial's
+    without training it again when this process ran it.
+    """
+
+    def __init__(self, request: FitRequest, train, tune, space: SearchSpace, base: dict[str, Any],
+                 settings: TuneSettings) -> None:
+        self.request, self.train, self.tune = request, train, tune
+        self.space, self.base, self.settings = space, base, settings
+        self.best: tuple[int, float, FitResult, FitConfig] | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = FitConfig.from_dict(self.space.suggest(trial, self.base))
+        try:
+            result = run_fit(self.request_for(config, trial), self.train, self.tune)
+            score = float(result.history["best_score"])
+            if not math.isfinite(score):
+                raise ConfigError(f"the tuning score is {score} (no finite score in any epoch)")
+        except (optuna.TrialPruned, DataError):
+            raise
+        except Exception as err:  # noqa: BLE001 - any other failure belongs to this trial's config
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:1000])
+            raise TrialFailed(str(err)) from err
+        trial.set_user_attr("best_epoch", result.history.get("best_epoch"))
+        trial.set_user_attr("epochs", len(result.history.get("epochs", [])))
+        if self.best is None or score > self.best[1]:
+            self.best = (trial.number, score, result, config)
+        return score
+
+    def request_for(self, config: FitConfig, trial: optuna.Trial | None = None) -> FitRequest:
+        """The fit request of a trial (with the pruning callback) or of a refit (``trial`` None)."""
+        from transmodal.tuning.pruning import PruneOnScore
+
+        options = dict(self.request.options)
+        if self.settings.features_shared:
+            options["feature_memo"] = True
+        if trial is not None:
+            options["callbacks"] = [*(options.get("callbacks") or ()), PruneOnScore(trial)]
+        return dataclasses.replace(self.request, config=config, options=options)
+
+
+def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, base: dict[str, Any]) -> optuna.Study:
+    """Create the study, or load it from the storage; a loaded study must be the same search.
+
+    Raises:
+        ConfigError: the storage URL is not one Optuna accepts, or the stored study was started with
+            another search space, seed, labels or base config.
+    """
+    from transmodal.tuning.sampler import TrialSeededTPE
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by transmodal
+    name = settings.name_for(request.labels)
+    try:
+        study = optuna.create_study(storage=make_storage(settings), study_name=name, direction="maximize",
+                                    sampler=TrialSeededTPE(request.seed), pruner=make_pruner(settings),
+                                    load_if_exists=True)
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - SQLAlchemy and Optuna raise many kinds here
+        raise ConfigError(f"cannot open study {name!r} in tune.storage {redact(settings.storage)}: "
+                          f"{type(err).__name__}: {err}") from err
+    identity = {"labels": list(request.labels), "seed": request.seed, "search_space": space.to_dict(),
+                "config": {k: v for k, v in base.items() if k not in IDENTITY_IGNORES}}
+    identity = _json_roundtrip(identity)
+    stored = study.user_attrs.get("transmodal")
+    if stored is None:
+        study.set_user_attr("transmodal", identity)
+    elif stored != identity:
+        changed = sorted(k for k in identity if identity[k] != stored.get(k))
+        raise ConfigError(f"study {name!r} in {redact(settings.storage)} was started with other {', '.join(changed)}; "
+                          "run it with the same settings, or give another tune.study_name")
+    return study
+
+
+def make_storage(settings: TuneSettings):
+    """None (in memory) or an RDB storage with heartbeats, so that a killed worker's trial is failed."""
+    if settings.storage is None:
+        return None
+    kwargs = {"connect_args": {"timeout": 60}} if settings.storage.startswith("sqlite") else None
+    beat = settings.heartbeat_seconds
+    return optuna.storages.RDBStorage(settings.storage, engine_kwargs=kwargs, heartbeat_interval=beat,
+                                      grace_period=2 * beat)
+
+
+def make_pruner(settings: TuneSettings) -> optuna.pruners.BasePruner:
+    """The pruner of ``settings.pruner``, stepping on epochs."""
+    if settings.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials,
+                                           n_warmup_steps=settings.warmup_epochs)
+    if settings.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()
+
+
+def run_trials(study: optuna.Study, objective: Objective, settings: TuneSettings, started: float) -> None:
+    """Run trials one at a time until the study holds ``n_trials`` finished ones or the timeout
+    passes. When the trials still running elsewhere would reach the count, wait for them instead of
+    starting more (a killed worker's trial is failed once its heartbeat is stale, and replaced)."""
+    callbacks = [lambda _study, frozen: LOG.info(describe(trial_row(frozen)))]
+    while settings.timeout is None or time.monotonic() - started < settings.timeout:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        done, running = trial_counts(study)
+        if settings.n_trials is not None and done >= settings.n_trials:
+            return
+        if settings.n_trials is not None and done + running >= settings.n_trials:
+            time.sleep(min(2.0, settings.heartbeat_seconds))
+            continue
+        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+
+
+def describe(row: dict[str, Any]) -> str:
+    """One line about a finished trial: number, state, score, seconds, parameters or error."""
+    score = "" if row["score"] is None else f" score {row['score']:.4f}"
+    seconds = "" if row["seconds"] is None else f" in {row['seconds']:.1f} s"
+    params = ", ".join(f"{k.removeprefix('params.')}={_short(v)}" for k, v in row.items() if k.startswith("params."))
+    error = f": {row['error']}" if row.get("error") else ""
+    return f"trial {row['number']} {row['state']}{score}{seconds} ({params}){error}"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def trial_counts(study: optuna.Study) -> tuple[int, int]:
+    """(finished trials that count, running trials): complete, pruned, and failed by their own error
+    count; a trial failed because its process died (no error recorded) does not."""
+    done = running = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and "error" in t.user_attrs):
+            done += 1
+        elif t.state == TrialState.RUNNING:
+            running += 1
+    return done, running
+
+
+def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitConfig, bool]:
+    """The best complete trial's fit and config, and whether it had to be fitted again (another
+    process ran it; a fit is reproducible for its seed on CPU).
+
+    Raises:
+        TransmodalError: no trial completed (the first recorded error is shown).
+    """
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        errors = [t.user_attrs["error"] for t in study.get_trials(deepcopy=False) if "error" in t.user_attrs]
+        detail = f"; first error: {errors[0]}" if errors else " (every trial was pruned or none ran)"
+        raise TransmodalError(f"no trial of the study completed{detail}")
+    best = study.best_trial
+    if objective.best is not None and objective.best[0] == best.number:
+        return objective.best[2], objective.best[3], False
+    config = FitConfig.from_dict(with_values(objective.base, {**objective.space.fixed(), **best.params}))
+    LOG.info("refitting trial %d (run by another process) with its parameters", best.number)
+    return run_fit(objective.request_for(config), objective.train, objective.tune), config, True
+
+
+def study_summary(study: optuna.Study, settings: TuneSettings, space: SearchSpace, request: FitRequest,
+                  rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The study in a few numbers: name, storage (password hidden), space, counts per state, best trial."""
+    states = {s: sum(r["state"] == s for r in rows) for s in ("complete", "pruned", "fail", "running")}
+    finished = states["complete"] + states["pruned"] + states["fail"]
+    best = study.best_trial
+    return {"study_name": settings.name_for(request.labels), "storage": redact(settings.storage),
+            "search_space": space.source, "pruner": settings.pruner, "trials": len(rows), "states": states,
+            "pruned_share": states["pruned"] / finished if finished else 0.0, "best_trial": best.number,
+            "best_score": best.value, "best_params": dict(best.params)}
+
+
+def redact(url: str | None) -> str:
+    """A storage URL with its password hidden ("memory" for None)."""
+    if url is None:
+        return "memory"
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: show nothing of it
+        return "<storage>"
+
+
+def start_workers(request: FitRequest, train, tune, settings: TuneSettings) -> list:
+    """``n_jobs - 1`` worker processes that run trials of the same study (through its storage)."""
+    if settings.n_jobs <= 1:
+        return []
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
+    workers = [context.Process(target=worker_main, args=(request, train, tune, settings), daemon=False)
+               for _ in range(settings.n_jobs - 1)]
+    for worker in workers:
+        worker.start()
+    return workers
+
+
+def join_workers(workers: list) -> list:
+    """Wait for the worker processes; returns them (their exit codes are read by the caller)."""
+    for worker in workers:
+        worker.join()
+    return workers
+
+
+def worker_main(request: FitRequest, train, tune, settings: TuneSettings) -> None:
+    """A worker process: run trials of the study; the process that started it saves the model."""
+    space = SearchSpace.load(settings.search_space)
+    base = request.config.to_dict()
+    study = open_study(request, settings, space, base)
+    run_trials(study, Objective(request, train, tune, space, base, settings), settings, time.monotonic())
+
+
+def _json_roundtrip(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))

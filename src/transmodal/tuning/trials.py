@@ -1,0 +1,43 @@
+"""A study's trials as rows (``trials.csv``, the run report) and its parameter importances."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+
+def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """One trial: number, state, tuning score, seconds, epochs, the last score reported to the pruner,
+    error, then one ``params.<key>`` per parameter (the columns of ``trials.csv``)."""
+    seconds = None
+    if trial.datetime_start is not None and trial.datetime_complete is not None:
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    steps = trial.intermediate_values
+    return {
+        "number": trial.number,
+        "state": trial.state.name.lower(),
+        "score": trial.value,
+        "seconds": seconds,
+        "epochs": trial.user_attrs.get("epochs", (max(steps) + 1) if steps else None),
+        "last_reported": steps[max(steps)] if steps else None,  # best score so far at the last epoch reported
+        "best_epoch": trial.user_attrs.get("best_epoch"),
+        "started": trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
+        "error": trial.user_attrs.get("error"),
+        **{f"params.{key}": value for key, value in trial.params.items()},
+    }
+
+
+def param_importances(study: optuna.Study, seed: int) -> dict[str, float]:
+    """fANOVA importance of each parameter for the tuning score (Optuna's evaluator, seeded); empty
+    when fewer than two complete trials or no parameter varied."""
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        return {}
+    try:
+        return {k: float(v) for k, v in get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=seed)).items()}
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return {}
