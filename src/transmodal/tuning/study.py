@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
+import socket
 import time
 import warnings
 from dataclasses import dataclass
@@ -101,6 +103,7 @@ class Objective:
         self.best: tuple[int, float, FitResult, FitConfig] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         config = FitConfig.from_dict(self.space.suggest(trial, self.base))
         try:
             result = run_fit(self.request_for(config, trial), self.train, self.tune)
@@ -169,8 +172,16 @@ def make_storage(settings: TuneSettings):
         return None
     kwargs = {"connect_args": {"timeout": 60}} if settings.storage.startswith("sqlite") else None
     beat = settings.heartbeat_seconds
-    return optuna.storages.RDBStorage(settings.storage, engine_kwargs=kwargs, heartbeat_interval=beat,
-                                      grace_period=2 * beat)
+    for attempt in range(3):  # workers started together race to create the tables: the loser retries
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(settings.storage, engine_kwargs=kwargs, heartbeat_interval=beat,
+                                                  grace_period=2 * beat)
+        except Exception:  # noqa: BLE001 - SQLAlchemy's OperationalError, IntegrityError, ...
+            if attempt == 2:
+                raise
+            time.sleep(1.0 + attempt)
 
 
 def make_pruner(settings: TuneSettings) -> optuna.pruners.BasePruner:

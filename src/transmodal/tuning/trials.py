@@ -24,6 +24,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "best_epoch": trial.user_attrs.get("best_epoch"),
         "started": trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
         "error": trial.user_attrs.get("error"),
+        "worker": trial.user_attrs.get("worker"),  # host:pid of the process that ran it
         **{f"params.{key}": value for key, value in trial.params.items()},
     }
 
