@@ -16,7 +16,7 @@ def test_an_unknown_key_is_a_config_error_naming_the_key():
     space = SearchSpace.from_data({"learning_rate": [1e-3, 1e-2], "learnin_rate": {"low": 0.1, "high": 0.2}}, "given")
     with pytest.raises(ConfigError, match="'learnin_rate'") as err:
         space.check(BASE)
-    assert "not a FitConfig key" in str(err.value)
+    assert "not a FitConfig key (did you mean 'learning_rate'?)" in str(err.value)
 
 
 def test_an_unknown_section_key_names_the_whole_key():
@@ -81,7 +81,7 @@ def test_values_reach_into_sections_without_touching_the_base():
     ({"n_trials": None}, "n_trials or timeout"),
     ({"pruner": "hyperband"}, "median, successive_halving, none"),
     ({"n_jobs": 2}, "storage"),
-    ({"trials": 3}, r"unknown tune setting\(s\) \['trials'\]"),
+    ({"trials": 3}, r"unknown tune setting\(s\) 'tune\.trials' \(did you mean 'tune\.n_trials'\?\)"),
     ({"n_trials": "3"}, "tune.n_trials must be"),
 ])
 def test_tune_settings_are_checked(values, message):

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from transmodal.config import FitConfig
-from transmodal.errors import ConfigError
+from transmodal.errors import ConfigError, did_you_mean
 
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
 SECTIONS = ("encoders", "fusion_options", "transfer", "multitask", "transfer_from")  # dict-valued FitConfig keys
@@ -196,8 +196,8 @@ class SearchSpace:
             top = dim.key.split(".")[0]
             where = f"search space {self.source}: key {dim.key!r}"
             if top not in known:
-                raise ConfigError(f"{where} is not a FitConfig key; known: {sorted(known)} "
-                                  f"(dots reach into the sections {', '.join(SECTIONS)})")
+                raise ConfigError(f"{where} is not a FitConfig key{did_you_mean(top, known)}; known: "
+                                  f"{', '.join(sorted(known))} (dots reach into the sections {', '.join(SECTIONS)})")
             if "." in dim.key and top not in SECTIONS:
                 raise ConfigError(f"{where}: {top} is not a section; only {', '.join(SECTIONS)} have sub-keys")
             for value in dim.extremes():
