@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from transmodal.config import check_fields, section_from_dict
-from transmodal.errors import ConfigError
+from transmodal.errors import ConfigError, spelled
 
 PRUNERS = ("median", "successive_halving", "none")
 
@@ -51,8 +51,9 @@ class TuneSettings:
             if getattr(self, key) < 0:
                 raise ConfigError(f"tune.{key}={getattr(self, key)!r} is out of range; valid: >= 0")
         if self.n_jobs > 1 and self.storage is None:
-            raise ConfigError(f"tune.n_jobs={self.n_jobs} runs worker processes, which share trials through a "
-                              "storage: give tune.storage, e.g. 'sqlite:///study.db'")
+            raise ConfigError(f"{spelled('tune.n_jobs=', '--jobs ')}{self.n_jobs} runs worker processes, which "
+                              f"share trials through a storage: give {spelled('tune.storage', '--storage')}, "
+                              "e.g. sqlite:///study.db")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "TuneSettings":

@@ -1,0 +1,34 @@
+"""``transmodal tune``: bad settings are one clear message before any trial."""
+
+from __future__ import annotations
+
+import pytest
+
+from transmodal.cli import main
+from tunetools import write_numbers
+
+
+def run_cli(args, capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("space, words", [
+    ("learnin_rate: {low: 1.0e-4, high: 1.0e-2}\n", ["'learnin_rate'", "did you mean 'learning_rate'"]),
+    ("dropout: {low: 0.0, high: 1.5}\n", ["'dropout' = 1.5", "out of range"]),
+])
+def test_a_bad_search_space_is_one_message_naming_the_key(tmp_path, capsys, space, words):
+    table = write_numbers(tmp_path)
+    (tmp_path / "bad.yaml").write_text(space, encoding="utf-8")
+    code, err = run_cli(["tune", str(table), "--label", "label", "--trials", "2", "--search-space",
+                         str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "model")], capsys)
+    assert code == 1 and err.count("error: ") == 1 and "Traceback" not in err
+    assert all(word in err for word in words)
+    assert not (tmp_path / "model").exists()
+
+
+def test_several_jobs_without_a_storage_are_refused(tmp_path, capsys):
+    table = write_numbers(tmp_path)
+    code, err = run_cli(["tune", str(table), "--label", "label", "--jobs", "2", "--out", str(tmp_path / "m")], capsys)
+    assert code == 1 and "--jobs 2" in err and "give --storage" in err
