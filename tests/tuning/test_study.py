@@ -81,3 +81,19 @@ def test_a_stored_study_refuses_another_search_space(tmp_path):
     study(0, n_trials=1, storage=storage)
     with pytest.raises(ConfigError, match="search_space"):
         study(0, n_trials=2, storage=storage, search_space={"dropout": SPACE["dropout"]})
+
+
+def test_frozen_encoder_features_are_encoded_once_for_the_whole_study(tmp_path, monkeypatch):
+    from tinycheckpoints import BERT_WORDS, save_tiny_bert
+
+    monkeypatch.setenv("TRANSMODAL_CACHE", str(tmp_path / "store"))
+    table = numbers_table()
+    table["review"] = [" ".join(BERT_WORDS[(i + j) % len(BERT_WORDS)] for j in range(i % 7 + 1)) for i in range(len(table))]
+    hyperparameters = {**TRIAL_HYPERPARAMETERS, "encoders": {
+        **TRIAL_HYPERPARAMETERS["encoders"],
+        "text": {"name": "hf_text", "checkpoint": save_tiny_bert(tmp_path / "bert"), "frozen": True}}}
+    predictor = MultimodalPredictor(label="label").fit(
+        table, hyperparameters=hyperparameters, seed=0, column_types={"review": "text"},
+        tune={"n_trials": 3, "search_space": SPACE, "pruner": "none"})
+    encoded = [row["encoded_cells"] for row in predictor.report_["tuning"]["trials"]]
+    assert encoded[0] > 0 and encoded[1:] == [0, 0]  # the first trial fills the store, the others read it

@@ -116,6 +116,7 @@ class Objective:
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:1000])
             raise TrialFailed(str(err)) from err
         trial.set_user_attr("best_epoch", result.history.get("best_epoch"))
+        trial.set_user_attr("encoded_cells", encoded_cells(result.history))
         trial.set_user_attr("epochs", len(result.history.get("epochs", [])))
         if self.best is None or score > self.best[1]:
             self.best = (trial.number, score, result, config)
@@ -131,6 +132,13 @@ class Objective:
         if trial is not None:
             options["callbacks"] = [*(options.get("callbacks") or ()), PruneOnScore(trial)]
         return dataclasses.replace(self.request, config=config, options=options)
+
+
+def encoded_cells(history: dict[str, Any]) -> int:
+    """Cells a fit's frozen encoders encoded (not found in the embedding store): 0 once a study's
+    features are shared."""
+    stages = history.get("encoding") or {}
+    return sum(int(stats.get("encoded", 0)) for inputs in stages.values() for stats in inputs.values())
 
 
 def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, base: dict[str, Any]) -> optuna.Study:

@@ -22,6 +22,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "epochs": trial.user_attrs.get("epochs", (max(steps) + 1) if steps else None),
         "last_reported": steps[max(steps)] if steps else None,  # best score so far at the last epoch reported
         "best_epoch": trial.user_attrs.get("best_epoch"),
+        "encoded_cells": trial.user_attrs.get("encoded_cells"),  # frozen-encoder cells not found in the store
         "started": trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
         "error": trial.user_attrs.get("error"),
         "worker": trial.user_attrs.get("worker"),  # host:pid of the process that ran it
