@@ -7,10 +7,11 @@ transformers, Lightning) are imported only when a model is built or trained.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["MultimodalPredictor", "FitConfig", "DataError", "ModelLoadError", "__version__"]
+__all__ = ["MultimodalPredictor", "AutoPredictor", "FitConfig", "DataError", "ModelLoadError", "__version__"]
 
 _LAZY = {
     "MultimodalPredictor": "transmodal.predictor",
+    "AutoPredictor": "transmodal.ensemble.auto",
     "FitConfig": "transmodal.config",
     "DataError": "transmodal.errors",
     "ModelLoadError": "transmodal.errors",

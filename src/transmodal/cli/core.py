@@ -64,8 +64,11 @@ def fit(
     problem_type: List[str] = typer.Option([], "--problem-type", help="binary, multiclass, regression or "
                                            "multilabel; LABEL=TYPE per label (repeat) for several labels."),
     eval_metric: Optional[str] = typer.Option(None, "--eval-metric", help="Metric for model selection."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds of training at most."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds of training at most (with "
+                                               "--presets: of the whole fit; default the preset's)."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    presets: Optional[str] = typer.Option(None, "--presets", help="fast, medium or best: an ensemble of members "
+                                          "within --time-limit (--set MEMBER.OPTION=VALUE overrides a member)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT/checkpoints."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the transmodal model already in OUT."),
     checkpoint_every: int = typer.Option(50, "--checkpoint-every", help="Steps between checkpoints (0: epoch ends only)."),
@@ -91,6 +94,14 @@ def fit(
         # --resume of a run killed after its model was saved finds the model and no checkpoint: it
         # trains again (same settings and seed, same model) and replaces it
         raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
+    if presets is not None:
+        from transmodal.cli.ensemble import fit_ensemble
+
+        if len(label) != 1:
+            raise ConfigError("--presets fits an ensemble of one label; give one --label")
+        return fit_ensemble(table_data(table, na_value), table_data(tuning, na_value) if tuning else None, label[0],
+                            out, presets, time_limit, parse_problem_types(problem_type), eval_metric, allowed_root,
+                            parse_column_types(column_type), hyperparameters_from(config, set_), seed)
     predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
                                     eval_metric=eval_metric, allowed_root=allowed_root)
     checkpoints = Path(out) / CHECKPOINT_DIR  # created and marked as transmodal's by the fit
@@ -171,10 +182,10 @@ def predict(
     import pandas as pd
 
     from transmodal.data.readers import read_table
+    from transmodal.cli.ensemble import load_model
     from transmodal.errors import DataError
-    from transmodal.predictor import MultimodalPredictor
 
-    predictor = MultimodalPredictor.load(model, allowed_root=allowed_root)
+    predictor = load_model(model, allowed_root)  # a predictor or an ensemble
     data = table_data(table, na_value)
     ids = None
     if id_columns:
@@ -208,9 +219,9 @@ def evaluate(
     na_value: List[str] = typer.Option([], "--na-value", help=NA_VALUE_HELP),
 ) -> None:
     """Evaluate the model in MODEL on the labelled TABLE."""
-    from transmodal.predictor import MultimodalPredictor
+    from transmodal.cli.ensemble import load_model
 
-    metrics = MultimodalPredictor.load(model, allowed_root=allowed_root).evaluate(table_data(table, na_value))
+    metrics = load_model(model, allowed_root).evaluate(table_data(table, na_value))
     if as_json:
         typer.echo(json.dumps(json_safe(metrics), indent=2, allow_nan=False))
         return
@@ -230,8 +241,11 @@ def print_metrics(metrics: dict, prefix: str = "") -> None:
 @app.command()
 def info(model: Path = typer.Argument(..., help="Model folder.")) -> None:
     """Describe a saved model: columns, encoders, fusion, tasks and training summary."""
+    from transmodal.cli.ensemble import is_ensemble_folder, print_info
     from transmodal.persistence import verify_folder
 
+    if is_ensemble_folder(model):
+        return print_info(model)
     config = verify_folder(model)
     typer.echo(f"model folder: {model}")
     typer.echo("inputs:")

@@ -210,11 +210,29 @@ def load_fitted(path: str | Path, trust_remote_code: bool = False,
             absurd sizes, its weights do not match its spec, or it asks for remote code while
             ``trust_remote_code`` is False (each message names the file).
     """
-    from transmodal.build import build_net
     from transmodal.persistence import CONFIG_FILE, WEIGHTS_FILE, read_folder, weights_from_bytes
 
     folder = read_folder(path, weights=True)
-    saved, config_path, weights_path = folder.config, Path(path) / CONFIG_FILE, Path(path) / WEIGHTS_FILE
+    if "ensemble" in folder.config:
+        raise ModelLoadError(f"{path} holds an ensemble (fit with presets); load it with "
+                             "transmodal.AutoPredictor.load (the CLI commands read either kind)")
+    weights = weights_from_bytes(folder.weights, Path(path) / WEIGHTS_FILE)
+    return fitted_from_saved(folder.config, folder.manifest.get("external") or {}, weights, Path(path),
+                             Path(path) / CONFIG_FILE, trust_remote_code, allowed_root)
+
+
+def fitted_from_saved(saved: dict[str, Any], external: dict[str, Any], weights: dict[str, Any], path: Path,
+                      config_path: Path, trust_remote_code: bool = False,
+                      allowed_root: str | Path | None = None) -> FittedModel:
+    """Build a fitted model from a saved predictor config and its (verified) weights; the part of
+    :func:`load_fitted` after the folder is read (an ensemble's neural members come this way).
+
+    Raises:
+        ModelLoadError: see :func:`load_fitted`.
+    """
+    from transmodal.build import build_net
+
+    weights_path = path / "model.safetensors"
     try:
         for name, settings in saved["encoders"].items():
             if settings.get("trust_remote_code") and not trust_remote_code:
@@ -227,8 +245,7 @@ def load_fitted(path: str | Path, trust_remote_code: bool = False,
         params["allowed_root"] = effective_root(allowed_root, params.get("allowed_root"))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, ConfigError) as err:
         raise ModelLoadError(f"{config_path} is malformed: {type(err).__name__}: {err}") from None
-    check_reference_weights(spec.encoders, folder.manifest.get("external") or {}, config_path)
-    weights = weights_from_bytes(folder.weights, weights_path)
+    check_reference_weights(spec.encoders, external, config_path)
     try:
         net = build_net(spec, config)
         restore_adapters(net, spec)

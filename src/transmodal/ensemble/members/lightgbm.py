@@ -1,0 +1,117 @@
+"""``lightgbm``: gradient-boosted trees on numbers, categories (LightGBM's categorical features) and
+compact text features (a truncated SVD of the text columns' TF-IDF).
+
+Each fold's booster stops early on its validation rows and when its time is up. Saved: the
+boosters in LightGBM's own text model format (``member.<name>.fold<i>.txt``; reading it parses
+numbers, it runs no code), vocabularies and categories as JSON, IDF weights and the SVD
+components as tensors.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
+
+OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
+
+
+@MEMBERS.register("lightgbm")
+class LightGBMMember(Member):
+    """Options: ``svd_components`` (text features; 0: none), ``num_boost_round``, ``learning_rate``,
+    ``num_leaves``, ``early_stopping_rounds``, ``min_data_in_leaf``, ``feature_fraction``."""
+
+    kind = "lightgbm"
+    OPTIONS = {"svd_components": 64, "num_boost_round": 400, "learning_rate": 0.05, "num_leaves": 31,
+               "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8}
+
+    def prepare(self, frame: pd.DataFrame) -> None:
+        ctx = self.context
+        self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
+        self.categories = Categories(ctx.columns("categorical")).fit(frame)
+        self.text = TextTfidf(ctx.columns("text")).fit(frame)
+        self.components = np.zeros((0, 0), dtype=np.float32)
+        tfidf = self.text.transform(frame)
+        k = min(int(self.options["svd_components"]), tfidf.shape[1] - 1, len(frame) - 1)
+        if k > 0:
+            from sklearn.decomposition import TruncatedSVD
+
+            svd = TruncatedSVD(n_components=k, random_state=ctx.seed).fit(tfidf)
+            self.components = svd.components_.astype(np.float32)  # (k, terms)
+
+    def features(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = [self.numbers.raw(frame), self.categories.codes(frame)]
+        if self.components.size:
+            parts.append(np.asarray(self.text.transform(frame) @ self.components.T, dtype=np.float32))  # (N, k)
+        return np.hstack(parts)
+
+    def _params(self) -> dict[str, Any]:
+        task, o = self.context.task, self.options
+        params = {"objective": OBJECTIVES[task.problem_type], "learning_rate": o["learning_rate"],
+                  "num_leaves": o["num_leaves"], "min_data_in_leaf": o["min_data_in_leaf"],
+                  "feature_fraction": o["feature_fraction"], "seed": self.context.seed, "verbosity": -1,
+                  "num_threads": 0, "deterministic": True, "force_col_wise": True}
+        if task.problem_type == "multiclass":
+            params["num_class"] = len(task.classes)
+        return params
+
+    def fit_model(self, x_train, y_train, x_val, y_val, time_limit):
+        import lightgbm as lgb
+
+        categorical = list(range(len(self.numbers.columns), len(self.numbers.columns) + len(self.categories.columns)))
+        train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=False)
+        valid = lgb.Dataset(x_val, y_val, categorical_feature=categorical, reference=train)
+        callbacks = [lgb.early_stopping(self.options["early_stopping_rounds"], verbose=False)]
+        if time_limit is not None:
+            callbacks.append(_stop_at(time.monotonic() + time_limit))
+        booster = lgb.train(self._params(), train, num_boost_round=self.options["num_boost_round"],
+                            valid_sets=[valid], callbacks=callbacks)
+        return booster
+
+    def model_scores(self, booster, x: np.ndarray) -> np.ndarray:
+        out = booster.predict(x, num_iteration=booster.best_iteration or None)
+        if self.context.task.problem_type == "binary":
+            return np.stack([1.0 - out, out], axis=1)
+        return out
+
+    def save(self) -> MemberFiles:
+        tensors: dict[str, np.ndarray] = {"svd/components": self.components}
+        meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
+                "numbers": self.numbers.save("", tensors), "folds": len(self.models),
+                "best_iteration": [int(b.best_iteration or 0) for b in self.models]}
+        texts = {f"fold{i}.txt": b.model_to_string() for i, b in enumerate(self.models)}
+        return MemberFiles(tensors, meta, texts)
+
+    @classmethod
+    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, **_: Any) -> "LightGBMMember":
+        import lightgbm as lgb
+
+        self = cls(context, options)
+        meta, tensors = files.meta, files.tensors
+        self.text = TextTfidf.load(meta["text"], "", tensors)
+        self.categories = Categories.load(meta["categories"])
+        self.numbers = Numbers.load(meta["numbers"], "", tensors)
+        self.components = np.asarray(tensors["svd/components"], dtype=np.float32)
+        self.models = []
+        for i in range(int(meta["folds"])):
+            booster = lgb.Booster(model_str=files.texts[f"fold{i}.txt"])
+            booster.best_iteration = int(meta["best_iteration"][i])
+            self.models.append(booster)
+        return self
+
+
+def _stop_at(deadline: float):
+    """A LightGBM callback that stops boosting (keeping the trees so far) at ``deadline``."""
+    import lightgbm as lgb
+
+    def callback(env) -> None:
+        if time.monotonic() >= deadline:
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+    callback.order = 40
+    return callback

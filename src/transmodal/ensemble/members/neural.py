@@ -1,0 +1,93 @@
+"""``neural``: the fusion network (a :class:`~transmodal.predictor.MultimodalPredictor`) fitted with
+the member's ``hyperparameters`` (any :class:`~transmodal.config.FitConfig`: frozen pretrained
+encoders, whose features the embedding store keeps on disk across fits, or LoRA adapters).
+
+Options: ``hyperparameters`` (the fit config), ``lora_text`` (limit ``transfer.inputs`` to the text
+columns, so LoRA goes into every text encoder and nothing else). Each fold model trains on its
+training rows with its validation rows as tuning data (early stopping), within the member's time.
+
+Saved: each fold predictor's saved config (the model spec, JSON) and its saved weights (tensors in
+the ensemble's safetensors file); frozen pretrained weights stay by reference, their digests in
+the manifest, exactly as a predictor folder keeps them.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles
+
+
+@MEMBERS.register("neural")
+class NeuralMember(Member):
+    """A MultimodalPredictor per fold (one on a holdout split)."""
+
+    kind = "neural"
+    OPTIONS = {"hyperparameters": {}, "lora_text": False}
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        hp = copy.deepcopy(self.options["hyperparameters"])
+        if self.options["lora_text"]:
+            text = self.context.columns("text")
+            hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = text
+        return hp
+
+    def fit_model(self, x_train: pd.DataFrame, y_train, x_val: pd.DataFrame, y_val, time_limit):
+        from transmodal.predictor import MultimodalPredictor
+
+        ctx = self.context
+        predictor = MultimodalPredictor(ctx.label, problem_type=ctx.task.problem_type, eval_metric=ctx.eval_metric,
+                                        allowed_root=ctx.allowed_root)
+        return predictor.fit(x_train, tuning_data=x_val, column_types=dict(ctx.column_types),
+                             hyperparameters=self._hyperparameters(), seed=ctx.seed,
+                             time_limit=max(time_limit, 1.0) if time_limit is not None else None)
+
+    def model_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
+        task = self.context.task
+        frame = x.drop(columns=[task.name], errors="ignore")
+        if task.problem_type == "regression":
+            values = np.asarray(predictor.predict(frame), dtype=np.float64)
+            return (values - task.target_mean) / task.target_std
+        proba = predictor.predict_proba(frame)
+        return proba.reindex(columns=task.classes, fill_value=0.0).to_numpy(dtype=np.float64)  # (N, C)
+
+    def save(self) -> MemberFiles:
+        from transmodal.saved.loader import reference_weights
+
+        files = MemberFiles(meta={"folds": [], "history": []})
+        for i, predictor in enumerate(self.models):
+            files.meta["folds"].append(predictor.saved_config())
+            for key, tensor in predictor.saved_state().items():
+                files.tensors[f"fold{i}/{key}"] = tensor
+            names = [s.name for s in predictor.inputs_]
+            for name, record in reference_weights(predictor.net_, names).items():
+                files.external[f"fold{i}/{name}"] = record
+        return files
+
+    @classmethod
+    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, path: Path | None = None,
+             trust_remote_code: bool = False, allowed_root: str | Path | None = None, **_: Any) -> "NeuralMember":
+        from transmodal.predictor import MultimodalPredictor
+        from transmodal.saved.loader import fitted_from_saved
+
+        self = cls(context, options)
+        for i, saved in enumerate(files.meta["folds"]):
+            prefix = f"fold{i}/"
+            weights = {k[len(prefix):]: v for k, v in files.tensors.items() if k.startswith(prefix)}
+            external = {k[len(prefix):]: v for k, v in files.external.items() if k.startswith(prefix)}
+            fitted = fitted_from_saved(saved, external, weights, Path(path or "."),
+                                       Path(path or ".") / "config.json", trust_remote_code, allowed_root)
+            predictor = MultimodalPredictor(**fitted.params)
+            predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
+            predictor.history_ = fitted.history_
+            if predictor.spec_.adapters:
+                from transmodal.encoders.adapters import merge_for_inference
+
+                merge_for_inference(predictor.net_)  # predicts at the base model's cost
+            self.models.append(predictor)
+        return self

@@ -1,0 +1,82 @@
+"""``tfidf_linear``: TF-IDF word and character n-grams of the text columns, one-hot categories and
+standardised numbers into a linear model (logistic regression; ridge for regression).
+
+Saved: vocabularies and categories as JSON, IDF weights, number scaling and each fold model's
+weights and intercepts as tensors; prediction is ``softmax(X @ W.T + b)`` computed here, so no
+scikit-learn estimator is saved or rebuilt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, probabilities
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
+
+
+@MEMBERS.register("tfidf_linear")
+class TfidfLinear(Member):
+    """Options: ``C`` (inverse L2 strength of the logistic regression), ``alpha`` (ridge), ``max_iter``."""
+
+    kind = "tfidf_linear"
+    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300}
+
+    def prepare(self, frame: pd.DataFrame) -> None:
+        ctx = self.context
+        self.text = TextTfidf(ctx.columns("text")).fit(frame)
+        self.categories = Categories(ctx.columns("categorical")).fit(frame)
+        self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
+
+    def features(self, frame: pd.DataFrame):
+        import scipy.sparse as sp
+
+        return sp.hstack([self.text.transform(frame), self.categories.one_hot(frame),
+                          sp.csr_matrix(self.numbers.scaled(frame))], format="csr", dtype=np.float32)
+
+    def fit_model(self, x_train, y_train, x_val, y_val, time_limit) -> dict[str, np.ndarray]:
+        if self.context.task.problem_type == "regression":
+            from sklearn.linear_model import Ridge
+
+            model = Ridge(alpha=self.options["alpha"]).fit(x_train, y_train)
+            return {"coef": np.atleast_2d(model.coef_).astype(np.float32),
+                    "intercept": np.atleast_1d(model.intercept_).astype(np.float32)}
+        from sklearn.linear_model import LogisticRegression
+
+        n_classes = len(self.context.task.classes)
+        model = LogisticRegression(C=self.options["C"], max_iter=self.options["max_iter"])
+        model.fit(x_train, y_train)
+        coef, intercept = model.coef_, model.intercept_
+        if n_classes > 2 and coef.shape[0] != n_classes:  # a class absent from this fold: zero logits
+            full_coef = np.zeros((n_classes, coef.shape[1]))
+            full_intercept = np.full(n_classes, -30.0)
+            full_coef[model.classes_], full_intercept[model.classes_] = coef, intercept
+            coef, intercept = full_coef, full_intercept
+        return {"coef": coef.astype(np.float32), "intercept": intercept.astype(np.float32)}
+
+    def model_scores(self, model: dict[str, np.ndarray], x) -> np.ndarray:
+        logits = np.asarray(x @ model["coef"].T) + model["intercept"]  # (N, C) or (N, 1)
+        if self.context.task.problem_type == "regression":
+            return logits[:, 0]
+        return probabilities(logits, binary_column=logits.shape[1] == 1)
+
+    def save(self) -> MemberFiles:
+        tensors: dict[str, np.ndarray] = {}
+        meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
+                "numbers": self.numbers.save("", tensors), "folds": len(self.models)}
+        for i, model in enumerate(self.models):
+            tensors[f"fold{i}/coef"], tensors[f"fold{i}/intercept"] = model["coef"], model["intercept"]
+        return MemberFiles(tensors, meta)
+
+    @classmethod
+    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, **_: Any) -> "TfidfLinear":
+        self = cls(context, options)
+        meta, tensors = files.meta, files.tensors
+        self.text = TextTfidf.load(meta["text"], "", tensors)
+        self.categories = Categories.load(meta["categories"])
+        self.numbers = Numbers.load(meta["numbers"], "", tensors)
+        self.models = [{"coef": tensors[f"fold{i}/coef"], "intercept": tensors[f"fold{i}/intercept"]}
+                       for i in range(int(meta["folds"]))]
+        return self

@@ -1,0 +1,79 @@
+"""Saving and loading an :class:`~transmodal.ensemble.auto.AutoPredictor` (layout in
+:mod:`transmodal.ensemble.files`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transmodal.ensemble.files import read_members, state_of, write_members
+from transmodal.errors import ModelLoadError
+
+
+def ensemble_config(auto) -> dict[str, Any]:
+    """Everything but the members' files, as JSON-serialisable data."""
+    return {"version": auto_version(), "params": auto.get_params(), "task": auto.task_.to_dict(),
+            "column_types": dict(auto.column_types_), "eval_metric": auto.eval_metric_, "preset": auto.preset_,
+            "time_limit": auto.time_limit_, "fit_seconds": auto.fit_seconds_, "tuning_score": auto.tuning_score_,
+            "bagged": auto.bagged_, "weights": dict(auto.weights_), "members": list(auto.results_)}
+
+
+def auto_version() -> int:
+    from transmodal.ensemble.auto import FORMAT_VERSION
+
+    return FORMAT_VERSION
+
+
+def save_ensemble(auto, path: str | Path) -> Path:
+    """Write the ensemble's folder under the manifest (see :func:`transmodal.persistence.save_folder`)."""
+    from transmodal.persistence import save_folder
+
+    saved = {name: member.save() for name, member in auto.members_.items()}
+    tensors, external = state_of(saved)
+
+    def extra(staging: Path) -> None:
+        write_members(staging, saved)
+        auto.leaderboard().to_csv(staging / "leaderboard.csv", index=False)
+
+    return save_folder(path, {"ensemble": ensemble_config(auto)}, tensors, extra=extra, external=external)
+
+
+def load_ensemble(cls, path: str | Path, trust_remote_code: bool = False, allowed_root: str | Path | None = None):
+    """Read an ensemble folder: manifest and digests first, then each member from its files."""
+    from transmodal.ensemble.members.base import MEMBERS, MemberContext
+    from transmodal.heads.task import TaskSpec
+    from transmodal.persistence import WEIGHTS_FILE, read_folder, weights_from_bytes
+    from transmodal.saved.loader import effective_root
+
+    path = Path(path)
+    folder = read_folder(path, weights=True)
+    config = folder.config.get("ensemble")
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{path} holds a single predictor, not an ensemble; load it with "
+                             "transmodal.MultimodalPredictor.load")
+    weights = weights_from_bytes(folder.weights, path / WEIGHTS_FILE)
+    try:
+        params = dict(config["params"])
+        params["allowed_root"] = effective_root(allowed_root, params.get("allowed_root"))
+        auto = cls(**params)
+        auto.task_ = TaskSpec(**config["task"])
+        auto.column_types_, auto.eval_metric_ = dict(config["column_types"]), config["eval_metric"]
+        auto.preset_, auto.time_limit_, auto.fit_seconds_ = config["preset"], config["time_limit"], config["fit_seconds"]
+        auto.tuning_score_, auto.bagged_ = config["tuning_score"], config["bagged"]
+        auto.weights_, auto.results_, auto.bad_rows_ = dict(config["weights"]), list(config["members"]), []
+        entries = [{"name": r["member"], "kind": r["kind"], "saved": r["saved"]} for r in auto.results_]
+        torch_kinds = {"neural"}
+        files = read_members(path, folder.manifest, weights, entries, torch_kinds)
+        context = MemberContext(auto.label, auto.task_, auto.column_types_, auto.eval_metric_, 0, params["allowed_root"])
+        auto.members_ = {}
+        for row in auto.results_:
+            if row["saved"]:
+                kind = MEMBERS.get(row["kind"])
+                auto.members_[row["member"]] = kind.load(context, row["options"], files[row["member"]], path=path,
+                                                         trust_remote_code=trust_remote_code,
+                                                         allowed_root=params["allowed_root"])
+    except ModelLoadError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise ModelLoadError(f"{path / 'config.json'} is malformed: {type(err).__name__}: {err}") from None
+    return auto

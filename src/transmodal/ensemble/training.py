@@ -1,0 +1,143 @@
+"""Fitting the members of a preset within a time budget, then selecting the ensemble.
+
+The order, top to bottom: :func:`make_splits` (k folds over every row for a small table, else
+one holdout split; tuning data given by the user is the holdout), then for each member of the
+preset in order :func:`fit_member` (prepare on every row, one model per split, the predictions
+of the selection rows kept) within its share of the time left, then
+:func:`transmodal.ensemble.selection.greedy_weights` on those predictions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, take
+from transmodal.ensemble.presets import Preset
+
+RESERVE = 0.03  # share of the time limit kept for selection and saving
+
+
+class TimeUp(Exception):
+    """A member's time ran out before every split was fitted."""
+
+
+@dataclass
+class MemberResult:
+    """One member's outcome (a leaderboard row).
+
+    Attributes:
+        name: The member's name in the preset.
+        kind: Its kind (a name of the member registry).
+        options: Its options.
+        member: The fitted member (None when skipped, stopped or failed).
+        predictions: Its predictions of the selection rows (None without a member).
+        tuning_score: Its eval-metric value on the selection rows (NaN without a member).
+        fit_seconds: Seconds spent on it.
+        status: ``ok``, or why it is not in the ensemble (skipped, stopped, failed).
+    """
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+    member: Member | None = None
+    predictions: np.ndarray | None = None
+    tuning_score: float = float("nan")
+    fit_seconds: float = 0.0
+    status: str = "ok"
+
+
+def make_splits(y: np.ndarray, problem_type: str, preset: Preset, seed: int,
+                tuning_rows: np.ndarray | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """The training splits and the selection rows.
+
+    Tuning rows given by the user form the one holdout split; a table of at most
+    ``preset.bag_max_rows`` rows is split in ``preset.bag_folds`` folds (stratified for
+    classification where every class has enough rows) whose validation parts cover every row;
+    otherwise a stratified holdout of ``preset.holdout_fraction``.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    rows = np.arange(len(y))
+    if tuning_rows is not None:
+        return [(np.setdiff1d(rows, tuning_rows), np.asarray(tuning_rows))], np.asarray(tuning_rows)
+    classify = problem_type != "regression"
+    counts = np.bincount(y.astype(int)) if classify else np.array([0])
+    if len(y) <= preset.bag_max_rows:
+        folds = min(preset.bag_folds, len(y))
+        stratify = classify and counts[counts > 0].min() >= folds
+        splitter = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=seed)
+        return [(a, b) for a, b in splitter.split(rows, y if stratify else None)], rows
+    stratify = y if classify and counts[counts > 0].min() >= 2 else None
+    fit_rows, tune_rows = train_test_split(rows, test_size=preset.holdout_fraction, random_state=seed,
+                                           stratify=stratify)
+    fit_rows, tune_rows = np.sort(fit_rows), np.sort(tune_rows)
+    return [(fit_rows, tune_rows)], tune_rows
+
+
+def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selection: np.ndarray,
+               deadline: float) -> np.ndarray:
+    """Fit one model per split; return the predictions of the selection rows (each row predicted
+    by the model that did not train on it).
+
+    Raises:
+        TimeUp: the deadline passed before every split was fitted.
+    """
+    member.prepare(frame)
+    x = member.features(frame)
+    out: np.ndarray | None = None
+    for i, (train_rows, val_rows) in enumerate(splits):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeUp(f"stopped: time limit ({i} of {len(splits)} folds fitted)")
+        model = member.fit_model(take(x, train_rows), y[train_rows], take(x, val_rows), y[val_rows],
+                                 left / (len(splits) - i))
+        member.models.append(model)
+        scores = member.model_scores(model, take(x, val_rows))
+        if out is None:
+            out = np.zeros((len(y),) + scores.shape[1:], dtype=np.float64)
+        out[val_rows] = scores
+    return out[selection]
+
+
+def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: np.ndarray, splits,
+                selection: np.ndarray, time_limit: float, score: Callable[[np.ndarray], float],
+                log: Callable[[str], None] = lambda message: None) -> list[MemberResult]:
+    """Fit the preset's members in order within ``time_limit`` seconds in all.
+
+    A member gets the time left times its budget over the budgets of the members not yet fitted
+    (time a member leaves unused goes to the later ones); it is skipped when less than its
+    ``min_seconds`` is left. A member that fails is reported in its row and the fit goes on.
+    """
+    start = time.monotonic()
+    deadline = start + time_limit * (1 - RESERVE)
+    results = []
+    for i, plan in enumerate(preset.members):
+        result = MemberResult(plan.name, plan.kind, dict(plan.options))
+        results.append(result)
+        left = deadline - time.monotonic()
+        share = plan.budget / sum(p.budget for p in preset.members[i:])
+        allowed = left * min(1.0, share)
+        if allowed < plan.min_seconds:
+            result.status = f"skipped: {max(left, 0):.0f} s left, needs {plan.min_seconds:g} s"
+            log(f"{plan.name}: {result.status}")
+            continue
+        begin = time.monotonic()
+        try:
+            member = MEMBERS.get(plan.kind)(context, dict(plan.options))
+            result.predictions = fit_member(member, frame, y, splits, selection, begin + allowed)
+            result.member = member
+            result.tuning_score = score(result.predictions)
+        except TimeUp as stop:
+            result.status = str(stop)
+        except Exception as err:  # noqa: BLE001 - one member failing leaves the others' ensemble
+            if i == len(preset.members) - 1 and not any(r.member for r in results):
+                raise
+            result.status = f"failed: {type(err).__name__}: {err}"
+        result.fit_seconds = time.monotonic() - begin
+        log(f"{plan.name}: {result.status}, tuning score {result.tuning_score:.4f}, {result.fit_seconds:.1f} s")
+    return results
