@@ -95,7 +95,7 @@ def fit(
         # trains again (same settings and seed, same model) and replaces it
         raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
     if presets is not None:
-        from transmodal.cli.ensemble import fit_ensemble
+        from transmodal.cli.models import fit_ensemble
 
         if len(label) != 1:
             raise ConfigError("--presets fits an ensemble of one label; give one --label")
@@ -182,7 +182,7 @@ def predict(
     import pandas as pd
 
     from transmodal.data.readers import read_table
-    from transmodal.cli.ensemble import load_model
+    from transmodal.cli.models import load_model
     from transmodal.errors import DataError
 
     predictor = load_model(model, allowed_root)  # a predictor or an ensemble
@@ -219,7 +219,7 @@ def evaluate(
     na_value: List[str] = typer.Option([], "--na-value", help=NA_VALUE_HELP),
 ) -> None:
     """Evaluate the model in MODEL on the labelled TABLE."""
-    from transmodal.cli.ensemble import load_model
+    from transmodal.cli.models import load_model
 
     metrics = load_model(model, allowed_root).evaluate(table_data(table, na_value))
     if as_json:
@@ -241,7 +241,7 @@ def print_metrics(metrics: dict, prefix: str = "") -> None:
 @app.command()
 def info(model: Path = typer.Argument(..., help="Model folder.")) -> None:
     """Describe a saved model: columns, encoders, fusion, tasks and training summary."""
-    from transmodal.cli.ensemble import is_ensemble_folder, print_info
+    from transmodal.cli.models import is_ensemble_folder, print_info
     from transmodal.persistence import verify_folder
 
     if is_ensemble_folder(model):

@@ -18,7 +18,6 @@ import pandas as pd
 
 from transmodal.errors import ConfigError, DataError, NotFittedError, spelled
 
-FORMAT_VERSION = 1
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 
@@ -150,12 +149,11 @@ class AutoPredictor:
                               f"{spelled('time_limit', '--time-limit')}")
         weights, _ = greedy_weights([r.predictions for r in fitted], lambda p: orient(raw(p)), rounds)
         self.weights_ = {r.name: float(w) for r, w in zip(fitted, weights)}
-        self.members_ = {r.name: r.member for r in fitted if self.weights_[r.name] > 0}
+        self.members_ = {r.name: r.member for r in fitted}  # only those with a weight are saved
         self.tuning_score_ = float(raw(sum(w * r.predictions for r, w in zip(fitted, weights))))
         self.results_ = [{"member": r.name, "kind": r.kind, "options": r.options, "status": r.status,
                           "tuning_score": float(r.tuning_score), "fit_seconds": float(r.fit_seconds),
-                          "weight": self.weights_.get(r.name, 0.0), "saved": r.name in self.members_}
-                         for r in results]
+                          "weight": self.weights_.get(r.name, 0.0)} for r in results]
 
     # ---- prediction --------------------------------------------------------------------------
     def _metric_targets(self, y: np.ndarray) -> np.ndarray:
@@ -186,21 +184,24 @@ class AutoPredictor:
         return table.frame, targets
 
     def member_scores(self, data) -> dict[str, np.ndarray]:
-        """Each saved member's scores of ``data`` (probabilities ``(N, C)``, or values ``(N,)`` in
+        """Each member's scores of ``data`` (probabilities ``(N, C)``, or values ``(N,)`` in
         the label's units), with the seconds each took in ``last_predict_seconds_``."""
         frame, _ = self._frame(data)
-        return self._member_scores(frame)
+        return self._member_scores(frame, every=True)
 
-    def _member_scores(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _member_scores(self, frame: pd.DataFrame, every: bool = False) -> dict[str, np.ndarray]:
+        """Scores of the members with a weight (``every``: of every member held)."""
         out, self.last_predict_seconds_ = {}, {}
         for name, member in self.members_.items():
+            if not every and self.weights_.get(name, 0.0) <= 0:
+                continue
             begin = time.perf_counter()
             out[name] = member.predict(frame)
             self.last_predict_seconds_[name] = time.perf_counter() - begin
         return out
 
     def _ensemble(self, scores: dict[str, np.ndarray]) -> np.ndarray:
-        return sum(self.weights_[name] * s for name, s in scores.items())
+        return sum(self.weights_[name] * s for name, s in scores.items() if self.weights_.get(name, 0.0) > 0)
 
     def _scores(self, data) -> np.ndarray:
         frame, _ = self._frame(data)

@@ -15,7 +15,7 @@ def leaderboard(auto, data=None) -> pd.DataFrame:
 
     ``tuning_score`` is the eval metric on the selection rows (out-of-fold when bagged);
     ``score`` and ``predict_seconds`` are on ``data`` when given (NaN otherwise, and for members
-    not kept in the ensemble, which are not saved).
+    without a weight after loading: only members with a weight are saved).
     """
     from transmodal.metrics.base import METRICS
 
@@ -24,13 +24,15 @@ def leaderboard(auto, data=None) -> pd.DataFrame:
     if data is not None:
         begin = time.perf_counter()
         frame, targets = auto._frame(data, with_targets=True)
-        member_scores = auto._member_scores(frame)
+        reading = time.perf_counter() - begin
+        member_scores = auto._member_scores(frame, every=True)
+        seconds = dict(auto.last_predict_seconds_)
         y = auto._metric_targets(targets)
         for name, s in member_scores.items():
             scores[name] = metric(y, auto._metric_scores(s), auto.task_)
-        seconds = dict(auto.last_predict_seconds_)
         ensemble_score = metric(y, auto._metric_scores(auto._ensemble(member_scores)), auto.task_)
-        ensemble_seconds = time.perf_counter() - begin
+        # the ensemble's time: reading and checking the table, and every member with a weight
+        ensemble_seconds = reading + sum(t for n, t in seconds.items() if auto.weights_.get(n, 0.0) > 0)
     rows = [{"member": "ensemble", "kind": "weighted", "status": f"ok ({auto.preset_})",
              "tuning_score": auto.tuning_score_, "score": ensemble_score, "fit_seconds": auto.fit_seconds_,
              "predict_seconds": ensemble_seconds, "weight": sum(auto.weights_.values())}]

@@ -9,26 +9,28 @@ from typing import Any
 from transmodal.ensemble.files import read_members, state_of, write_members
 from transmodal.errors import ModelLoadError
 
+FORMAT_VERSION = 1  # of an ensemble's config.json
+
 
 def ensemble_config(auto) -> dict[str, Any]:
     """Everything but the members' files, as JSON-serialisable data."""
-    return {"version": auto_version(), "params": auto.get_params(), "task": auto.task_.to_dict(),
+    return {"version": FORMAT_VERSION, "params": auto.get_params(), "task": auto.task_.to_dict(),
             "column_types": dict(auto.column_types_), "eval_metric": auto.eval_metric_, "preset": auto.preset_,
             "time_limit": auto.time_limit_, "fit_seconds": auto.fit_seconds_, "tuning_score": auto.tuning_score_,
-            "bagged": auto.bagged_, "weights": dict(auto.weights_), "members": list(auto.results_)}
+            "bagged": auto.bagged_, "weights": dict(auto.weights_),
+            "members": [{**row, "saved": row["member"] in saved_members(auto)} for row in auto.results_]}
 
 
-def auto_version() -> int:
-    from transmodal.ensemble.auto import FORMAT_VERSION
-
-    return FORMAT_VERSION
+def saved_members(auto) -> list[str]:
+    """The members a folder keeps: those with a weight."""
+    return [name for name in auto.members_ if auto.weights_.get(name, 0.0) > 0]
 
 
 def save_ensemble(auto, path: str | Path) -> Path:
     """Write the ensemble's folder under the manifest (see :func:`transmodal.persistence.save_folder`)."""
     from transmodal.persistence import save_folder
 
-    saved = {name: member.save() for name, member in auto.members_.items()}
+    saved = {name: auto.members_[name].save() for name in saved_members(auto)}
     tensors, external = state_of(saved)
 
     def extra(staging: Path) -> None:

@@ -24,11 +24,12 @@ OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "reg
 @MEMBERS.register("lightgbm")
 class LightGBMMember(Member):
     """Options: ``svd_components`` (text features; 0: none), ``num_boost_round``, ``learning_rate``,
-    ``num_leaves``, ``early_stopping_rounds``, ``min_data_in_leaf``, ``feature_fraction``."""
+    ``num_leaves``, ``early_stopping_rounds``, ``min_data_in_leaf``, ``feature_fraction``, ``num_threads``
+    (1 by default: OpenMP threads spin badly on a shared CPU)."""
 
     kind = "lightgbm"
     OPTIONS = {"svd_components": 64, "num_boost_round": 400, "learning_rate": 0.05, "num_leaves": 31,
-               "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8}
+               "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8, "num_threads": 1}
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
@@ -55,7 +56,7 @@ class LightGBMMember(Member):
         params = {"objective": OBJECTIVES[task.problem_type], "learning_rate": o["learning_rate"],
                   "num_leaves": o["num_leaves"], "min_data_in_leaf": o["min_data_in_leaf"],
                   "feature_fraction": o["feature_fraction"], "seed": self.context.seed, "verbosity": -1,
-                  "num_threads": 0, "deterministic": True, "force_col_wise": True}
+                  "num_threads": o["num_threads"], "deterministic": True, "force_col_wise": True}
         if task.problem_type == "multiclass":
             params["num_class"] = len(task.classes)
         return params

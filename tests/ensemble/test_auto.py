@@ -1,0 +1,138 @@
+"""AutoPredictor end to end (acceptance f): every member kind saved and loaded with identical
+predictions, no pickle in the folder, a tampered member file refused, the time limit kept with a
+valid model saved, the leaderboard's columns and weights."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ensembletools import TINY_NEURAL, tiny_frame
+
+from transmodal.ensemble.auto import AutoPredictor
+from transmodal.ensemble.leaderboard import COLUMNS
+from transmodal.errors import ConfigError, ModelLoadError
+from transmodal.persistence import PICKLE_SUFFIXES
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A medium-preset ensemble (tfidf_linear, lightgbm, a tiny neural member) on 120 rows: bagged."""
+    frame = tiny_frame(160)
+    auto = AutoPredictor(label="label").fit(frame.iloc[:120], presets="medium", time_limit=120,
+                                            hyperparameters=TINY_NEURAL)
+    return auto, frame.iloc[120:].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def every_kind(fitted, tmp_path_factory):
+    """The fitted ensemble with equal weights (so every member kind is saved), saved and loaded."""
+    auto, test = fitted
+    auto.weights_ = {name: 1 / len(auto.members_) for name in auto.members_}
+    folder = auto.save(tmp_path_factory.mktemp("ensemble") / "model")
+    return auto, test, folder
+
+
+@pytest.mark.slow
+def test_save_load_identical_predictions_with_every_member_kind(every_kind):
+    auto, test, folder = every_kind
+    loaded = AutoPredictor.load(folder)
+    assert {m.kind for m in loaded.members_.values()} == {"tfidf_linear", "lightgbm", "neural"}
+    assert np.array_equal(loaded.predict_proba(test).to_numpy(), auto.predict_proba(test).to_numpy())
+    assert loaded.predict(test).tolist() == auto.predict(test).tolist()
+    assert loaded.evaluate(test) == auto.evaluate(test)
+    assert np.allclose(loaded.embed(test), auto.embed(test))
+    for name, member in auto.members_.items():
+        assert np.array_equal(loaded.members_[name].predict(test), member.predict(test))
+
+
+@pytest.mark.slow
+def test_folder_holds_no_pickle_and_a_tampered_member_file_is_refused(every_kind, tmp_path):
+    import shutil
+
+    _, _, folder = every_kind
+    names = sorted(p.name for p in folder.iterdir())
+    assert any(n.startswith("member.lightgbm.fold") and n.endswith(".txt") for n in names)
+    assert "member.tfidf_linear.json" in names and "member.neural_frozen.json" in names
+    for path in folder.iterdir():
+        assert not path.name.endswith(PICKLE_SUFFIXES)
+        assert path.read_bytes()[:1] != b"\x80"  # no pickle protocol header
+    for victim, change in [("member.lightgbm.fold0.txt", lambda t: t.replace("tree", "Tree", 1)),
+                           ("member.tfidf_linear.json", lambda t: t.replace("calm", "clam", 1))]:
+        copy = tmp_path / victim
+        shutil.copytree(folder, copy)
+        path = copy / victim
+        path.write_text(change(path.read_text()))
+        with pytest.raises(ModelLoadError, match="changed after saving"):
+            AutoPredictor.load(copy)
+
+
+@pytest.mark.slow
+def test_leaderboard_columns_and_weights(fitted):
+    auto, test = fitted
+    board = auto.leaderboard(test)
+    assert list(board.columns) == COLUMNS
+    assert board["member"].tolist()[0] == "ensemble"
+    assert set(board["member"][1:]) == {"tfidf_linear", "lightgbm", "neural_frozen"}
+    assert np.isclose(board["weight"][1:].sum(), 1.0) and board["weight"][0] == pytest.approx(1.0)
+    assert board["score"].notna().all() and (board["fit_seconds"] > 0).all()
+    ensemble_auc = auto.evaluate(test)["roc_auc"]
+    assert board["score"][0] == pytest.approx(ensemble_auc)
+    assert auto.leaderboard()["score"].isna().all()  # no data: no score
+
+
+@pytest.mark.slow
+def test_time_limit_is_kept_and_a_valid_model_saved(tmp_path):
+    frame = tiny_frame(300)
+    slow = {"neural_frozen": {"hyperparameters": {"max_epochs": 500, "patience": 500, "batch_size": 8,
+                                                  "hidden_dim": 16, "encoders": {"text": "builtin_text"}}}}
+    limit = 12.0
+    begin = time.monotonic()
+    auto = AutoPredictor(label="label").fit(frame, presets="medium", time_limit=limit, hyperparameters=slow)
+    seconds = time.monotonic() - begin
+    assert seconds <= limit * 1.1
+    folder = auto.save(tmp_path / "model")
+    loaded = AutoPredictor.load(folder)
+    assert loaded.predict(frame).isin(["no", "yes"]).all()
+    statuses = {row["member"]: row["status"] for row in auto.results_}
+    assert statuses["tfidf_linear"] == "ok"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("classes,regression", [(3, False), (2, True)])
+def test_multiclass_and_regression(classes, regression):
+    frame = tiny_frame(2600, classes=classes, regression=regression)  # above bag_max_rows: a holdout split
+    train, test = frame.iloc[:2500], frame.iloc[2500:]
+    auto = AutoPredictor(label="label").fit(train, presets="fast", time_limit=60,
+                                            hyperparameters={"lightgbm": {"svd_components": 8}})
+    assert not auto.bagged_
+    metrics = auto.evaluate(test)
+    if regression:
+        assert auto.eval_metric_ == "rmse" and metrics["r2"] > 0.5
+        assert isinstance(auto.predict(test).iloc[0], float)
+    else:
+        assert auto.eval_metric_ == "log_loss" and metrics["accuracy"] > 0.6
+        assert list(auto.predict_proba(test).columns) == ["maybe", "no", "yes"]
+
+
+def test_several_labels_and_bad_presets_are_refused():
+    frame = tiny_frame(20)
+    with pytest.raises(ConfigError, match="one label"):
+        AutoPredictor(label=["label", "color"]).fit(frame, presets="fast")
+    with pytest.raises(ConfigError, match="not a preset"):
+        AutoPredictor(label="label").fit(frame, presets="fastest")
+    with pytest.raises(ConfigError, match="time_limit"):
+        AutoPredictor(label="label").fit(frame, presets="fast", time_limit=-1)
+
+
+def test_a_predictor_load_of_an_ensemble_folder_says_which_class_loads_it(tmp_path):
+    from transmodal.predictor import MultimodalPredictor
+
+    frame = tiny_frame(60)
+    folder = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=30,
+                                              hyperparameters={"lightgbm": {"svd_components": 4}}).save(tmp_path / "m")
+    with pytest.raises(ModelLoadError, match="AutoPredictor.load"):
+        MultimodalPredictor.load(folder)

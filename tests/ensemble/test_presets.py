@@ -1,0 +1,41 @@
+"""Presets are packaged YAML data read into checked dataclasses; hyperparameters override members."""
+
+from __future__ import annotations
+
+import pytest
+
+from transmodal.ensemble.members.base import MEMBERS
+from transmodal.ensemble.presets import load_preset, preset_names
+from transmodal.errors import ConfigError
+
+
+def test_packaged_presets_name_registered_members_in_order():
+    assert preset_names() == ["best", "fast", "medium"]
+    for name in preset_names():
+        preset = load_preset(name)
+        assert preset.name == name and preset.time_limit > 0
+        assert all(plan.kind in MEMBERS for plan in preset.members)
+    assert [m.name for m in load_preset("fast").members] == ["tfidf_linear", "lightgbm"]
+    assert {m.kind for m in load_preset("best").members} == {"tfidf_linear", "lightgbm", "neural"}
+
+
+def test_time_targets_grow_with_quality():
+    assert load_preset("fast").time_limit < load_preset("medium").time_limit < load_preset("best").time_limit
+
+
+def test_overrides_merge_into_member_options_and_leave_the_preset_alone():
+    preset = load_preset("medium")
+    changed = preset.with_overrides({"lightgbm": {"num_boost_round": 7},
+                                     "neural_frozen": {"hyperparameters": {"max_epochs": 1}}})
+    options = {m.name: m.options for m in changed.members}
+    assert options["lightgbm"]["num_boost_round"] == 7
+    assert options["neural_frozen"]["hyperparameters"]["max_epochs"] == 1
+    assert options["neural_frozen"]["hyperparameters"]["hidden_dim"] == 256  # kept
+    assert load_preset("medium").members[1].options["num_boost_round"] != 7
+
+
+def test_unknown_preset_and_member_are_named():
+    with pytest.raises(ConfigError, match="did you mean 'fast'"):
+        load_preset("fsat")
+    with pytest.raises(ConfigError, match="'lgbm'.*did you mean 'lightgbm'"):
+        load_preset("fast").with_overrides({"lgbm": {}})
