@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,6 +16,7 @@ from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError, sp
 from transmodal.heads.task import TaskSpec, labelled_rows
 from transmodal.saved.spec import FittedAttributes
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 2  # 2: the model spec (architecture, adapters, base) beside the user's config
 
 
@@ -91,6 +93,7 @@ class MultimodalPredictor(FittedAttributes):
         Raises:
             DataError: bad cells or labels (all of them are listed).
         """
+        from transmodal.fitting.log import captured_log
         from transmodal.fitting.precheck import check_before_fit
         from transmodal.fitting.state import FitRequest
 
@@ -107,21 +110,24 @@ class MultimodalPredictor(FittedAttributes):
                               "seconds > 0, or none for no limit")
         request = FitRequest(tuple(self.labels), self.problem_type, self.eval_metric, self.allowed_root, self.config_,
                              column_types, time_limit, seed, dict(fit_options))
-        check_before_fit(request, train, tuning)  # labels, columns, files: reported before torch loads
+        with captured_log() as lines:  # status lines of every transmodal logger: the model folder's fit.log
+            check_before_fit(request, train, tuning)  # labels, columns, files: reported before torch loads
+            log.info("the tables are usable; loading the training engine (torch, Lightning)")
 
-        from transmodal.fitting.pipeline import run_fit
+            from transmodal.fitting.pipeline import run_fit
 
-        if tune is None:
-            result = run_fit(request, train, tuning)
-        else:
-            from transmodal.tuning.settings import TuneSettings
-            from transmodal.tuning.study import run_study
+            if tune is None:
+                result = run_fit(request, train, tuning)
+            else:
+                from transmodal.tuning.settings import TuneSettings
+                from transmodal.tuning.study import run_study
 
-            outcome = run_study(request, train, tuning, TuneSettings.from_dict(tune))
-            result, self.config_ = outcome.result, outcome.config
-            result.history["tuning"] = outcome.summary
-            if result.report is not None:
-                result.report["tuning"] = {**outcome.summary, "trials": outcome.trials}
+                outcome = run_study(request, train, tuning, TuneSettings.from_dict(tune))
+                result, self.config_ = outcome.result, outcome.config
+                result.history["tuning"] = outcome.summary
+                if result.report is not None:
+                    result.report["tuning"] = {**outcome.summary, "trials": outcome.trials}
+        self.fit_log_ = lines
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
         return self

@@ -109,7 +109,8 @@ def test_trainer_options_reach_the_trainer(pairs):
     hp = {**TINY, "max_epochs": 1, "accelerator": "cpu", "devices": 1, "precision": "bf16-mixed"}
     model = AlignmentModel(columns=("image", "caption"), hyperparameters=hp).fit(str(pairs / "pairs.csv"), seed=0)
     assert model.history_["trainer"] == {"accelerator": "CPUAccelerator", "devices": 1, "num_nodes": 1,
-                                         "strategy": "SingleDeviceStrategy", "precision": "bf16-mixed"}
+                                         "strategy": "SingleDeviceStrategy", "precision": "bf16-mixed",
+                                         "device": "cpu"}
     assert model.history_["world_size"] == 1 and len(model.history_["epochs"]) == 1
     assert np.isfinite(model.encode(str(pairs / "pairs.csv"), "image")).all()
 

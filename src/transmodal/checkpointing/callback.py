@@ -1,14 +1,25 @@
-"""The Lightning callback that writes resumable checkpoints every N steps and at each epoch end."""
+"""The Lightning callback that writes resumable checkpoints every N steps, at each epoch end and when
+Ctrl-C stops a fit.
+
+Ctrl-C (SIGINT) while training asks the fit to stop: the current batch ends, a checkpoint is written
+at that batch boundary (the state a resumed fit continues from exactly), and the fit raises
+``KeyboardInterrupt``; a second Ctrl-C interrupts at once.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Checkpoint
+
+log = logging.getLogger(__name__)
 
 
 class ResumeCheckpoint(Checkpoint):
@@ -31,6 +42,8 @@ class ResumeCheckpoint(Checkpoint):
         self.every_n_steps = int(every_n_steps)
         self.finished = False
         self._restored: dict[str, Any] | None = None
+        self.stop_requested = False  # Ctrl-C: checkpoint at the end of this batch, then stop
+        self._previous_handler: Any = None
 
     @property
     def state_key(self) -> str:
@@ -44,8 +57,35 @@ class ResumeCheckpoint(Checkpoint):
         trainer.save_checkpoint(self.path)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if self.stop_requested:
+            self._save(trainer, batch_idx + 1)
+            where = f"epoch {trainer.current_epoch + 1}, batch {batch_idx + 1}"
+            log.info("stopped at %s; checkpoint saved to %s", where, self.path)
+            raise KeyboardInterrupt(f"stopped at {where}; the checkpoint in {self.path.parent} continues the fit "
+                                    "with resume=True and the same checkpoint_dir")
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
             self._save(trainer, batch_idx + 1)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.stop_requested:  # the second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        log.warning("Ctrl-C: stopping after this batch and saving a checkpoint (Ctrl-C again stops at once)")
+
+    def _catch_sigint(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _release_sigint(self) -> None:
+        if self._previous_handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous_handler)
+        self._previous_handler = None
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._release_sigint()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._release_sigint()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._save(trainer, int(trainer.num_training_batches))
@@ -64,7 +104,8 @@ class ResumeCheckpoint(Checkpoint):
         self._restored = state
 
     def on_train_start(self, trainer, pl_module) -> None:
-        """Restore the RNG states last, right before the first resumed batch."""
+        """Catch Ctrl-C; restore the RNG states last, right before the first resumed batch."""
+        self._catch_sigint()
         if self._restored is None:
             return
         rng = self._restored["rng"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -31,6 +32,33 @@ def fail(message: str, code: int = 1) -> None:
     raise SystemExit(code)
 
 
+@contextlib.contextmanager
+def status_lines():
+    """Show the ``transmodal.*`` log lines (INFO and above) on stderr while a command runs: with rich
+    on a terminal, as plain timestamped lines when stderr is redirected to a file."""
+    import logging
+
+    logger = logging.getLogger("transmodal")
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False, show_level=False,
+                                               log_time_format="[%X]")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    handler.setLevel(logging.INFO)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``transmodal`` console script.
 
@@ -45,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
     _load_commands()
     try:
-        with cli_caller():  # messages name flags (--set key=value), not Python arguments
+        with cli_caller(), status_lines():  # messages name flags (--set key=value), not Python arguments
             app(args=argv, standalone_mode=False)
     except SystemExit:
         raise

@@ -113,7 +113,8 @@ def fit(
                       **transfer_options(init_from, unlabeled, source, source_label, teacher))
     except KeyboardInterrupt:  # Ctrl-C: one line, exit code 130
         resumable = (checkpoints / "last.safetensors").is_file()
-        fail("interrupted" + ("; rerun with --resume to continue" if resumable else ""), 130)
+        fail("interrupted" + (f"; the checkpoint in {checkpoints} keeps the training so far: run the same command "
+                              "with --resume to continue" if resumable else ""), 130)
     if predictor.history_.get("global_rank", 0) != 0:
         return  # with several processes only the first one saves
     predictor.save(out)
@@ -122,7 +123,7 @@ def fit(
 
         shutil.rmtree(checkpoints)  # the saved model supersedes the checkpoints
     history = predictor.history_
-    typer.echo(f"saved to {out} (best epoch {history['best_epoch']}, "
+    typer.echo(f"saved to {out} (best epoch {history['best_epoch'] + 1} of {len(history['epochs'])}, "
                f"tuning {predictor.eval_metric_} score {history['best_score']:.4f}, "
                f"fit {history['fit_seconds']:.1f} s)")
 
@@ -259,5 +260,7 @@ def info(model: Path = typer.Argument(..., help="Model folder.")) -> None:
         typer.echo(f"task: {task['name']} ({task['problem_type']}{classes})")
     history = config.get("history") or {}
     if history:
-        typer.echo(f"trained {len(history.get('epochs', []))} epoch(s) in {history.get('fit_seconds', 0):.1f} s; "
-                   f"best epoch {history.get('best_epoch')}, {config['eval_metric']} score {history.get('best_score', 0):.4f}")
+        typer.echo(f"trained {len(history.get('epochs', []))} epoch(s) in {history.get('fit_seconds', 0):.1f} s"
+                   f"{' on ' + history['trainer']['device'] if 'device' in history.get('trainer', {}) else ''}; "
+                   f"best epoch {history.get('best_epoch', -1) + 1}, {config['eval_metric']} score "
+                   f"{history.get('best_score', 0):.4f}")

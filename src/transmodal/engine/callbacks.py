@@ -1,12 +1,18 @@
-"""Lightning callbacks: best-state restore, per-epoch history, and switching rows to the cache."""
+"""Lightning callbacks: best-state restore, per-epoch history, and switching rows to the cache.
+
+Status lines (one per epoch) go to the ``transmodal.engine.callbacks`` logger: the CLI shows them and a fit's ``fit.log`` keeps them.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import lightning as L
 import torch
+
+log = logging.getLogger(__name__)
 
 
 class BestState(L.Callback):
@@ -63,6 +69,17 @@ class History(L.Callback):
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         self.epochs.append({"epoch": trainer.current_epoch,
                             "epoch_seconds": time.perf_counter() - self._start, **metrics})
+        if trainer.is_global_zero:
+            log.info("%s", epoch_line(self.epochs[-1], trainer.max_epochs))
+
+
+def epoch_line(record: dict[str, Any], max_epochs: int | None) -> str:
+    """``epoch 3/20  train_loss 0.4120  val_score 0.9300  val/label/accuracy 0.9300  (1.2 s)``."""
+    first = [k for k in ("train_loss", "val_score") if k in record]
+    rest = [k for k in record if k not in ("epoch", "epoch_seconds", *first)]
+    shown = [f"{k} {record[k]:.4f}" for k in first + rest]
+    budget = f"/{max_epochs}" if max_epochs and max_epochs > 0 else ""
+    return f"epoch {record['epoch'] + 1}{budget}  {'  '.join(shown)}  ({record['epoch_seconds']:.1f} s)"
 
 
 class CacheSwitch(L.Callback):

@@ -23,6 +23,8 @@ import lightning as L
 
 from transmodal.engine.callbacks import BestState, History
 
+log = logging.getLogger(__name__)
+
 # Lightning notices a user cannot act on: worker count (rows are prepared in the main process by
 # design), frozen encoders in eval mode (they stay there on purpose), Lightning's own use of a
 # deprecated torch API
@@ -89,12 +91,15 @@ class Run:
         "best_score", "fit_seconds", "global_rank", "world_size", "scheduled_steps",
         "optimizer_steps"}``."""
         start = time.perf_counter()
+        if self.trainer.is_global_zero:
+            log.info("training on %s, up to %d epoch(s)%s", self.device_text(), self.settings.max_epochs,
+                     " (resuming from a checkpoint)" if self.ckpt_path else "")
         with lightning_notices_silenced():
             warnings.filterwarnings("ignore", ".*deterministic.*")
             warnings.filterwarnings("ignore", ".*checkpoint that ended before the epoch ended.*")
             try:
                 self.trainer.fit(module, train_loader, tune_loader, ckpt_path=self.ckpt_path)
-            except SystemExit:
+            except SystemExit as stop:
                 if not self.trainer.interrupted:
                     raise
                 # Lightning turns Ctrl-C into sys.exit(1) with SIGINT ignored; the caller decides
@@ -103,18 +108,30 @@ class Run:
 
                 if threading.current_thread() is threading.main_thread():
                     signal.signal(signal.SIGINT, signal.default_int_handler)
-                raise KeyboardInterrupt from None
+                raise KeyboardInterrupt(*getattr(stop.__context__, "args", ())) from None  # the reason kept
         return {"epochs": self.history.epochs, "best_epoch": self.best.best_epoch, "best_score": self.best.best_score,
                 "fit_seconds": time.perf_counter() - start, "global_rank": self.trainer.global_rank,
                 "world_size": self.trainer.world_size, "scheduled_steps": module.total_steps,
                 "optimizer_steps": self.trainer.global_step}
 
     def hardware(self) -> dict[str, Any]:
-        """What the trainer runs on: accelerator, devices per node, nodes, strategy and precision."""
+        """What the trainer runs on: accelerator, devices per node, nodes, strategy, precision and
+        the device (``cpu``, ``cuda:0 (NVIDIA ...)``, ``mps``)."""
         trainer = self.trainer
         return {"accelerator": type(trainer.accelerator).__name__, "devices": trainer.num_devices,
                 "num_nodes": trainer.num_nodes, "strategy": type(trainer.strategy).__name__,
-                "precision": trainer.precision}
+                "precision": trainer.precision, "device": self.device_text(with_count=False)}
+
+    def device_text(self, with_count: bool = True) -> str:
+        """The device this process trains on, e.g. ``cpu`` or ``cuda:0 (NVIDIA A10G), 2 devices``."""
+        device = self.trainer.strategy.root_device
+        text = str(device)
+        if device.type == "cuda":
+            import torch
+
+            text += f" ({torch.cuda.get_device_name(device)})"
+        count = self.trainer.num_devices * self.trainer.num_nodes
+        return text + (f", {count} devices" if with_count and count > 1 else "")
 
 
 def build_trainer(settings: TrainerSettings, callbacks: Sequence[L.Callback] = (), time_limit: float | None = None,

@@ -76,4 +76,5 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     steps = run.total_steps(len(train), config.batch_size)
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules)
     module.extra_losses.extend(extra_losses or [])
-    return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch, "encoding": encoding}
+    return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch, "encoding": encoding,
+            "trainer": run.hardware()}

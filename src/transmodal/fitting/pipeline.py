@@ -9,6 +9,8 @@ Read top to bottom: the request is checked and the extensions it asks for are ch
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,8 @@ from transmodal.fitting.extensions.unimodal_loss import UnimodalLoss
 from transmodal.fitting.state import Extension, FitRequest, FitState
 from transmodal.fitting.tables import encode_targets, read_tables
 from transmodal.saved.spec import Architecture, ModelSpec
+
+log = logging.getLogger(__name__)
 
 # The extensions, in the order they act within each stage.
 EXTENSIONS: tuple[type[Extension], ...] = (
@@ -93,6 +97,7 @@ def run_fit(request: FitRequest, train, tune) -> FitResult:
     for ext in extensions:
         ext.prepare_tables(state)
     read_tables(state)
+    log_rows(state, held_out=tune is None)
     for ext in extensions:
         ext.prepare_targets(state)
     check_choices(state)
@@ -140,7 +145,37 @@ def build(state: FitState) -> None:
                           skip=set(state.fixed_encoders))
     state.encoder_settings = {spec.name: dict(state.fixed_encoders.get(spec.name) or fitted[spec.name])
                               for spec in state.inputs}
+    log.info("loading the encoders: %s", ", ".join(f"{name} {encoder_text(settings)}"
+                                                   for name, settings in state.encoder_settings.items()))
+    start = time.perf_counter()
     state.net = build_net(state.spec(), state.config)
+    sizes = [(p.numel(), p.requires_grad) for p in state.net.parameters()]
+    log.info("network built in %.1f s: %s parameters, %s trainable", time.perf_counter() - start,
+             f"{sum(n for n, _ in sizes):,}", f"{sum(n for n, grad in sizes if grad):,}")
+
+
+def log_rows(state: FitState, held_out: bool) -> None:
+    """Log what the ``read`` stage kept: skipped bad rows, training and tuning rows."""
+    if "student_column" in state.options:  # the quick check before the fit did not see these tables
+        from transmodal.fitting.log import log_schema
+
+        log_schema(state)
+    skipped = len({(b.file, b.row) for b in state.bad_rows if b.row >= 0})
+    if skipped:
+        log.info("skipped %d bad row(s) (on_bad_rows=skip; listed in the model folder's bad_rows.csv)", skipped)
+    if state.tune is state.train:
+        log.info("%s training rows, no tuning rows: every epoch trains, the last one is kept",
+                 f"{len(state.train.frame):,}")
+        return
+    log.info("%s training rows, %s tuning rows%s", f"{len(state.train.frame):,}", f"{len(state.tune.frame):,}",
+             f" (a {state.config.holdout_fraction:.0%} holdout of the training table)" if held_out else "")
+
+
+def encoder_text(settings: dict[str, Any]) -> str:
+    """``hf_text (sentence-transformers/all-MiniLM-L6-v2, frozen)``: an encoder's name, checkpoint, freezing."""
+    details = [str(settings[k]) for k in ("checkpoint",) if settings.get(k)]
+    details += ["frozen"] if settings.get("frozen") else []
+    return f"{settings.get('name')}" + (f" ({', '.join(details)})" if details else "")
 
 
 def train_network(state: FitState) -> None:
@@ -159,3 +194,7 @@ def train_network(state: FitState) -> None:
         auxiliary_modules=additions.modules,
     )
     state.net.eval()
+    history = state.history
+    kept = "best" if state.select_epoch else "last"
+    log.info("%s epoch %d kept (tuning %s %.4f); %d epoch(s) trained in %.1f s", kept, history["best_epoch"] + 1,
+             state.eval_metric, history["best_score"], len(history["epochs"]), history["fit_seconds"])

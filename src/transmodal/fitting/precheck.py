@@ -13,6 +13,7 @@ from __future__ import annotations
 from transmodal.data.readers import Table
 from transmodal.data.validation import FILE_MODALITIES
 from transmodal.errors import ConfigError, DataError, did_you_mean, spelled
+from transmodal.fitting.log import log_schema
 from transmodal.fitting.state import FitRequest, FitState
 from transmodal.fitting.tables import read_tables
 
@@ -42,6 +43,7 @@ def check_before_fit(request: FitRequest, train: Table, tune: Table | None) -> N
         raise DataError(f"{err.headline}; image/audio files were checked to exist, their contents are checked "
                         "when these rows are fixed", err.bad_rows) from None
     check_encoder_keys(request.config.encoders, [*state.column_types, *(s.name for s in state.inputs)])
+    log_schema(state)
 
 
 def check_encoder_keys(encoders: dict, inputs: list[str]) -> None:

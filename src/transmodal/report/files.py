@@ -1,4 +1,5 @@
-"""Files a fit leaves beside the model: ``report.json``, ``report.html``, ``bad_rows.csv`` and, after a
+"""Files a fit leaves beside the model: ``report.json``, ``report.html``, ``fit.log`` (the fit's
+status lines), ``metrics.csv`` (one row per epoch), ``bad_rows.csv`` (skipped rows) and, after a
 hyperparameter search, ``trials.csv``."""
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import pandas as pd
 from transmodal.config import save_json
 
 REPORT_JSON, REPORT_HTML, BAD_ROWS, TRIALS = "report.json", "report.html", "bad_rows.csv", "trials.csv"
+FIT_LOG, METRICS_CSV = "fit.log", "metrics.csv"
 
 
 def write_run_files(predictor, folder: Path) -> None:
     """Write the run files of a freshly fitted ``predictor`` into its model folder and re-seal the
-    manifest. Bad rows are written only when some were skipped, trials only after a search."""
+    manifest. Bad rows are written only when some were skipped, trials only after a search; ``fit.log``
+    only by the predictor that ran the fit (a loaded one has no log to write)."""
     from transmodal.persistence import write_manifest
 
     folder = Path(folder)
@@ -29,6 +32,12 @@ def write_run_files(predictor, folder: Path) -> None:
         tmp = folder / (BAD_ROWS + ".tmp")
         frame.to_csv(tmp, index=False)
         tmp.replace(folder / BAD_ROWS)
+    epochs = (getattr(predictor, "history_", None) or {}).get("epochs")
+    if epochs:
+        write_metrics_csv(epochs, folder / METRICS_CSV)
+    lines = getattr(predictor, "fit_log_", None)
+    if lines is not None:
+        _write_text(folder / FIT_LOG, "".join(f"{line}\n" for line in lines))
     report = getattr(predictor, "report_", None)
     trials = ((report or {}).get("tuning") or {}).get("trials")
     if trials:  # every trial of a search: parameters, score, state, time
@@ -39,6 +48,24 @@ def write_run_files(predictor, folder: Path) -> None:
         save_json(report, folder / REPORT_JSON)
         write_html(folder, predictor.saved_config(), report)
     write_manifest(folder)
+
+
+def write_metrics_csv(epochs: list[dict], path: Path) -> None:
+    """One row per epoch (``epoch`` counted from 1, as the fit's log shows it): seconds, training loss
+    and every tuning metric, written atomically."""
+    frame = pd.DataFrame(epochs)
+    frame["epoch"] = frame["epoch"] + 1
+    first = [c for c in ("epoch", "epoch_seconds", "train_loss", "val_score") if c in frame.columns]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def write_html(folder: Path, config: dict, report: dict) -> Path:

@@ -36,8 +36,9 @@ def _image(data: str | None, alt: str) -> str:
 def render_report(config: dict[str, Any], report: dict[str, Any]) -> str:
     """The HTML page of a model folder's ``config.json`` and ``report.json``."""
     history = config.get("history") or {}
+    best = history.get("best_epoch")
     parts = [f"<h1>transmodal report: {html.escape(', '.join(t['name'] for t in config['tasks']))}</h1>",
-             f"<p>Rows: {report.get('rows', {})}; best epoch {history.get('best_epoch')} of "
+             f"<p>Rows: {report.get('rows', {})}; best epoch {best + 1 if isinstance(best, int) else best} of "
              f"{len(history.get('epochs', []))}; tuning {html.escape(str(config.get('eval_metric')))} score "
              f"{_cell(history.get('best_score'))}; fit {_cell(history.get('fit_seconds'))} s.</p>"]
     data = report.get("data", {})
