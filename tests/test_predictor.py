@@ -34,7 +34,8 @@ def test_predict_proba_columns_and_rows_sum_to_one(fitted, table_dir):
 def test_save_load_predicts_identically(fitted, table_dir, tmp_path):
     fitted.save(tmp_path / "model")
     names = {p.name for p in (tmp_path / "model").iterdir()}
-    assert names == {"config.json", "model.safetensors", "manifest.json", "report.json", "report.html"}
+    assert names == {"config.json", "model.safetensors", "manifest.json", "report.json", "report.html", "fit.log",
+                     "metrics.csv"}
     loaded = MultimodalPredictor.load(tmp_path / "model")
     table = str(table_dir / "table.csv")
     diff = np.abs(loaded.predict_proba(table).to_numpy() - fitted.predict_proba(table).to_numpy()).max()
