@@ -1,5 +1,5 @@
 """What a fit tells its user (issue 20): the inferred column types and the encoders before training,
-a line when the embedding cache fills, one line per epoch and the device; the model folder keeps
+a line when frozen encoders fill the embedding cache, one line per epoch and the device; the model folder keeps
 them as ``fit.log`` and the epochs as ``metrics.csv`` (acceptance d)."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def test_the_log_tells_types_and_encoders_before_training(fitted):
     encoders = _position(lines, "loading the encoders")
     assert "image cnn (frozen)" in lines[encoders] and "tabular mlp" in lines[encoders]
     assert types < encoders < _position(lines, "training on cpu") < _position(lines, "epoch 1/2")
-    assert _position(lines, "embedding cache") < _position(lines, "epoch 1/2")  # the frozen image encoder
-    assert "embedding cache" not in lines[_position(lines, "epoch 1/2") + 1]  # filled once, not every epoch
+    # the frozen image encoder's features are encoded once, before the first epoch (engine/encoding.py)
+    assert _position(lines, "cell(s) of input 'image'") < _position(lines, "epoch 1/2")
     assert _position(lines, "epoch 2/2") < _position(lines, "kept (tuning accuracy")
     assert all(" INFO transmodal." in line for line in lines)  # timestamp, level, logger, message
 
