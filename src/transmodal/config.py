@@ -125,7 +125,7 @@ class FitConfig:
     huber_delta: float = 1.0  # huber loss: quadratic within this many target standard deviations
     label_smoothing: float = 0.0
     num_workers: int = 0
-    accelerator: str = "cpu"
+    accelerator: str = "auto"  # Lightning's: "auto" (a GPU when present, else the CPU), "cpu", "gpu", "mps"
     devices: int | str = 1
     strategy: str = "auto"
     num_nodes: int = 1

@@ -208,10 +208,19 @@ class MultimodalPredictor(FittedAttributes):
             raise ConfigError("predict_proba needs a classification task; use predict for regression")
         return frames[self.labels[0]] if isinstance(self.label, str) else frames
 
-    def predict(self, data) -> pd.Series | pd.DataFrame:
+    def predict(self, data, keep_columns: Sequence[str] | None = None) -> pd.Series | pd.DataFrame:
         """Predicted labels (a Series; a DataFrame with one column per task for several labels), with
         the index of a DataFrame given (0..n-1 for a path): ``df["pred"] = predictor.predict(df)``
-        aligns row by row."""
+        aligns row by row.
+
+        Args:
+            keep_columns: Columns of ``data`` to pass through in front of the predictions (ids to
+                join on); the result is then a DataFrame. A kept column named like a label becomes
+                ``<name>_input``.
+
+        Raises:
+            DataError: a kept column is not in ``data`` (the closest one is named).
+        """
         from transmodal.heads.task import MULTILABEL_SEPARATOR
 
         scores = self._scores(data)["scores"]
@@ -225,7 +234,15 @@ class MultimodalPredictor(FittedAttributes):
             else:
                 columns[task.name] = np.asarray(task.classes, dtype=object)[s.argmax(axis=1)]
         frame = pd.DataFrame(columns, index=_index_of(data))
-        return frame[self.labels[0]] if isinstance(self.label, str) else frame
+        result = frame[self.labels[0]] if isinstance(self.label, str) else frame
+        return _with_kept_columns(data, result, keep_columns) if keep_columns else result
+
+    @property
+    def classes_(self) -> np.ndarray | dict[str, np.ndarray | None] | None:
+        """The classes of the label in the order of :meth:`predict_proba`'s columns (None for a
+        regression label); a dict per label for several labels."""
+        classes = {t.name: np.asarray(t.classes) if t.problem_type != "regression" else None for t in self.tasks_}
+        return classes[self.labels[0]] if isinstance(self.label, str) else classes
 
     def evaluate(self, data, metrics: Sequence[str] | None = None) -> dict[str, Any]:
         """Metrics on labelled ``data``: a flat dict for one label; ``{task: {...}, "summary": {...}}``
@@ -322,6 +339,16 @@ class MultimodalPredictor(FittedAttributes):
 def _index_of(data) -> pd.Index | None:
     """The index of a DataFrame given to predict (None: a fresh 0..n-1 index for a path or Table)."""
     return data.index if isinstance(data, pd.DataFrame) else None
+
+
+def _with_kept_columns(data, predictions: pd.Series | pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+    """``data``'s ``keep`` columns, then the predictions, row by row (same index)."""
+    table = read_table(data)
+    check_columns(table, list(keep), f"{spelled('keep_columns', '--id')} names them")
+    kept = table.frame[list(keep)].set_axis(predictions.index, axis="index")
+    predictions = predictions.to_frame() if isinstance(predictions, pd.Series) else predictions
+    kept = kept.rename(columns=lambda c: f"{c}_input" if c in predictions.columns else c)  # e.g. the label
+    return pd.concat([kept, predictions], axis=1)
 
 
 def _summary(results: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -184,7 +184,7 @@ def predict(
 
     from transmodal.data.readers import read_table
     from transmodal.cli.models import load_model
-    from transmodal.errors import DataError
+    from transmodal.errors import DataError, did_you_mean
 
     predictor = load_model(model, allowed_root)  # a predictor or an ensemble
     data = table_data(table, na_value)
@@ -193,7 +193,8 @@ def predict(
         source = read_table(data if not isinstance(data, str) else table, na_values=na_value).frame
         unknown = [c for c in id_columns if c not in source.columns]
         if unknown:
-            raise DataError(f"{table}: --id column(s) {unknown} not found; columns are {list(source.columns)}")
+            named = ", ".join(f"{c!r}{did_you_mean(c, source.columns)}" for c in unknown)
+            raise DataError(f"{table}: --id column(s) {named} not found; columns are {list(source.columns)}")
         ids = source[list(id_columns)].reset_index(drop=True)
     predictions = predictor.predict(data)
     frame = predictions.to_frame() if isinstance(predictions, pd.Series) else predictions

@@ -183,6 +183,14 @@ def _swap_into_place(staging: Path, folder: Path) -> None:
     shutil.rmtree(old)
 
 
+def _same_mode(folder: Path, mode: int) -> None:
+    """Give every file under ``folder`` the same ``mode`` (the umask's default for new files): the
+    weights are not left readable by their owner only while the JSON beside them is readable by all."""
+    for entry in folder.rglob("*"):
+        if entry.is_file() and not entry.is_symlink():
+            os.chmod(entry, mode)
+
+
 def save_folder(folder: str | Path, config: dict[str, Any], state: dict[str, Any],
                 extra: Callable[[Path], None] | None = None, external: dict[str, Any] | None = None) -> Path:
     """Write a complete model folder (config, weights, ``extra(folder)``'s files, manifest).
@@ -209,6 +217,7 @@ def save_folder(folder: str | Path, config: dict[str, Any], state: dict[str, Any
             if extra is not None:
                 extra(staging)
             write_manifest(staging, external=dict(external or {}))
+            _same_mode(staging, 0o666 & ~umask)
             if is_checkpoint_folder(folder / CHECKPOINT_DIR):
                 moved = staging / CHECKPOINT_DIR
                 os.rename(folder / CHECKPOINT_DIR, moved)
