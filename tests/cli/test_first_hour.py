@@ -115,6 +115,8 @@ def _error_cases(folder):
         (fit_args(small, out, "--set", "fusoin=late"), ["'fusoin' (did you mean 'fusion'?)"]),
         (fit_args(small, out, "--set", "transfer.stratgy=lora"),
          ["'transfer.stratgy' (did you mean 'transfer.strategy'?)"]),
+        (fit_args(small, out, "--set", "multitask.weightin=dwa"),
+         ["'multitask.weightin' (did you mean 'multitask.weighting'?)"]),
         (fit_args(small, out, "--set", "class_weight=balanced_"), ["(did you mean 'balanced'?)", "null"]),
         (fit_args(small, out, "--column-type", "imgae=image"), ["'imgae', which is not in the table "
                                                                "(did you mean 'image'?)"]),

@@ -125,7 +125,7 @@ def fit(
     history = predictor.history_
     typer.echo(f"saved to {out} (best epoch {history['best_epoch'] + 1} of {len(history['epochs'])}, "
                f"tuning {predictor.eval_metric_} score {history['best_score']:.4f}, "
-               f"fit {history['fit_seconds']:.1f} s)")
+               f"fit {history['fit_seconds']:.1f} s on {history.get('trainer', {}).get('device', 'cpu')})")
 
 
 NA_VALUE_HELP = "A string that means 'missing' besides the empty cell (repeat; e.g. --na-value NA)."

@@ -32,6 +32,7 @@ def check_before_fit(request: FitRequest, train: Table, tune: Table | None) -> N
     from transmodal.transfer.settings import TransferSettings
 
     TransferSettings.from_dict(request.config.transfer)
+    check_multitask_keys(request.config.multitask)
     if request.options.get("student_column") is not None:
         return
     state = FitState(request, train, tune)
@@ -44,6 +45,19 @@ def check_before_fit(request: FitRequest, train: Table, tune: Table | None) -> N
                         "when these rows are fixed", err.bad_rows) from None
     check_encoder_keys(request.config.encoders, [*state.column_types, *(s.name for s in state.inputs)])
     log_schema(state)
+
+
+def check_multitask_keys(section: dict) -> None:
+    """The ``multitask`` section's keys (its registry names are checked when the fit reads it)."""
+    from dataclasses import fields
+
+    from transmodal.config import unknown_keys_message
+    from transmodal.multitask.settings import MultitaskSettings
+
+    known = {f.name for f in fields(MultitaskSettings)}
+    unknown = sorted(set(section) - known, key=str)
+    if unknown:
+        raise ConfigError(unknown_keys_message(unknown, known, "multitask"))
 
 
 def check_encoder_keys(encoders: dict, inputs: list[str]) -> None:
