@@ -77,7 +77,7 @@ class MultimodalPredictor(FittedAttributes):
             tuning_data: Data for early stopping; a stratified holdout of ``train_data`` when None.
             column_types: ``{column: modality}`` overrides of the inferred modalities.
             hyperparameters: A :class:`~transmodal.config.FitConfig` as a dict.
-            time_limit: Seconds of training at most.
+            time_limit: Seconds of training at most (the up-front encoding of frozen inputs included).
             seed: Seed of every random choice (results are reproducible on CPU); also seeds the
                 search's sampler.
             tune: Search hyperparameters with Optuna (:class:`~transmodal.tuning.settings.TuneSettings`

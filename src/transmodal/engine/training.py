@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ from transmodal.data.dataset import Collator, TableDataset
 from transmodal.engine.cache import stage_caches
 from transmodal.engine.contract import EncoderNet, named_encoders
 from transmodal.engine.encoding import fill_stage_caches
+
+MIN_TRAINING_SHARE = 0.1  # of a time limit, left for training however long the encoding took
 from transmodal.model import MultimodalNet
 
 
@@ -68,8 +71,11 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     train_loader = make_loader(train, net, config, shuffle=True, sampler_weights=sampler_weights, seed=seed)
     tune_loader = make_loader(tune, net, config, shuffle=False)
     caches = stage_caches(net, {"train": train, "val": tune}, enabled=config.embedding_cache)
+    begin = time.monotonic()
     encoding = fill_stage_caches(net, caches, {"train": train, "val": tune}, config.embedding_store,
                                  config.encode_batch_size, config.accelerator)
+    if time_limit:  # the up-front encoding counts: the limit is for the whole training stage
+        time_limit = max(time_limit - (time.monotonic() - begin), MIN_TRAINING_SHARE * time_limit)
     run = build_trainer(TrainerSettings.from_config(config),
                         [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
                         time_limit, select_epoch, trainer_options)

@@ -3,7 +3,9 @@ the member's ``hyperparameters`` (any :class:`~transmodal.config.FitConfig`: fro
 encoders, whose features the embedding store keeps on disk across fits, or LoRA adapters).
 
 Options: ``hyperparameters`` (the fit config), ``lora_text`` (limit ``transfer.inputs`` to the text
-columns, so LoRA goes into every text encoder and nothing else). Each fold model trains on its
+columns, so LoRA goes into every text encoder and nothing else), ``fit_share`` (the share of the
+member's time given to the predictor's fit as its ``time_limit``; the rest is for reading the rows
+and predicting the validation rows). Each fold model trains on its
 training rows with its validation rows as tuning data (early stopping), within the member's time.
 
 Saved: each fold predictor's saved config (the model spec, JSON) and its saved weights (tensors in
@@ -28,7 +30,7 @@ class NeuralMember(Member):
     """A MultimodalPredictor per fold (one on a holdout split)."""
 
     kind = "neural"
-    OPTIONS = {"hyperparameters": {}, "lora_text": False}
+    OPTIONS = {"hyperparameters": {}, "lora_text": False, "fit_share": 0.8}
 
     def _hyperparameters(self) -> dict[str, Any]:
         hp = copy.deepcopy(self.options["hyperparameters"])
@@ -45,7 +47,7 @@ class NeuralMember(Member):
                                         allowed_root=ctx.allowed_root)
         return predictor.fit(x_train, tuning_data=x_val, column_types=dict(ctx.column_types),
                              hyperparameters=self._hyperparameters(), seed=ctx.seed,
-                             time_limit=max(time_limit, 1.0) if time_limit is not None else None)
+                             time_limit=max(time_limit * self.options["fit_share"], 1.0) if time_limit else None)
 
     def model_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
         task = self.context.task

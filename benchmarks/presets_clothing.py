@@ -1,0 +1,69 @@
+"""Presets and ensembles on clothing reviews (issue 16, acceptance a and b).
+
+Protocol: the split of ``benchmarks.datasets.clothing`` (6,000 train / 2,000 test, ``random_state=0``),
+features as in ``benchmarks.clothing_core`` (Title, Review Text, Age, Positive Feedback Count,
+Division Name, Department Name; neither label is a feature). One preset per run, in a fresh process,
+with a cold persistent embedding store (``TRANSMODAL_CACHE`` is a new empty folder), fitted with
+``AutoPredictor(label).fit(train, presets=P, time_limit=T)``; the whole fit (reading, every member,
+selection) is timed, then the test set is scored (every member on the leaderboard). The TF-IDF +
+logistic regression baseline of ``benchmarks.clothing_core`` is run beside it.
+
+Run: ``.venv/bin/python -m benchmarks.presets_clothing --preset fast --time-limit 60
+[--label "Recommended IND"] [--out NAME]``; writes ``benchmarks/results/NAME.json``
+(default ``issue-16-clothing-<label>-<preset>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+from benchmarks._machine import machine, save_json
+
+FEATURES = ["Title", "Review Text", "Age", "Positive Feedback Count", "Division Name", "Department Name"]
+TARGETS = {"Recommended IND": 60.0, "Rating": None}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", required=True, choices=["fast", "medium", "best"])
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds for the whole fit")
+    parser.add_argument("--label", default="Recommended IND", choices=list(TARGETS))
+    parser.add_argument("--eval-metric", default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="transmodal-bench16-")  # cold store
+
+    from benchmarks.clothing_core import tfidf_baseline
+    from benchmarks.datasets.clothing import load_clothing
+    from transmodal import AutoPredictor
+
+    train, test = load_clothing()
+    train, test = train[FEATURES + [args.label]], test[FEATURES + [args.label]]
+    problem = "binary" if args.label == "Recommended IND" else "multiclass"
+    start = time.perf_counter()
+    auto = AutoPredictor(label=args.label, problem_type=problem, eval_metric=args.eval_metric).fit(
+        train, presets=args.preset, time_limit=args.time_limit, column_types={"Age": "numeric"},
+        log=lambda line: print(line, flush=True))
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = auto.evaluate(test)
+    predict_seconds = time.perf_counter() - start
+    board = auto.leaderboard(test)
+    print(board.to_string(index=False), flush=True)
+    baseline = tfidf_baseline(train, test, args.label)
+    result = {
+        "machine": machine(), "label": args.label, "preset": args.preset, "time_limit": auto.time_limit_,
+        "eval_metric": auto.eval_metric_, "fit_seconds": fit_seconds, "predict_seconds_test": predict_seconds,
+        "metrics": metrics, "leaderboard": board.to_dict(orient="records"), "tfidf_logreg": baseline,
+        "weights": auto.weights_,
+    }
+    name = args.out or f"issue-16-clothing-{args.label.split()[0].lower()}-{args.preset}"
+    print(save_json(name, result))
+    print({k: round(v, 4) for k, v in metrics.items()}, f"fit {fit_seconds:.1f} s", "baseline", baseline, flush=True)
+
+
+if __name__ == "__main__":
+    main()
