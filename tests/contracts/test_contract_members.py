@@ -38,7 +38,8 @@ def test_member_fits_predicts_and_round_trips(kind, problem):
     context = MemberContext("label", task, COLUMNS, "rmse" if problem == "regression" else "log_loss")
     member = MEMBERS.get(kind)(context, OPTIONS.get(kind, {}))
     rows = np.arange(len(frame))
-    selection = fit_member(member, frame, y, [(rows[:45], rows[45:])], rows[45:], time.monotonic() + 120)
+    selection, status = fit_member(member, frame, y, [(rows[:45], rows[45:])], rows[45:], time.monotonic() + 120)
+    assert status == "ok"
     scores = member.predict(frame.drop(columns=["label"]))
     if problem == "regression":
         assert selection.shape == (15,) and scores.shape == (60,)

@@ -97,7 +97,7 @@ class AutoPredictor:
                                 None if self.allowed_root is None else str(self.allowed_root))
         splits, selection = make_splits(y, self.task_.problem_type, preset, seed, tuning_rows)
         y_selection = self._metric_targets(y[selection])
-        raw = lambda p: metric(y_selection, self._metric_scores(p), self.task_)  # noqa: E731
+        raw = lambda p, rows: metric(y_selection[rows], self._metric_scores(p[rows]), self.task_)  # noqa: E731
         results = fit_members(preset, context, frame, y, splits, selection, limit - (time.monotonic() - start),
                               raw, log or (lambda message: None))
         self._select(results, raw, metric.score, preset.selection_rounds)
@@ -139,18 +139,31 @@ class AutoPredictor:
         return pd.concat(frames, ignore_index=True), np.concatenate(ys), tuning_rows
 
     def _select(self, results, raw, orient, rounds: int) -> None:
-        """Weights by greedy forward selection over the members that were fitted; ``raw`` scores a
-        prediction of the selection rows, ``orient`` makes that higher-is-better."""
+        """Weights by greedy forward selection over the members that were fitted; ``raw(p, rows)``
+        scores predictions of the selection rows on a row mask, ``orient`` makes that
+        higher-is-better. A member stopped before all its folds predicted some rows only: it takes
+        part when the rows every taking part member predicted stay at least half of them."""
         from transmodal.ensemble.selection import greedy_weights
+        from transmodal.ensemble.training import covered
 
         fitted = [r for r in results if r.member is not None]
         if not fitted:
             raise ConfigError("no member could be fitted within the time limit; raise "
                               f"{spelled('time_limit', '--time-limit')}")
-        weights, _ = greedy_weights([r.predictions for r in fitted], lambda p: orient(raw(p)), rounds)
-        self.weights_ = {r.name: float(w) for r, w in zip(fitted, weights)}
-        self.members_ = {r.name: r.member for r in fitted}  # only those with a weight are saved
-        self.tuning_score_ = float(raw(sum(w * r.predictions for r, w in zip(fitted, weights))))
+        rows = np.ones(len(fitted[0].predictions), dtype=bool)
+        chosen = []
+        for r in sorted(fitted, key=lambda r: -covered(r.predictions).sum()):
+            both = rows & covered(r.predictions)
+            if both.sum() >= 0.5 * len(rows) or not chosen:
+                rows, chosen = both, chosen + [r]
+            else:
+                r.status += "; left out: it predicted too few tuning rows"
+        chosen = [r for r in fitted if r in chosen]  # preset order
+        predictions = [np.nan_to_num(r.predictions) for r in chosen]
+        weights, _ = greedy_weights(predictions, lambda p: orient(raw(p, rows)), rounds)
+        self.weights_ = {r.name: float(w) for r, w in zip(chosen, weights)}
+        self.members_ = {r.name: r.member for r in chosen}  # only those with a weight are saved
+        self.tuning_score_ = float(raw(sum(w * p for p, w in zip(predictions, weights)), rows))
         self.results_ = [{"member": r.name, "kind": r.kind, "options": r.options, "status": r.status,
                           "tuning_score": float(r.tuning_score), "fit_seconds": float(r.fit_seconds),
                           "weight": self.weights_.get(r.name, 0.0)} for r in results]

@@ -19,7 +19,7 @@ import pandas as pd
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, take
 from transmodal.ensemble.presets import Preset
 
-RESERVE = 0.03  # share of the time limit kept for selection and saving
+RESERVE = 0.05  # share of the time limit kept for selection and saving
 
 
 class TimeUp(Exception):
@@ -80,32 +80,40 @@ def make_splits(y: np.ndarray, problem_type: str, preset: Preset, seed: int,
 
 
 def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selection: np.ndarray,
-               deadline: float) -> np.ndarray:
+               deadline: float) -> tuple[np.ndarray, str]:
     """Fit one model per split; return the predictions of the selection rows (each row predicted
-    by the model that did not train on it).
+    by the model that did not train on it) and a status.
+
+    A split is not started when the time left is less than the splits so far took on average: with
+    at least one split fitted, the rows of the splits not fitted are NaN and the status says
+    ``stopped``.
 
     Raises:
-        TimeUp: the deadline passed before every split was fitted.
+        TimeUp: the deadline passed before any split was fitted.
     """
     member.prepare(frame)
     x = member.features(frame)
     out: np.ndarray | None = None
+    begin, status = time.monotonic(), "ok"
     for i, (train_rows, val_rows) in enumerate(splits):
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeUp(f"stopped: time limit ({i} of {len(splits)} folds fitted)")
+        if left <= 0 or (i and left < (time.monotonic() - begin) / i):
+            status = f"stopped: time limit ({i} of {len(splits)} folds fitted)"
+            if not i:
+                raise TimeUp(status)
+            break
         model = member.fit_model(take(x, train_rows), y[train_rows], take(x, val_rows), y[val_rows],
                                  left / (len(splits) - i))
         member.models.append(model)
         scores = member.model_scores(model, take(x, val_rows))
         if out is None:
-            out = np.zeros((len(y),) + scores.shape[1:], dtype=np.float64)
+            out = np.full((len(y),) + scores.shape[1:], np.nan, dtype=np.float64)
         out[val_rows] = scores
-    return out[selection]
+    return out[selection], status
 
 
 def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: np.ndarray, splits,
-                selection: np.ndarray, time_limit: float, score: Callable[[np.ndarray], float],
+                selection: np.ndarray, time_limit: float, score: Callable[[np.ndarray, np.ndarray], float],
                 log: Callable[[str], None] = lambda message: None) -> list[MemberResult]:
     """Fit the preset's members in order within ``time_limit`` seconds in all.
 
@@ -129,9 +137,9 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         begin = time.monotonic()
         try:
             member = MEMBERS.get(plan.kind)(context, dict(plan.options))
-            result.predictions = fit_member(member, frame, y, splits, selection, begin + allowed)
+            result.predictions, result.status = fit_member(member, frame, y, splits, selection, begin + allowed)
             result.member = member
-            result.tuning_score = score(result.predictions)
+            result.tuning_score = score_rows(score, result.predictions)
         except TimeUp as stop:
             result.status = str(stop)
         except Exception as err:  # noqa: BLE001 - one member failing leaves the others' ensemble
@@ -141,3 +149,16 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         result.fit_seconds = time.monotonic() - begin
         log(f"{plan.name}: {result.status}, tuning score {result.tuning_score:.4f}, {result.fit_seconds:.1f} s")
     return results
+
+
+def covered(predictions: np.ndarray) -> np.ndarray:
+    """The selection rows a member predicted (False where its fold was not fitted)."""
+    finite = np.isfinite(predictions)
+    return finite if finite.ndim == 1 else finite.all(axis=1)
+
+
+def score_rows(score: Callable[[np.ndarray, np.ndarray], float], predictions: np.ndarray,
+               rows: np.ndarray | None = None) -> float:
+    """``score`` of the predictions on ``rows`` (default: the rows the member covered); ``score``
+    takes the predictions of the selection rows and a row mask."""
+    return score(predictions, covered(predictions) if rows is None else rows)

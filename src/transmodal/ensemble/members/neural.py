@@ -39,6 +39,11 @@ class NeuralMember(Member):
             hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = text
         return hp
 
+    def prepare(self, frame: pd.DataFrame) -> None:
+        """Import the fit's heavy libraries now, so that the first fold's time is training time."""
+        import transmodal.engine.training  # noqa: F401 - torch, Lightning
+        import transmodal.fitting.pipeline  # noqa: F401
+
     def fit_model(self, x_train: pd.DataFrame, y_train, x_val: pd.DataFrame, y_val, time_limit):
         from transmodal.predictor import MultimodalPredictor
 
