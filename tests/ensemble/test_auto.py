@@ -57,6 +57,7 @@ def test_folder_holds_no_pickle_and_a_tampered_member_file_is_refused(every_kind
     names = sorted(p.name for p in folder.iterdir())
     assert any(n.startswith("member.lightgbm.fold") and n.endswith(".txt") for n in names)
     assert "member.tfidf_linear.json" in names and "member.neural_frozen.json" in names
+    assert "leaderboard.csv" in names and "neural_frozen" in (folder / "report.html").read_text()
     for path in folder.iterdir():
         assert not path.name.endswith(PICKLE_SUFFIXES)
         assert path.read_bytes()[:1] != b"\x80"  # no pickle protocol header

@@ -6,7 +6,8 @@
   IDF weights, SVD components, number scaling, neural members' weights);
 - ``member.<name>.json``: a member's JSON metadata (vocabularies, categories, neural model specs);
 - ``member.<name>.<fold>.txt``: LightGBM boosters in LightGBM's text model format;
-- ``leaderboard.csv``; ``manifest.json`` lists every file with its SHA-256.
+- ``leaderboard.csv`` and ``report.html`` (the run report: preset, metric, leaderboard); ``manifest.json``
+  lists every file with its SHA-256.
 
 Loading checks the whole folder against the manifest first (:func:`transmodal.persistence.read_folder`),
 then reads each member file once more and checks those bytes' SHA-256 against the manifest, so the

@@ -35,7 +35,9 @@ def save_ensemble(auto, path: str | Path) -> Path:
 
     def extra(staging: Path) -> None:
         write_members(staging, saved)
-        auto.leaderboard().to_csv(staging / "leaderboard.csv", index=False)
+        board = auto.leaderboard()
+        board.to_csv(staging / "leaderboard.csv", index=False)
+        (staging / "report.html").write_text(report_html(auto, board), encoding="utf-8")
 
     return save_folder(path, {"ensemble": ensemble_config(auto)}, tensors, extra=extra, external=external)
 
@@ -79,3 +81,17 @@ def load_ensemble(cls, path: str | Path, trust_remote_code: bool = False, allowe
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise ModelLoadError(f"{path / 'config.json'} is malformed: {type(err).__name__}: {err}") from None
     return auto
+
+
+def report_html(auto, board) -> str:
+    """The run report of an ensemble: what was fitted and the leaderboard (text escaped)."""
+    import html
+
+    rows = "".join(f"<li>{html.escape(str(c))}: {html.escape(m)}</li>" for c, m in auto.column_types_.items())
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>transmodal ensemble: "
+            f"{html.escape(auto.label)}</title></head><body><h1>Ensemble for {html.escape(auto.label)}</h1>"
+            f"<p>preset {html.escape(auto.preset_)}, {html.escape(auto.task_.problem_type)}, selected on "
+            f"{html.escape(auto.eval_metric_)}; fit {auto.fit_seconds_:.1f} s of {auto.time_limit_:g} s; "
+            f"{'k-fold bagged' if auto.bagged_ else 'holdout'} tuning rows</p><h2>Leaderboard</h2>"
+            f"{board.to_html(index=False, float_format=lambda v: f'{v:.4f}', na_rep='')}"
+            f"<h2>Columns</h2><ul>{rows}</ul></body></html>")
