@@ -137,3 +137,19 @@ def test_a_predictor_load_of_an_ensemble_folder_says_which_class_loads_it(tmp_pa
                                               hyperparameters={"lightgbm": {"svd_components": 4}}).save(tmp_path / "m")
     with pytest.raises(ModelLoadError, match="AutoPredictor.load"):
         MultimodalPredictor.load(folder)
+
+
+@pytest.mark.slow
+def test_classical_members_read_image_and_audio_columns_through_frozen_embeddings(tmp_path):
+    from tabletools import SAMPLE_RATE, write_table
+
+    frame = write_table(tmp_path / "data", n=60, absolute=True)
+    encoders = {"image": {"name": "cnn", "width": 8, "output_dim": 16},
+                "audio": {"name": "cnn", "width": 8, "n_mels": 16, "output_dim": 16, "sample_rate": SAMPLE_RATE}}
+    options = {"tfidf_linear": {"embeddings": encoders}, "lightgbm": {"embeddings": encoders, "svd_components": 4}}
+    auto = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=120, hyperparameters=options)
+    for member in auto.members_.values():
+        assert member.embeddings.transform(frame.head(5)).shape == (5, 32)  # image 16 + audio 16
+    auto.weights_ = {name: 0.5 for name in auto.members_}
+    loaded = AutoPredictor.load(auto.save(tmp_path / "model"))
+    assert np.allclose(loaded.predict_proba(frame).to_numpy(), auto.predict_proba(frame).to_numpy(), atol=1e-6)

@@ -54,14 +54,14 @@ def state_of(saved: dict[str, MemberFiles]) -> tuple[dict[str, Any], dict[str, A
     return tensors, external
 
 
-def read_members(path: Path, manifest: dict[str, Any], weights: dict[str, Any], entries: list[dict[str, Any]],
-                 torch_kinds: set[str]) -> dict[str, MemberFiles]:
+def read_members(path: Path, manifest: dict[str, Any], weights: dict[str, Any],
+                 entries: list[dict[str, Any]]) -> dict[str, MemberFiles]:
     """Each saved member's files, read from ``path`` and checked against the manifest's digests.
 
     Args:
-        weights: The verified tensors of ``model.safetensors``.
+        weights: The verified tensors of ``model.safetensors`` (torch; members read them with
+            ``np.asarray`` where they want arrays).
         entries: The config's member rows (``name``, ``kind``, ``saved``).
-        torch_kinds: Member kinds that take torch tensors (the others get numpy arrays).
 
     Raises:
         ModelLoadError: a member file is missing from the manifest or differs from its digest.
@@ -90,8 +90,6 @@ def read_members(path: Path, manifest: dict[str, Any], weights: dict[str, Any], 
             raise ModelLoadError(f"{path / member_file(name, 'json')} is malformed: {err}") from None
         prefix = f"{name}/"
         tensors = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-        if entry["kind"] not in torch_kinds:
-            tensors = {k: v.numpy() for k, v in tensors.items()}
         texts = {f[len(member_file(name, "")):]: verified(f).decode("utf-8") for f in listed
                  if f.startswith(member_file(name, "")) and f.endswith(".txt")}
         own_external = {k[len(prefix):]: v for k, v in external.items() if k.startswith(prefix)}

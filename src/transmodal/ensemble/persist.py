@@ -66,8 +66,7 @@ def load_ensemble(cls, path: str | Path, trust_remote_code: bool = False, allowe
         auto.tuning_score_, auto.bagged_ = config["tuning_score"], config["bagged"]
         auto.weights_, auto.results_, auto.bad_rows_ = dict(config["weights"]), list(config["members"]), []
         entries = [{"name": r["member"], "kind": r["kind"], "saved": r["saved"]} for r in auto.results_]
-        torch_kinds = {"neural"}
-        files = read_members(path, folder.manifest, weights, entries, torch_kinds)
+        files = read_members(path, folder.manifest, weights, entries)
         context = MemberContext(auto.label, auto.task_, auto.column_types_, auto.eval_metric_, 0, params["allowed_root"])
         auto.members_ = {}
         for row in auto.results_:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles
+from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
 
 OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
@@ -25,15 +26,18 @@ OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "reg
 class LightGBMMember(Member):
     """Options: ``svd_components`` (text features; 0: none), ``num_boost_round``, ``learning_rate``,
     ``num_leaves``, ``early_stopping_rounds``, ``min_data_in_leaf``, ``feature_fraction``, ``num_threads``
-    (1 by default: OpenMP threads spin badly on a shared CPU)."""
+    (1 by default: OpenMP threads spin badly on a shared CPU), ``embeddings`` (``{modality or column:
+    encoder}``: frozen features of image/audio/text columns, :mod:`transmodal.ensemble.members.embeddings`)."""
 
     kind = "lightgbm"
     OPTIONS = {"svd_components": 64, "num_boost_round": 400, "learning_rate": 0.05, "num_leaves": 31,
-               "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8, "num_threads": 1}
+               "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8, "num_threads": 1,
+               "embeddings": {}}
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
+        self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.text = TextTfidf(ctx.columns("text")).fit(frame)
         self.components = np.zeros((0, 0), dtype=np.float32)
@@ -49,6 +53,7 @@ class LightGBMMember(Member):
         parts = [self.numbers.raw(frame), self.categories.codes(frame)]
         if self.components.size:
             parts.append(np.asarray(self.text.transform(frame) @ self.components.T, dtype=np.float32))  # (N, k)
+        parts.append(self.embeddings.transform(frame))  # (N, D) frozen features, or (N, 0)
         return np.hstack(parts)
 
     def _params(self) -> dict[str, Any]:
@@ -82,14 +87,15 @@ class LightGBMMember(Member):
 
     def save(self) -> MemberFiles:
         tensors: dict[str, np.ndarray] = {"svd/components": self.components}
-        meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
-                "numbers": self.numbers.save("", tensors), "folds": len(self.models),
-                "best_iteration": [int(b.best_iteration or 0) for b in self.models]}
-        texts = {f"fold{i}.txt": b.model_to_string() for i, b in enumerate(self.models)}
-        return MemberFiles(tensors, meta, texts)
+        files = MemberFiles(tensors, texts={f"fold{i}.txt": b.model_to_string() for i, b in enumerate(self.models)})
+        files.meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
+                      "numbers": self.numbers.save("", tensors), "folds": len(self.models),
+                      "best_iteration": [int(b.best_iteration or 0) for b in self.models],
+                      "embeddings": self.embeddings.save(files, "embed/")}
+        return files
 
     @classmethod
-    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, **_: Any) -> "LightGBMMember":
+    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, **load_options: Any) -> "LightGBMMember":
         import lightgbm as lgb
 
         self = cls(context, options)
@@ -97,6 +103,7 @@ class LightGBMMember(Member):
         self.text = TextTfidf.load(meta["text"], "", tensors)
         self.categories = Categories.load(meta["categories"])
         self.numbers = Numbers.load(meta["numbers"], "", tensors)
+        self.embeddings = FrozenEmbeddings.load(context, meta["embeddings"], files, "embed/", **load_options)
         self.components = np.asarray(tensors["svd/components"], dtype=np.float32)
         self.models = []
         for i in range(int(meta["folds"])):

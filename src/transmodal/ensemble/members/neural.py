@@ -64,37 +64,19 @@ class NeuralMember(Member):
         return proba.reindex(columns=task.classes, fill_value=0.0).to_numpy(dtype=np.float64)  # (N, C)
 
     def save(self) -> MemberFiles:
-        from transmodal.saved.loader import reference_weights
+        from transmodal.ensemble.members.predictors import add_predictor
 
-        files = MemberFiles(meta={"folds": [], "history": []})
+        files = MemberFiles(meta={"folds": []})
         for i, predictor in enumerate(self.models):
-            files.meta["folds"].append(predictor.saved_config())
-            for key, tensor in predictor.saved_state().items():
-                files.tensors[f"fold{i}/{key}"] = tensor
-            names = [s.name for s in predictor.inputs_]
-            for name, record in reference_weights(predictor.net_, names).items():
-                files.external[f"fold{i}/{name}"] = record
+            files.meta["folds"].append(add_predictor(files, predictor, f"fold{i}/"))
         return files
 
     @classmethod
     def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, path: Path | None = None,
              trust_remote_code: bool = False, allowed_root: str | Path | None = None, **_: Any) -> "NeuralMember":
-        from transmodal.predictor import MultimodalPredictor
-        from transmodal.saved.loader import fitted_from_saved
+        from transmodal.ensemble.members.predictors import read_predictor
 
         self = cls(context, options)
-        for i, saved in enumerate(files.meta["folds"]):
-            prefix = f"fold{i}/"
-            weights = {k[len(prefix):]: v for k, v in files.tensors.items() if k.startswith(prefix)}
-            external = {k[len(prefix):]: v for k, v in files.external.items() if k.startswith(prefix)}
-            fitted = fitted_from_saved(saved, external, weights, Path(path or "."),
-                                       Path(path or ".") / "config.json", trust_remote_code, allowed_root)
-            predictor = MultimodalPredictor(**fitted.params)
-            predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
-            predictor.history_ = fitted.history_
-            if predictor.spec_.adapters:
-                from transmodal.encoders.adapters import merge_for_inference
-
-                merge_for_inference(predictor.net_)  # predicts at the base model's cost
-            self.models.append(predictor)
+        self.models = [read_predictor(files, saved, f"fold{i}/", path, trust_remote_code, allowed_root)
+                       for i, saved in enumerate(files.meta["folds"])]
         return self

@@ -14,27 +14,32 @@ import numpy as np
 import pandas as pd
 
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, probabilities
+from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
 
 
 @MEMBERS.register("tfidf_linear")
 class TfidfLinear(Member):
-    """Options: ``C`` (inverse L2 strength of the logistic regression), ``alpha`` (ridge), ``max_iter``."""
+    """Options: ``C`` (inverse L2 strength of the logistic regression), ``alpha`` (ridge), ``max_iter``,
+    ``embeddings`` (``{modality or column: encoder}``: frozen features of image/audio/text columns,
+    :mod:`transmodal.ensemble.members.embeddings`)."""
 
     kind = "tfidf_linear"
-    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300}
+    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300, "embeddings": {}}
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
         self.text = TextTfidf(ctx.columns("text")).fit(frame)
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
+        self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
 
     def features(self, frame: pd.DataFrame):
         import scipy.sparse as sp
 
         return sp.hstack([self.text.transform(frame), self.categories.one_hot(frame),
-                          sp.csr_matrix(self.numbers.scaled(frame))], format="csr", dtype=np.float32)
+                          sp.csr_matrix(self.numbers.scaled(frame)), sp.csr_matrix(self.embeddings.transform(frame))],
+                         format="csr", dtype=np.float32)
 
     def fit_model(self, x_train, y_train, x_val, y_val, time_limit) -> dict[str, np.ndarray]:
         if self.context.task.problem_type == "regression":
@@ -64,19 +69,22 @@ class TfidfLinear(Member):
 
     def save(self) -> MemberFiles:
         tensors: dict[str, np.ndarray] = {}
-        meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
-                "numbers": self.numbers.save("", tensors), "folds": len(self.models)}
+        files = MemberFiles(tensors)
+        files.meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
+                      "numbers": self.numbers.save("", tensors), "folds": len(self.models),
+                      "embeddings": self.embeddings.save(files, "embed/")}
         for i, model in enumerate(self.models):
             tensors[f"fold{i}/coef"], tensors[f"fold{i}/intercept"] = model["coef"], model["intercept"]
-        return MemberFiles(tensors, meta)
+        return files
 
     @classmethod
-    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, **_: Any) -> "TfidfLinear":
+    def load(cls, context: MemberContext, options: dict[str, Any], files: MemberFiles, **load_options: Any) -> "TfidfLinear":
         self = cls(context, options)
         meta, tensors = files.meta, files.tensors
         self.text = TextTfidf.load(meta["text"], "", tensors)
         self.categories = Categories.load(meta["categories"])
         self.numbers = Numbers.load(meta["numbers"], "", tensors)
-        self.models = [{"coef": tensors[f"fold{i}/coef"], "intercept": tensors[f"fold{i}/intercept"]}
+        self.embeddings = FrozenEmbeddings.load(context, meta["embeddings"], files, "embed/", **load_options)
+        self.models = [{"coef": np.asarray(tensors[f"fold{i}/coef"]), "intercept": np.asarray(tensors[f"fold{i}/intercept"])}
                        for i in range(int(meta["folds"]))]
         return self
