@@ -153,3 +153,12 @@ def test_classical_members_read_image_and_audio_columns_through_frozen_embedding
     auto.weights_ = {name: 0.5 for name in auto.members_}
     loaded = AutoPredictor.load(auto.save(tmp_path / "model"))
     assert np.allclose(loaded.predict_proba(frame).to_numpy(), auto.predict_proba(frame).to_numpy(), atol=1e-6)
+
+
+def test_a_time_limit_too_short_for_any_member_still_gives_a_model():
+    frame = tiny_frame(80)
+    auto = AutoPredictor(label="label").fit(frame, presets="medium", time_limit=0.2, hyperparameters=TINY_NEURAL)
+    assert sum(auto.weights_.values()) == pytest.approx(1.0) and auto.members_
+    statuses = {row["member"]: row["status"] for row in auto.results_}
+    assert statuses["neural_frozen"].startswith("skipped")
+    assert auto.predict(frame).isin(["no", "yes"]).all()

@@ -119,7 +119,7 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
 
     A member gets the time left times its budget over the budgets of the members not yet fitted
     (time a member leaves unused goes to the later ones); it is skipped when less than its
-    ``min_seconds`` is left. A member that fails is reported in its row and the fit goes on.
+    ``min_seconds`` is left, unless no member is fitted yet (it then gets ``min_seconds``). A member that fails is reported in its row and the fit goes on.
     """
     start = time.monotonic()
     deadline = start + time_limit * (1 - RESERVE)
@@ -130,7 +130,9 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         left = deadline - time.monotonic()
         share = plan.budget / sum(p.budget for p in preset.members[i:])
         allowed = left * min(1.0, share)
-        if allowed < plan.min_seconds:
+        if not any(r.member for r in results):
+            allowed = max(allowed, plan.min_seconds)  # nothing fitted yet: never return nothing
+        elif allowed < plan.min_seconds:
             result.status = f"skipped: {max(left, 0):.0f} s left, needs {plan.min_seconds:g} s"
             log(f"{plan.name}: {result.status}")
             continue
