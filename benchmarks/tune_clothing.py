@@ -31,7 +31,9 @@ from benchmarks.clothing_core import FEATURES, HYPERPARAMETERS
 from benchmarks.datasets.clothing import build_clothing
 
 LABEL, METRIC = "Recommended IND", "roc_auc"
-TUNE = {"n_trials": 30, "search_space": "default", "pruner": "median", "startup_trials": 5, "warmup_epochs": 1}
+# the timeout only bounds the lock time on the shared machine: no trial starts after 18 minutes
+TUNE = {"n_trials": 30, "timeout": 1080, "search_space": "default", "pruner": "median", "startup_trials": 5,
+        "warmup_epochs": 1}
 NAME = "issue-18-clothing-tune"
 
 
