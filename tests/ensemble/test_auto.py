@@ -22,7 +22,7 @@ from transmodal.persistence import PICKLE_SUFFIXES
 def fitted():
     """A medium-preset ensemble (tfidf_linear, lightgbm, a tiny neural member) on 120 rows: bagged."""
     frame = tiny_frame(160)
-    auto = AutoPredictor(label="label").fit(frame.iloc[:120], presets="medium", time_limit=120,
+    auto = AutoPredictor(label="label").fit(frame.iloc[:120], presets="medium", time_limit=900,  # ends in ~30 s
                                             hyperparameters=TINY_NEURAL)
     return auto, frame.iloc[120:].reset_index(drop=True)
 
@@ -162,3 +162,15 @@ def test_a_time_limit_too_short_for_any_member_still_gives_a_model():
     statuses = {row["member"]: row["status"] for row in auto.results_}
     assert statuses["neural_frozen"].startswith("skipped")
     assert auto.predict(frame).isin(["no", "yes"]).all()
+
+
+def test_bad_rows_are_refused_unless_skipped():
+    from transmodal.errors import DataError
+
+    frame = tiny_frame(60)
+    frame.loc[3, "label"] = None
+    with pytest.raises(DataError, match="on_bad_rows"):
+        AutoPredictor(label="label").fit(frame, presets="fast", time_limit=30)
+    auto = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=30,
+                                            hyperparameters={"on_bad_rows": "skip", "lightgbm": {"svd_components": 4}})
+    assert [b.row for b in auto.bad_rows_] == [3]

@@ -72,7 +72,8 @@ class AutoPredictor:
             time_limit: Seconds for the whole fit (default: the preset's); members are skipped or
                 stopped to keep it, and the members fitted so far form the ensemble.
             column_types: ``{column: modality}`` overrides of the inferred modalities.
-            hyperparameters: ``{member name: {option: value}}`` overrides of the preset's members.
+            hyperparameters: ``{member name: {option: value}}`` overrides of the preset's members;
+                ``on_bad_rows``: ``"raise"`` (default) or ``"skip"`` rows with bad cells or labels.
             log: A function called with one line per member (default: none).
 
         Returns:
@@ -86,12 +87,16 @@ class AutoPredictor:
         start = time.monotonic()
         if not isinstance(self.label, str):
             raise ConfigError("an ensemble (presets) learns one label; fit one AutoPredictor per label")
+        hyperparameters = dict(hyperparameters or {})
+        on_bad_rows = hyperparameters.pop("on_bad_rows", "raise")  # as a predictor's fit reads it
+        if on_bad_rows not in ("raise", "skip"):
+            raise ConfigError(f"on_bad_rows must be 'raise' or 'skip', got {on_bad_rows!r}")
         preset = load_preset(presets).with_overrides(hyperparameters)
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
             raise ConfigError(f"{spelled('time_limit=', '--time-limit ')}{time_limit!r} is out of range; valid: "
                               "seconds > 0, or none for the preset's")
         limit = float(time_limit if time_limit is not None else preset.time_limit)
-        frame, y, tuning_rows = self._training_rows(train_data, tuning_data, column_types)
+        frame, y, tuning_rows = self._training_rows(train_data, tuning_data, column_types, on_bad_rows == "skip")
         metric = METRICS.get(self.eval_metric_)
         context = MemberContext(self.label, self.task_, dict(self.column_types_), self.eval_metric_, seed,
                                 None if self.allowed_root is None else str(self.allowed_root))
@@ -106,7 +111,7 @@ class AutoPredictor:
         self.bagged_ = len(splits) > 1
         return self
 
-    def _training_rows(self, train_data, tuning_data, column_types) -> tuple[pd.DataFrame, np.ndarray, Any]:
+    def _training_rows(self, train_data, tuning_data, column_types, skip_bad: bool) -> tuple[pd.DataFrame, np.ndarray, Any]:
         """The validated training (+ tuning) rows, the encoded label, the tuning rows' positions;
         sets ``task_``, ``column_types_``, ``eval_metric_`` and ``bad_rows_``."""
         from transmodal.data.readers import read_table
@@ -129,6 +134,11 @@ class AutoPredictor:
             if targets is None:
                 raise DataError(f"{data.source}: the label column {self.label!r} is missing")
             drop = bad_row_indices(bad + label_bad)
+            if drop and not skip_bad:
+                from transmodal.errors import setting_hint
+
+                raise DataError(f"{data.source}: {len(drop)} row(s) cannot be used (or pass "
+                                f"{setting_hint('on_bad_rows', 'skip')} to train on the good rows)", bad + label_bad)
             self.bad_rows_ += bad + label_bad
             keep = np.setdiff1d(np.arange(len(data.frame)), sorted(drop))
             frames.append(data.frame.iloc[keep].reset_index(drop=True))

@@ -80,13 +80,13 @@ def make_splits(y: np.ndarray, problem_type: str, preset: Preset, seed: int,
 
 
 def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selection: np.ndarray,
-               deadline: float) -> tuple[np.ndarray, str]:
+               deadline: float, must_fit: bool = False) -> tuple[np.ndarray, str]:
     """Fit one model per split; return the predictions of the selection rows (each row predicted
     by the model that did not train on it) and a status.
 
     A split is not started when the time left is less than the splits so far took on average: with
     at least one split fitted, the rows of the splits not fitted are NaN and the status says
-    ``stopped``.
+    ``stopped``. With ``must_fit`` the first split is fitted however late it is.
 
     Raises:
         TimeUp: the deadline passed before any split was fitted.
@@ -97,7 +97,7 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
     begin, status = time.monotonic(), "ok"
     for i, (train_rows, val_rows) in enumerate(splits):
         left = deadline - time.monotonic()
-        if left <= 0 or (i and left < (time.monotonic() - begin) / i):
+        if (left <= 0 and not (must_fit and i == 0)) or (i and left < (time.monotonic() - begin) / i):
             status = f"stopped: time limit ({i} of {len(splits)} folds fitted)"
             if not i:
                 raise TimeUp(status)
@@ -119,7 +119,8 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
 
     A member gets the time left times its budget over the budgets of the members not yet fitted
     (time a member leaves unused goes to the later ones); it is skipped when less than its
-    ``min_seconds`` is left, unless no member is fitted yet (it then gets ``min_seconds``). A member that fails is reported in its row and the fit goes on.
+    ``min_seconds`` is left, unless no member is fitted yet (it then gets ``min_seconds`` and fits
+    at least its first split). A member that fails is reported in its row and the fit goes on.
     """
     start = time.monotonic()
     deadline = start + time_limit * (1 - RESERVE)
@@ -130,8 +131,9 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         left = deadline - time.monotonic()
         share = plan.budget / sum(p.budget for p in preset.members[i:])
         allowed = left * min(1.0, share)
-        if not any(r.member for r in results):
-            allowed = max(allowed, plan.min_seconds)  # nothing fitted yet: never return nothing
+        first = not any(r.member for r in results)  # nothing fitted yet: never return nothing
+        if first:
+            allowed = max(allowed, plan.min_seconds)
         elif allowed < plan.min_seconds:
             result.status = f"skipped: {max(left, 0):.0f} s left, needs {plan.min_seconds:g} s"
             log(f"{plan.name}: {result.status}")
@@ -139,7 +141,8 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         begin = time.monotonic()
         try:
             member = MEMBERS.get(plan.kind)(context, dict(plan.options))
-            result.predictions, result.status = fit_member(member, frame, y, splits, selection, begin + allowed)
+            result.predictions, result.status = fit_member(member, frame, y, splits, selection, begin + allowed,
+                                                               must_fit=first)
             result.member = member
             result.tuning_score = score_rows(score, result.predictions)
         except TimeUp as stop:
