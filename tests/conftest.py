@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # the persistent embedding store of the test session: a fresh folder, never the user's cache
 os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="transmodal-test-cache-")
+atexit.register(shutil.rmtree, os.environ["TRANSMODAL_CACHE"], ignore_errors=True)
 
 from tabletools import TINY_HYPERPARAMETERS, write_table  # noqa: E402,F401
 
