@@ -138,7 +138,8 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
     home = next(iter(encoder.parameters()), torch.zeros(0)).device
     quantized = bool(getattr(encoder, "settings", {}).get("quantize"))  # int8 kernels run on the CPU
     target = torch.device(device) if device is not None and not quantized else home
-    encoder.to(target)
+    if target != home:
+        encoder.to(target)
     try:
         lengths = _lengths(encoder, [_raw(dataset, spec, row) for row in rows])
         order = np.argsort(lengths, kind="stable")[::-1]  # longest first: the peak memory shows at once
@@ -150,7 +151,8 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
             out[chunk] = encoder(inputs).float().cpu().numpy()  # (B, D)
         return out
     finally:
-        encoder.to(home)
+        if target != home:
+            encoder.to(home)
 
 
 def _lengths(encoder, raw: list[Any]) -> list[int]:

@@ -37,7 +37,8 @@ def run_inference(net: MultimodalNet, dataset: TableDataset, config: FitConfig,
     Returns:
         ``{"scores": {task: ndarray (N, K) or (N,)}, "embedding": ndarray (N, H)}``.
     """
-    net.eval()
+    if net.training:  # walking every module costs milliseconds on a one-row prediction
+        net.eval()
     if cache is None and transform is None:  # in eval mode every encoder is a function of the cell alone
         cache = EmbeddingCache(len(dataset), {n: e.output_dim for n, e in named_encoders(net).items()})
     if cache is not None:
