@@ -31,6 +31,8 @@ def encoder_spec(spec: InputSpec, choices: dict[str, Any]) -> dict[str, Any]:
         resolved = dict(choice)
     elif isinstance(choice, dict):
         resolved = {**default_encoder_spec(spec.modality), **choice}
+        if resolved.get("frozen") is False and "quantize" not in choice:
+            resolved.pop("quantize", None)  # the default's int8 is for frozen encoders only
     else:
         raise ConfigError(f"encoder for {spec.name!r} must be a name or a dict with 'name', got {choice!r}")
     if resolved["name"] not in encoder_registry(spec.modality):

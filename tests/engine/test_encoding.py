@@ -116,30 +116,44 @@ def test_the_store_misses_after_a_change_of_weights_or_of_an_output_setting(tiny
     assert encoder_key(changed) != key()
 
 
-def test_int8_features_stay_close_to_fp32_and_the_quantised_model_is_not_in_the_state(tiny_bert):
+def test_int8_features_stay_close_to_fp32_and_the_state_stays_fp32(tiny_bert):
     fp32 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
     int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
     batch = fp32.prepare([t for t in texts(16) if t is not None])
     with torch.no_grad():
-        similarity = torch.nn.functional.cosine_similarity(fp32(batch), int8(batch))
+        a, b = fp32(batch), int8(batch)
+    similarity = torch.nn.functional.cosine_similarity(a, b)
     assert similarity.min() > 0.98, similarity
-    assert "DynamicQuantizedLinear" in repr(int8.model)
-    assert all(isinstance(v, torch.Tensor) for v in int8.state_dict().values())
-    assert list(int8.parameters()) == []
+    assert not torch.equal(a, b), "the int8 path did not run"
+    assert "DynamicQuantizedLinear" in repr(int8._int8_copy.model)
+    assert int8.state_dict().keys() == fp32.state_dict().keys()
+    assert all(torch.equal(int8.state_dict()[k], v) for k, v in fp32.state_dict().items())
 
 
-def test_a_quantised_encoder_refuses_to_train(tiny_bert):
+def test_the_int8_copy_follows_weights_copied_into_the_encoder(tiny_bert):
+    int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    batch = int8.prepare(["the cat sat on the mat"])
+    with torch.no_grad():
+        before = int8(batch)
+        state = {k: v * 1.5 if v.is_floating_point() else v for k, v in int8.state_dict().items()}
+        int8.load_state_dict(state)  # e.g. a source model's weights copied in
+        after = int8(batch)
+    assert not torch.allclose(before, after), "the int8 copy was not remade from the new weights"
+
+
+def test_an_encoder_that_trains_drops_int8_and_an_int8_encoder_cannot_be_built_to_train(tiny_bert):
     from transmodal.encoders.adapters import adapter_spec, inject
 
     with pytest.raises(ConfigError, match="frozen=True"):
         build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": False, "quantize": "int8"})
     with pytest.raises(ConfigError, match="valid choice"):
         build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "quantize": "int4"})
-    int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
-    with pytest.raises(ConfigError, match="quantised"):
-        int8.freeze(False)
-    with pytest.raises(ConfigError, match="quantised"):
-        inject(int8, adapter_spec({"strategy": "lora"}))
+    unfrozen = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    unfrozen.freeze(False)
+    assert unfrozen.settings["quantize"] is None and any(p.requires_grad for p in unfrozen.parameters())
+    adapted = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    inject(adapted, adapter_spec({"strategy": "lora"}))
+    assert adapted.settings["quantize"] is None
 
 
 @pytest.mark.slow

@@ -48,9 +48,9 @@ def inject(encoder, spec: dict[str, Any]) -> bool:
     """Put ``spec``'s adapters into ``encoder`` in place; False when there is nothing to adapt."""
     import peft
 
-    from transmodal.encoders.quantization import refuse_training
+    from transmodal.encoders.quantization import drop_quantize
 
-    refuse_training(encoder)
+    drop_quantize(encoder)  # adapters train in fp32
     targets = target_modules(encoder)
     if not targets:
         return False

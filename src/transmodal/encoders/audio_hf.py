@@ -16,7 +16,7 @@ from torch import nn
 
 from transmodal.data.audio_files import resample
 from transmodal.encoders.base import ENCODERS, Encoder
-from transmodal.encoders.quantization import attach_quantized, check_quantize
+from transmodal.encoders.quantization import check_quantize, model_for_forward
 from transmodal.encoders.hf_loading import (
     check_unknown,
     load_failed,
@@ -136,8 +136,6 @@ class HFAudioEncoder(Encoder):
         self.output_dim = int(self.model.config.hidden_size)
         if self.frozen:
             self.freeze(True)
-        if quantize:
-            attach_quantized(self, "model", self.model)
         self.train(self.training)  # a frozen encoder starts (and stays) in eval mode
 
     def _wave(self, item: tuple[np.ndarray, int] | None) -> np.ndarray:
@@ -168,7 +166,7 @@ class HFAudioEncoder(Encoder):
         mask = inputs.get("attention_mask")  # (B, T_in) or None
         if mask is not None and self.model_takes_mask:
             model_inputs["attention_mask"] = mask
-        hidden = self.model(**model_inputs).last_hidden_state  # (B, frames, H)
+        hidden = model_for_forward(self, self.model)(**model_inputs).last_hidden_state  # (B, frames, H)
         if mask is None:
             return hidden.mean(dim=1)  # (B, H)
         return masked_mean(hidden, output_mask(mask, hidden.shape[1], self.model))  # (B, H)

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from transmodal.encoders.base import ENCODERS, Encoder
-from transmodal.encoders.quantization import attach_quantized, check_quantize
+from transmodal.encoders.quantization import check_quantize, model_for_forward
 from transmodal.encoders.hf_loading import (
     check_unknown,
     load_failed,
@@ -130,8 +130,6 @@ class HFImageEncoder(Encoder):
         self.output_dim = vision_output_dim(self.model.config)
         if self.frozen:
             self.freeze(True)
-        if quantize:
-            attach_quantized(self, "model", self.model)
         self.train(self.training)  # a frozen encoder starts (and stays) in eval mode
 
     def prepare(self, items: Sequence[Image.Image | None]) -> dict[str, torch.Tensor]:
@@ -145,7 +143,7 @@ class HFImageEncoder(Encoder):
         return {"pixel_values": encoded["pixel_values"].float()}
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
-        outputs = self.model(pixel_values=inputs["pixel_values"])
+        outputs = model_for_forward(self, self.model)(pixel_values=inputs["pixel_values"])
         return pool_vision_output(outputs, self.use_pooler)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:

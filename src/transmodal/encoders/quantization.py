@@ -3,12 +3,13 @@
 On a CPU without AMX/AVX-512 this is the lever that pays (about 1.6x on a MiniLM-sized model;
 bf16 autocast and ``torch.compile`` are slower there). It uses ``torch.ao.quantization
 .quantize_dynamic``, which the pinned torch provides (torchao's replacement is not installed).
-A quantised model has no trainable parameters, so only a frozen encoder can be quantised; its
-weights are rebuilt from the checkpoint on load and quantised again, never saved.
 
-The quantised model is kept outside the encoder's module tree (:func:`attach_quantized`): packed
-int8 weights are not tensors, so they must not appear in ``state_dict`` (best-state copies,
-checkpoints, saving) nor be moved by ``.to(device)`` (dynamic int8 kernels run on the CPU).
+The encoder keeps its fp32 model as its registered weights (so state dicts, weight copies from a
+source model and fine-tuning work as for any encoder); a *frozen* encoder with ``quantize="int8"``
+runs its forward pass on an int8 copy of that model (:func:`model_for_forward`), made on first
+use and made again whenever the fp32 weights change (their in-place version counters move). An
+encoder that is unfrozen or given adapters trains in fp32 and drops the setting, so its saved spec
+says what it is (:func:`drop_quantize`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import torch
 from torch import nn
 
 from transmodal.errors import ConfigError
@@ -27,7 +29,7 @@ def check_quantize(kind: str, quantize: Any, frozen: bool) -> str | None:
     """Validate an encoder's ``quantize`` setting.
 
     Raises:
-        ConfigError: an unknown mode, or quantising an encoder that trains.
+        ConfigError: an unknown mode, or quantising an encoder built to train.
     """
     if quantize not in QUANTIZE_CHOICES:
         raise ConfigError(f"{kind} quantize={quantize!r} is not a valid choice; valid: None, 'int8'")
@@ -41,32 +43,37 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose ``nn.Linear`` layers are dynamically quantised to int8."""
     from torch.ao.quantization import quantize_dynamic
 
-    with warnings.catch_warnings():  # torch.ao's deprecation notices: the API still works on the pinned torch
+    with warnings.catch_warnings():  # torch.ao's deprecation notices: the API works on the pinned torch
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model.eval(), {nn.Linear}, dtype=__import__("torch").qint8)
+        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=False)
 
 
-def attach_quantized(encoder: nn.Module, attribute: str, model: nn.Module) -> None:
-    """Set ``encoder.<attribute>`` to the int8 copy of ``model`` without registering it as a submodule
-    (see the module doc); :func:`hidden_models` finds it for the weights digest."""
-    if attribute in encoder._modules:
-        del encoder._modules[attribute]
-    encoder.__dict__[attribute] = quantize_int8(model)
+class QuantizedCopy:
+    """An int8 copy of a model, made again when the model's weights change."""
+
+    def __init__(self) -> None:
+        self.versions: tuple[int, ...] | None = None
+        self.model: nn.Module | None = None
+
+    def of(self, model: nn.Module) -> nn.Module:
+        versions = tuple(p._version for p in model.parameters())
+        if self.model is None or versions != self.versions:
+            self.model, self.versions = quantize_int8(model), versions
+        return self.model
 
 
-def hidden_models(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Modules held by ``module`` (and its submodules) outside the module tree: quantised models."""
-    found = []
-    for name, sub in module.named_modules():
-        for key, value in vars(sub).items():
-            if isinstance(value, nn.Module) and key not in sub._modules:
-                found.append((f"{name}.{key}" if name else key, value))
-    return found
+def model_for_forward(encoder: nn.Module, model: nn.Module) -> nn.Module:
+    """``model``, or its int8 copy when ``encoder`` is frozen with ``quantize="int8"``. The copy is
+    kept outside the module tree (not in ``state_dict``, not moved by ``.to``: int8 kernels run on
+    the CPU)."""
+    if not (getattr(encoder, "frozen", False) and encoder.settings.get("quantize")):
+        return model
+    copy = encoder.__dict__.setdefault("_int8_copy", QuantizedCopy())
+    return copy.of(model)
 
 
-def refuse_training(encoder: nn.Module) -> None:
-    """Raise when something would train a quantised encoder (unfreezing, adapters)."""
-    quantize = getattr(encoder, "settings", {}).get("quantize")
-    if quantize:
-        raise ConfigError(f"the {encoder.settings.get('name', type(encoder).__name__)} encoder is quantised "
-                          f"({quantize}) and cannot be trained; drop quantize to fine-tune it or add adapters")
+def drop_quantize(encoder: nn.Module) -> None:
+    """An encoder that trains runs in fp32: forget its ``quantize`` setting."""
+    if getattr(encoder, "settings", {}).get("quantize"):
+        encoder.settings["quantize"] = None
+        encoder.__dict__.pop("_int8_copy", None)

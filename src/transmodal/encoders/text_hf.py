@@ -16,7 +16,7 @@ from transmodal.encoders.hf_loading import (
     resolve_checkpoint,
     transformer_layer_groups,
 )
-from transmodal.encoders.quantization import attach_quantized, check_quantize
+from transmodal.encoders.quantization import check_quantize, model_for_forward
 from transmodal.errors import ConfigError
 
 
@@ -75,8 +75,6 @@ class HFTextEncoder(Encoder):
         self.output_dim = int(model.config.hidden_size)
         if self.frozen:
             self.freeze(True)
-        if quantize:
-            attach_quantized(self, "model", model)
         self.train(self.training)  # a frozen encoder starts (and stays) in eval mode
 
     def prepare(self, items: Sequence[str | None]) -> dict[str, torch.Tensor]:
@@ -105,7 +103,8 @@ class HFTextEncoder(Encoder):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
         mask = inputs["attention_mask"]  # (B, T)
-        hidden = self.model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
+        model = model_for_forward(self, self.model)  # the int8 copy when frozen with quantize="int8"
+        hidden = model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
         return masked_mean(hidden, mask)  # (B, T, H) -> (B, H)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:

@@ -32,20 +32,12 @@ SMALL_WRITE = 16  # a prediction writes fewer new cells than this to no shard (s
 
 
 def weights_digest(module: torch.nn.Module) -> str:
-    """SHA-256 of every parameter and buffer of ``module`` (dynamically quantised Linear layers by
-    their int8 weights, scales and biases), so that encoders with other weights never share rows."""
-    from transmodal.encoders.quantization import hidden_models
-
-    modules = list(module.named_modules())
-    for prefix, hidden in hidden_models(module):
-        modules += [(f"{prefix}.{name}", sub) for name, sub in hidden.named_modules()]
+    """SHA-256 of every parameter and buffer of ``module`` (an int8 encoder's fp32 weights: its
+    ``quantize`` setting is part of :func:`encoder_key`), so that encoders with other weights never
+    share rows."""
     digest = hashlib.sha256()
-    for name, sub in modules:
+    for name, sub in module.named_modules():
         tensors = list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False))
-        if callable(getattr(sub, "_weight_bias", None)):  # torch.ao dynamic quantised Linear
-            weight, bias = sub._weight_bias()
-            tensors += [("qweight", weight.int_repr()), ("scale", torch.tensor(weight.q_scale()))]
-            tensors += [("bias", bias)] if bias is not None else []
         for key, tensor in tensors:
             digest.update(f"{name}.{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
