@@ -40,12 +40,13 @@ def check_quantize(kind: str, quantize: Any, frozen: bool) -> str | None:
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose ``nn.Linear`` layers are dynamically quantised to int8."""
-    from torch.ao.quantization import quantize_dynamic
+    """A copy of ``model`` whose ``nn.Linear`` layers are dynamically quantised to int8 (weights per
+    output channel, activations per batch)."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():  # torch.ao's deprecation notices: the API works on the pinned torch
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=False)
+        return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=False)
 
 
 class QuantizedCopy:
