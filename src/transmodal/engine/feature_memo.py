@@ -10,10 +10,11 @@ seen. The memo lives in memory only; nothing is saved, and a loaded predictor en
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, Callable
 
 import torch
+
+from transmodal.engine.encoding import encoder_key
 
 _MEMO: dict[str, dict[bytes, torch.Tensor]] = {}  # encoder settings -> row key -> features (D,)
 
@@ -63,15 +64,6 @@ class MemoizedForward:
         return torch.stack([self.memo[k] for k in keys]).to(device)
 
 
-def weights_digest(module: torch.nn.Module) -> str:
-    """A digest of every parameter and buffer, so that encoders with other weights never share rows."""
-    digest = hashlib.sha1()
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def memoize_frozen(net) -> list[str]:
     """Give every frozen encoder of ``net`` the process-wide memo; returns the inputs concerned."""
     names = []
@@ -79,7 +71,7 @@ def memoize_frozen(net) -> list[str]:
         encoder = net.encoder(name)
         if not encoder.frozen or isinstance(encoder.forward, MemoizedForward):
             continue
-        key = json.dumps(encoder.settings, sort_keys=True, default=str) + weights_digest(encoder)
+        key = encoder_key(encoder)  # the embedding store's identity: class, output settings, weights
         encoder.forward = MemoizedForward(encoder.forward, _MEMO.setdefault(key, {}))
         names.append(name)
     return names
