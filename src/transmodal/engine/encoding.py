@@ -106,9 +106,10 @@ def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, nam
     key = encoder_key(encoder) if use_store else ""
     found = store.lookup(key, list(first_row)) if use_store else {}
     missing = [d for d in first_row if d not in found]
-    if missing:
-        log.info("encoding %d distinct %s cell(s) of input %r (%d found in the embedding store)",
-                 len(missing), spec.modality, name, len(found))
+    if missing:  # a status line for real work; small predictions (a server's rows) log at debug level
+        log.log(logging.INFO if len(missing) >= SMALL_WRITE else logging.DEBUG,
+                "encoding %d distinct %s cell(s) of input %r (%d found in the embedding store)",
+                len(missing), spec.modality, name, len(found))
     encoded = _encode(encoder, spec, dataset, [first_row[d] for d in missing], batch_size, device)  # (M, D)
     if use_store and len(missing) >= min_write:
         store.add(key, missing, encoded, {"input": name, "modality": spec.modality,
