@@ -11,7 +11,7 @@ import pandas as pd
 
 from transmodal.config import FitConfig
 from transmodal.data.readers import Table, read_table
-from transmodal.data.validation import bad_row_indices, check_columns, validate_features
+from transmodal.data.validation import bad_row_indices, check_columns, read_features
 from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError, spelled
 from transmodal.heads.task import TaskSpec, labelled_rows
 from transmodal.saved.spec import FittedAttributes
@@ -174,11 +174,7 @@ class MultimodalPredictor(FittedAttributes):
         from transmodal.data.dataset import TableDataset
 
         self._check_fitted()
-        table = read_table(data)
-        if table.frame.empty:
-            raise DataError(f"{table.source}: the table has no rows (only a header?); nothing to predict")
-        check_columns(table, list(self.column_types_), "the model reads them")
-        bad = validate_features(table, self.column_types_, self._root())
+        table, bad = read_features(data, self.column_types_, self._root())
         targets = None
         if with_targets:
             check_columns(table, self.labels, "evaluation compares the predictions with them")

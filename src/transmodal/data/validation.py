@@ -16,6 +16,21 @@ from transmodal.errors import BadRow, DataError, did_you_mean
 FILE_MODALITIES = ("image", "audio")
 
 
+def read_features(data, column_types: dict[str, str], allowed_root: Path | None) -> tuple[Table, list[BadRow]]:
+    """Read a table to predict from and check the model's feature columns: the table and its bad cells.
+
+    Raises:
+        DataError: the table has no rows, or lacks a feature column.
+    """
+    from transmodal.data.readers import read_table
+
+    table = read_table(data)
+    if table.frame.empty:
+        raise DataError(f"{table.source}: the table has no rows (only a header?); nothing to predict")
+    check_columns(table, list(column_types), "the model reads them")
+    return table, validate_features(table, column_types, allowed_root)
+
+
 def check_columns(table: Table, columns: Sequence[str], why: str) -> None:
     """Raise when ``table`` lacks any of ``columns``, naming each with the closest column it has.
 

@@ -188,15 +188,10 @@ class AutoPredictor:
         return scores * task.target_std + task.target_mean if task.problem_type == "regression" else scores
 
     def _frame(self, data, with_targets: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
-        from transmodal.data.readers import read_table
-        from transmodal.data.validation import bad_row_indices, check_columns, validate_features
+        from transmodal.data.validation import bad_row_indices, check_columns, read_features
 
         self._check_fitted()
-        table = read_table(data)
-        if table.frame.empty:
-            raise DataError(f"{table.source}: the table has no rows (only a header?); nothing to predict")
-        check_columns(table, list(self.column_types_), "the model reads them")
-        bad = validate_features(table, self.column_types_, self._root())
+        table, bad = read_features(data, self.column_types_, self._root())
         targets = None
         if with_targets:
             check_columns(table, [self.label], "evaluation compares the predictions with them")
