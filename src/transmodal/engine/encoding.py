@@ -4,8 +4,8 @@ read from and written to the persistent embedding store.
 Before training (and before a prediction pass) every frozen input of the network is encoded here
 rather than batch by batch in the training loop: the rows' content digests are looked up in the
 store (:mod:`transmodal.embedding_store`), the distinct cells it lacks are decoded once, sorted by
-length (texts: characters; audio: samples) and encoded in batches padded only to their own longest
-item, and the features are written back to the store and into the stage's
+length (texts: tokens, or characters; other cells keep their order) and encoded in batches padded
+only to their own longest item, and the features are written back to the store and into the stage's
 :class:`~transmodal.engine.cache.EmbeddingCache` in row order. Later epochs, later fits and later
 predictions of the same cells encode nothing.
 """
@@ -57,15 +57,6 @@ def encoder_key(encoder: torch.nn.Module) -> str:
     key = hashlib.sha256((identity + weights_digest(encoder)).encode()).hexdigest()[:40]
     encoder._store_key = key
     return key
-
-
-def item_length(item: Any) -> int:
-    """The padded length an item costs: characters of a text, samples of a waveform, else 0."""
-    if isinstance(item, str):
-        return len(item)
-    if isinstance(item, tuple) and item and hasattr(item[0], "__len__"):
-        return len(item[0])
-    return 0
 
 
 def fill_cache(net: EncoderNet, dataset: TableDataset, cache: EmbeddingCache, store=None,
@@ -149,11 +140,11 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
 
 
 def _lengths(encoder, raw: list[Any]) -> list[int]:
-    """Sort keys of cells: the encoder's own input lengths (tokens) when it tells them, else
-    :func:`item_length` of the raw cell."""
+    """Sort keys of cells: the encoder's own input lengths (tokens) when it tells them, else the
+    characters of a text cell; other cells (no raw text) are 0 and keep their order."""
     if hasattr(encoder, "input_lengths") and all(isinstance(value, str) for value in raw):
         return list(encoder.input_lengths(raw))
-    return [item_length(value) for value in raw]
+    return [len(value) if isinstance(value, str) else 0 for value in raw]
 
 
 def _raw(dataset: TableDataset, spec, row: int) -> Any:
