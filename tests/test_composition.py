@@ -146,6 +146,8 @@ def test_pair_fits_saves_and_reloads(first, second, folder, source_dir, tmp_path
 
     active = {first, second}
     label, table, hyper, options = _setup(active, folder, source_dir, tmp_path)
+    # a store of this test's own: the session's store already holds the rows earlier tests encoded
+    monkeypatch.setenv("TRANSMODAL_CACHE", str(tmp_path / "store"))
     encoded = _EncodedRows(monkeypatch)
 
     def fit(work: Path):

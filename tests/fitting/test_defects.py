@@ -60,10 +60,12 @@ def test_transfer_from_record_reaches_the_saved_model(tables, tmp_path):
     assert record["column"] == "image" and record["query"] == "review"
 
 
-def test_feature_memo_applies_to_the_network_that_trains(tables):
+def test_feature_memo_applies_to_the_network_that_trains(tables, tmp_path, monkeypatch):
     """(c) The memo was attached to the first network, which the transfer step then replaced: the
     trained network's frozen encoders silently encoded every row again."""
     folder, frame = tables
+    # an empty store of this test's own: with every cell already stored, no encoder forward would run
+    monkeypatch.setenv("TRANSMODAL_CACHE", str(tmp_path / "store"))
     hp = {**HP, "transfer": {"strategy": "linear_probe"}}
     predictor = MultimodalPredictor(label="label").fit(frame[["image", "review", "label"]], hyperparameters=hp,
                                                        init_from=str(folder / "source"), feature_memo=True, seed=0)

@@ -101,6 +101,9 @@ def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, nam
         log.log(logging.INFO if len(missing) >= SMALL_WRITE else logging.DEBUG,
                 "encoding %d distinct %s cell(s) of input %r (%d found in the embedding store)",
                 len(missing), spec.modality, name, len(found))
+    elif found:
+        log.log(logging.INFO if len(found) >= SMALL_WRITE else logging.DEBUG,
+                "all %d distinct %s cell(s) of input %r found in the embedding store", len(found), spec.modality, name)
     encoded = _encode(encoder, spec, dataset, [first_row[d] for d in missing], batch_size, device)  # (M, D)
     if use_store and len(missing) >= min_write:
         store.add(key, missing, encoded, {"input": name, "modality": spec.modality,
