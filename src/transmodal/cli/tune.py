@@ -24,6 +24,8 @@ def tune(
     search_space: str = typer.Option("default", "--search-space", help="A packaged space (default, lora, "
                                      "multitask) or a YAML file of FitConfig key -> range or choices."),
     pruner: str = typer.Option("median", "--pruner", help="median, successive_halving or none."),
+    cv_folds: int = typer.Option(1, "--cv-folds", help="Score each trial by the mean over this many folds of "
+                                 "TABLE, then fit the chosen configuration once more (1: score on the tuning rows)."),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes on this machine (needs --storage)."),
     tuning: Optional[Path] = typer.Option(None, "--tuning", help="Tuning table that scores the trials."),
     config: Optional[Path] = typer.Option(None, "--config", help="Base hyperparameters (YAML or JSON)."),
@@ -52,7 +54,8 @@ def tune(
     if check_output_folder(out) == "model" and not overwrite:
         raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
     settings = {"n_trials": trials, "timeout": timeout, "storage": storage, "study_name": study_name,
-                "search_space": search_space, "pruner": pruner, "n_jobs": jobs}
+                "search_space": search_space, "pruner": pruner, "n_jobs": jobs,
+                "cv_folds": cv_folds}
     log = logging.getLogger("transmodal.tuning")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -72,6 +75,7 @@ def tune(
     predictor.save(out)
     summary = predictor.history_["tuning"]
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n)
+    folds = f" over {cv_folds} folds, its configuration fitted again" if cv_folds > 1 else ""
     typer.echo(f"saved trial {summary['best_trial']} to {out} (tuning {predictor.eval_metric_} score "
-               f"{summary['best_score']:.4f}; {summary['trials']} trial(s): {states}; "
+               f"{summary['best_score']:.4f}{folds}; {summary['trials']} trial(s): {states}; "
                f"{summary['seconds']:.1f} s; trials.csv beside the model)")

@@ -20,6 +20,14 @@ class TuneSettings:
     own error; a trial lost to a killed process does not count), or until ``timeout`` seconds have
     passed in this process (no trial starts after it). With a ``storage``, several processes running
     the same study (same ``study_name``) share its trials, and a killed study resumes where it stopped.
+
+    ``cv_folds`` decides what scores a trial. With 1, a trial is one fit scored on the tuning rows
+    (``tuning_data`` or the fit's holdout), and the best trial's fit is the model. With k >= 2, a trial
+    is k fits on folds of the training table (each fold's rows tune one fit: every training row
+    scores the trial once), its score is the mean of the folds' best tuning scores, and the pruner
+    watches its first fold's epochs; the chosen configuration is then fitted once more as a plain fit
+    would be (on the training table with ``tuning_data`` or the holdout choosing the epoch), and that
+    fit is the model.
     """
 
     n_trials: int | None = 20  # finished trials in the whole study (all processes); None: until timeout
@@ -33,6 +41,7 @@ class TuneSettings:
     warmup_epochs: int = 1  # median pruner: epochs of every trial that are never pruned
     heartbeat_seconds: int = 10  # database storages: a worker's trial whose heartbeat is 2x older is failed
     features_shared: bool = True  # frozen encoders' features shared by the trials (fit option feature_memo)
+    cv_folds: int = 1  # 1: score trials on the tuning rows; k >= 2: mean over k folds of the training table, then refit
 
     def __post_init__(self) -> None:
         check_fields(self, "tune.")
@@ -44,7 +53,7 @@ class TuneSettings:
             raise ConfigError(f"tune.timeout={self.timeout!r} is out of range; valid: seconds > 0, or None")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"tune.pruner={self.pruner!r} is not a valid choice; valid: {', '.join(PRUNERS)}")
-        for key in ("n_jobs", "heartbeat_seconds"):
+        for key in ("n_jobs", "heartbeat_seconds", "cv_folds"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"tune.{key}={getattr(self, key)!r} is out of range; valid: >= 1")
         for key in ("startup_trials", "warmup_epochs"):

@@ -3,8 +3,9 @@
 Read top to bottom: the search space is loaded and checked against the fit's config; the study is
 opened (in memory, or created or loaded in a database); worker processes start when ``n_jobs`` > 1;
 this process runs trials until the study holds ``n_trials`` finished ones (or the timeout passes);
-the best trial's fit is the result (refitted with its parameters when another process ran it); the
-trials table and the parameter importances go to the history and the run report.
+the best trial's fit is the result (fitted again with its parameters when another process ran it,
+or when trials were scored on folds: ``tune.cv_folds``, :mod:`transmodal.tuning.folds`); the trials
+table and the parameter importances go to the history and the run report.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def run_study(request: FitRequest, train, tune, settings: TuneSettings) -> TuneO
         ConfigError: a bad search space (naming the key), storage or study, or no trial completed.
         DataError: the tables cannot be used (raised by the first trial, not retried).
     """
-    if tune is None and request.config.holdout_fraction == 0:
-        raise ConfigError("tuning compares trials on tuning rows: give tuning_data or holdout_fraction > 0")
+    if tune is None and request.config.holdout_fraction == 0 and settings.cv_folds == 1:
+        raise ConfigError("tuning compares trials on tuning rows: give tuning_data, holdout_fraction > 0 "
+                          "or tune.cv_folds >= 2")
     space = SearchSpace.load(settings.search_space)
     base = request.config.to_dict()
     space.check(base)
@@ -90,24 +92,27 @@ def run_study(request: FitRequest, train, tune, settings: TuneSettings) -> TuneO
 
 
 class Objective:
-    """One trial: the trial's hyperparameters, a fit with pruning, the best tuning score.
+    """One trial: the trial's hyperparameters, its fit (or one fit per fold) with pruning, the
+    (mean) best tuning score.
 
-    Keeps the best fit this process ran (its network), so that the saved model is the best trial's
-    without training it again when this process ran it.
+    Without folds, keeps the best fit this process ran (its network), so that the saved model is the
+    best trial's without training it again when this process ran it.
     """
 
     def __init__(self, request: FitRequest, train, tune, space: SearchSpace, base: dict[str, Any],
                  settings: TuneSettings) -> None:
         self.request, self.train, self.tune = request, train, tune
         self.space, self.base, self.settings = space, base, settings
+        self.folds = trial_folds(request, train, settings)  # None: trials are scored on ``tune``
         self.best: tuple[int, float, FitResult, FitConfig] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         config = FitConfig.from_dict(self.space.suggest(trial, self.base))
         try:
-            result = run_fit(self.request_for(config, trial), self.train, self.tune)
-            score = float(result.history["best_score"])
+            fits = self.fit_trial(config, trial)
+            scores = [float(result.history["best_score"]) for result in fits]
+            score = sum(scores) / len(scores)
             if not math.isfinite(score):
                 raise ConfigError(f"the tuning score is {score} (no finite score in any epoch)")
         except (optuna.TrialPruned, DataError):
@@ -115,12 +120,21 @@ class Objective:
         except Exception as err:  # noqa: BLE001 - any other failure belongs to this trial's config
             trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:1000])
             raise TrialFailed(str(err)) from err
-        trial.set_user_attr("best_epoch", result.history.get("best_epoch"))
-        trial.set_user_attr("encoded_cells", encoded_cells(result.history))
-        trial.set_user_attr("epochs", len(result.history.get("epochs", [])))
-        if self.best is None or score > self.best[1]:
-            self.best = (trial.number, score, result, config)
+        trial.set_user_attr("best_epoch", fits[0].history.get("best_epoch"))
+        trial.set_user_attr("encoded_cells", sum(encoded_cells(result.history) for result in fits))
+        trial.set_user_attr("epochs", sum(len(result.history.get("epochs", [])) for result in fits))
+        if self.folds is not None:
+            trial.set_user_attr("fold_scores", " ".join(f"{value:.4f}" for value in scores))
+        elif self.best is None or score > self.best[1]:
+            self.best = (trial.number, score, fits[0], config)
         return score
+
+    def fit_trial(self, config: FitConfig, trial: optuna.Trial) -> list[FitResult]:
+        """The trial's fits: one on the tuning rows, or one per fold; the pruner watches the first."""
+        if self.folds is None:
+            return [run_fit(self.request_for(config, trial), self.train, self.tune)]
+        return [run_fit(self.request_for(config, trial if i == 0 else None), train, tune)
+                for i, (train, tune) in enumerate(self.folds)]
 
     def request_for(self, config: FitConfig, trial: optuna.Trial | None = None) -> FitRequest:
         """The fit request of a trial (with the pruning callback) or of a refit (``trial`` None)."""
@@ -132,6 +146,18 @@ class Objective:
         if trial is not None:
             options["callbacks"] = [*(options.get("callbacks") or ()), PruneOnScore(trial)]
         return dataclasses.replace(self.request, config=config, options=options)
+
+
+def trial_folds(request: FitRequest, train, settings: TuneSettings) -> list | None:
+    """The (training, tuning) tables of each fold when ``settings.cv_folds`` >= 2, else None;
+    stratified on the first label, shuffled by the fit's seed."""
+    if settings.cv_folds < 2:
+        return None
+    from transmodal.fitting.tables import prepare_tasks
+    from transmodal.tuning.folds import fold_tables
+
+    first = prepare_tasks(train, request.labels, request.problem_type)[0]
+    return fold_tables(train, first.name, first.problem_type, settings.cv_folds, request.seed)
 
 
 def encoded_cells(history: dict[str, Any]) -> int:
@@ -163,6 +189,8 @@ def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, 
                           f"{type(err).__name__}: {err}") from err
     identity = {"labels": list(request.labels), "seed": request.seed, "search_space": space.to_dict(),
                 "config": {k: v for k, v in base.items() if k not in IDENTITY_IGNORES}}
+    if settings.cv_folds > 1:  # trials scored on folds are not comparable with trials scored on one holdout
+        identity["cv_folds"] = settings.cv_folds
     identity = _json_roundtrip(identity)
     stored = study.user_attrs.get("transmodal")
     if stored is None:
@@ -246,8 +274,9 @@ def trial_counts(study: optuna.Study) -> tuple[int, int]:
 
 
 def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitConfig, bool]:
-    """The best complete trial's fit and config, and whether it had to be fitted again (another
-    process ran it; a fit is reproducible for its seed on CPU).
+    """The best complete trial's fit and config, and whether it had to be fitted again: another
+    process ran it (a fit is reproducible for its seed on CPU), or trials were scored on folds (the
+    chosen configuration is fitted on the training table, with the tuning rows choosing its epoch).
 
     Raises:
         TransmodalError: no trial completed (the first recorded error is shown).
@@ -261,7 +290,11 @@ def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitC
     if objective.best is not None and objective.best[0] == best.number:
         return objective.best[2], objective.best[3], False
     config = FitConfig.from_dict(with_values(objective.base, {**objective.space.fixed(), **best.params}))
-    LOG.info("refitting trial %d (run by another process) with its parameters", best.number)
+    if objective.folds is not None:
+        LOG.info("fitting trial %d's configuration (best mean score over %d folds, %.4f) on the training table",
+                 best.number, len(objective.folds), best.value)
+    else:
+        LOG.info("refitting trial %d (run by another process) with its parameters", best.number)
     return run_fit(objective.request_for(config), objective.train, objective.tune), config, True
 
 
@@ -272,7 +305,8 @@ def study_summary(study: optuna.Study, settings: TuneSettings, space: SearchSpac
     finished = states["complete"] + states["pruned"] + states["fail"]
     best = study.best_trial
     return {"study_name": settings.name_for(request.labels), "storage": redact(settings.storage),
-            "search_space": space.source, "pruner": settings.pruner, "trials": len(rows), "states": states,
+            "search_space": space.source, "pruner": settings.pruner, "cv_folds": settings.cv_folds,
+            "trials": len(rows), "states": states,
             "pruned_share": states["pruned"] / finished if finished else 0.0, "best_trial": best.number,
             "best_score": best.value, "best_params": dict(best.params)}
 

@@ -8,8 +8,10 @@ import optuna
 
 
 def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """One trial: number, state, tuning score, seconds, epochs, the last score reported to the pruner,
-    error, then one ``params.<key>`` per parameter (the columns of ``trials.csv``)."""
+    """One trial: number, state, tuning score (the mean over folds with ``tune.cv_folds`` >= 2, each
+    fold's score in ``fold_scores``), seconds, epochs (of all its fits), the last score reported to
+    the pruner (the first fold's), error, then one ``params.<key>`` per parameter (the columns of
+    ``trials.csv``)."""
     seconds = None
     if trial.datetime_start is not None and trial.datetime_complete is not None:
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
@@ -21,7 +23,8 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "seconds": seconds,
         "epochs": trial.user_attrs.get("epochs", (max(steps) + 1) if steps else None),
         "last_reported": steps[max(steps)] if steps else None,  # best score so far at the last epoch reported
-        "best_epoch": trial.user_attrs.get("best_epoch"),
+        "best_epoch": trial.user_attrs.get("best_epoch"),  # the first fold's with folds
+        "fold_scores": trial.user_attrs.get("fold_scores"),  # "0.9412 0.9388 0.9450" with folds, else None
         "encoded_cells": trial.user_attrs.get("encoded_cells"),  # frozen-encoder cells not found in the store
         "started": trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
         "error": trial.user_attrs.get("error"),
