@@ -82,9 +82,10 @@ class MultimodalPredictor(FittedAttributes):
                 search's sampler.
             tune: Search hyperparameters with Optuna (:class:`~transmodal.tuning.settings.TuneSettings`
                 as a dict: ``n_trials``, ``timeout``, ``search_space``, ``storage``, ``study_name``,
-                ``n_jobs``, ``pruner``): every trial is a fit of ``hyperparameters`` changed by the
-                trial's values, the best trial's model is the one kept, and ``time_limit`` applies to
-                each trial. None: one fit.
+                ``n_jobs``, ``pruner``, ``cv_folds``): every trial is a fit of ``hyperparameters``
+                changed by the trial's values (one fit per fold with ``cv_folds`` >= 2), the best
+                trial's model is the one kept (with folds, its configuration fitted once more), and
+                ``time_limit`` applies to each fit. None: one fit.
             **fit_options: Options of extensions (e.g. transfer sources); unknown ones raise.
 
         Returns:
