@@ -86,7 +86,8 @@ class MultimodalPredictor(FittedAttributes):
                 changed by the trial's values (one fit per fold with ``cv_folds`` >= 2), the best
                 trial's model is the one kept (with folds, its configuration fitted once more), and
                 ``time_limit`` applies to each fit. None: one fit.
-            **fit_options: Options of extensions (e.g. transfer sources); unknown ones raise.
+            **fit_options: Options of extensions (e.g. transfer sources; ``report=False`` skips the
+                run report's evaluation passes over the tuning rows); unknown ones raise.
 
         Returns:
             self.

@@ -85,6 +85,11 @@ def test_leaderboard_columns_and_weights(fitted):
     assert auto.leaderboard()["score"].isna().all()  # no data: no score
 
 
+def test_neural_members_skip_the_predictor_report(fitted):
+    auto, _ = fitted  # the report's passes over the tuning rows would spend the ensemble's budget
+    assert all(model.report_ is None for model in auto.members_["neural_frozen"].models)
+
+
 @pytest.mark.slow
 def test_time_limit_is_kept_and_a_valid_model_saved(tmp_path):
     frame = tiny_frame(300)

@@ -104,6 +104,24 @@ def test_unknown_fit_options_list_the_known_ones(source):
         MultimodalPredictor(label="label").fit(data, hyperparameters=HP, nonsense=1)
 
 
+def test_report_false_skips_the_report_passes(source, tmp_path, monkeypatch):
+    _, data = source
+    from transmodal.report import summary
+
+    def no_pass(*args, **kwargs):
+        raise AssertionError("a report pass ran")
+
+    monkeypatch.setattr(summary, "modality_importance", no_pass)
+    monkeypatch.setattr(summary, "evaluate_tasks", no_pass)
+    predictor = MultimodalPredictor(label="label").fit(data, hyperparameters=HP, report=False)
+    assert predictor.report_ is None
+    predictor.save(tmp_path / "m")  # a folder without report.html still saves and loads
+    assert not (tmp_path / "m" / "report.html").exists()
+    MultimodalPredictor.load(tmp_path / "m")
+    with pytest.raises(ConfigError, match="report must be True or False"):
+        MultimodalPredictor(label="label").fit(data, hyperparameters=HP, report="no")
+
+
 @pytest.mark.slow
 def test_a_version_1_folder_still_loads(source, tmp_path):
     """Before the model spec, the architecture and the adapters lived in the saved fit config."""

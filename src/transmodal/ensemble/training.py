@@ -135,7 +135,8 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         if first:
             allowed = max(allowed, plan.min_seconds)
         elif allowed < plan.min_seconds:
-            result.status = f"skipped: {max(left, 0):.0f} s left, needs {plan.min_seconds:g} s"
+            result.status = (f"skipped: its share is {max(allowed, 0):.0f} s of the {max(left, 0):.0f} s left, "
+                             f"needs {plan.min_seconds:g} s")
             log(f"{plan.name}: {result.status}")
             continue
         begin = time.monotonic()

@@ -52,7 +52,8 @@ class NeuralMember(Member):
                                         allowed_root=ctx.allowed_root)
         return predictor.fit(x_train, tuning_data=x_val, column_types=dict(ctx.column_types),
                              hyperparameters=self._hyperparameters(), seed=ctx.seed,
-                             time_limit=max(time_limit * self.options["fit_share"], 1.0) if time_limit else None)
+                             time_limit=max(time_limit * self.options["fit_share"], 1.0) if time_limit else None,
+                             report=False)  # no report passes over the tuning rows: the ensemble never reads them
 
     def model_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
         task = self.context.task

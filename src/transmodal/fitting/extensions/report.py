@@ -9,11 +9,19 @@ from transmodal.fitting.state import Extension, FitRequest, FitState
 
 
 class Report(Extension):
-    """Always active."""
+    """Active unless the fit is given ``report=False`` (an ensemble's neural member: its extra
+    passes over the tuning rows would cost the ensemble's time budget and nobody reads them)."""
+
+    options = ("report",)
 
     @classmethod
     def wanted(cls, request: FitRequest) -> bool:
-        return True
+        from transmodal.errors import ConfigError
+
+        wanted = request.options.get("report", True)
+        if not isinstance(wanted, bool):
+            raise ConfigError(f"report must be True or False, got {wanted!r}")
+        return wanted
 
     def finish(self, state: FitState) -> None:
         from transmodal.engine.inference import frozen_cache
