@@ -80,6 +80,7 @@ class AutoPredictor:
             self.
         """
         from transmodal.ensemble.members.base import MemberContext
+        from transmodal.ensemble.members.shared import FitMemo
         from transmodal.ensemble.presets import load_preset
         from transmodal.ensemble.training import fit_members, make_splits
         from transmodal.metrics.base import METRICS
@@ -98,13 +99,17 @@ class AutoPredictor:
         limit = float(time_limit if time_limit is not None else preset.time_limit)
         frame, y, tuning_rows = self._training_rows(train_data, tuning_data, column_types, on_bad_rows == "skip")
         metric = METRICS.get(self.eval_metric_)
+        memo = FitMemo()  # feature state the members share during this fit (the TF-IDF), closed after it
         context = MemberContext(self.label, self.task_, dict(self.column_types_), self.eval_metric_, seed,
-                                None if self.allowed_root is None else str(self.allowed_root))
+                                None if self.allowed_root is None else str(self.allowed_root), memo)
         splits, selection = make_splits(y, self.task_.problem_type, preset, seed, tuning_rows)
         y_selection = self._metric_targets(y[selection])
         raw = lambda p, rows: metric(y_selection[rows], self._metric_scores(p[rows]), self.task_)  # noqa: E731
-        results = fit_members(preset, context, frame, y, splits, selection, limit - (time.monotonic() - start),
-                              raw, log or (lambda message: None))
+        try:
+            results = fit_members(preset, context, frame, y, splits, selection, limit - (time.monotonic() - start),
+                                  raw, log or (lambda message: None))
+        finally:
+            memo.close()
         self._select(results, raw, metric.score, preset.selection_rounds)
         self.preset_, self.time_limit_ = preset.name, limit
         self.fit_seconds_ = time.monotonic() - start

@@ -39,6 +39,8 @@ class MemberContext:
         eval_metric: The metric the ensemble is selected on.
         seed: Seed of every random choice.
         allowed_root: Image/audio paths must stay inside this folder (None: anywhere).
+        memo: Feature state the members of one fit share
+            (:class:`~transmodal.ensemble.members.shared.FitMemo`; None outside a fit).
     """
 
     label: str
@@ -47,6 +49,7 @@ class MemberContext:
     eval_metric: str
     seed: int = 0
     allowed_root: str | None = None
+    memo: Any = field(default=None, compare=False, repr=False)
 
     def columns(self, *modalities: str) -> list[str]:
         """The feature columns of the given modalities, in table order."""

@@ -18,6 +18,7 @@ import pandas as pd
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
+from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
 
@@ -39,9 +40,9 @@ class LightGBMMember(Member):
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
         self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
-        self.text = TextTfidf(ctx.columns("text")).fit(frame)
+        self.text = text_tfidf(ctx, frame)  # shared with the fit's other members
         self.components = np.zeros((0, 0), dtype=np.float32)
-        tfidf = self.text.transform(frame)
+        tfidf = tfidf_rows(ctx, self.text, frame)
         k = min(int(self.options["svd_components"]), tfidf.shape[1] - 1, len(frame) - 1)
         if k > 0:
             from sklearn.decomposition import TruncatedSVD
@@ -52,7 +53,8 @@ class LightGBMMember(Member):
     def features(self, frame: pd.DataFrame) -> np.ndarray:
         parts = [self.numbers.raw(frame), self.categories.codes(frame)]
         if self.components.size:
-            parts.append(np.asarray(self.text.transform(frame) @ self.components.T, dtype=np.float32))  # (N, k)
+            parts.append(np.asarray(tfidf_rows(self.context, self.text, frame) @ self.components.T,
+                                    dtype=np.float32))  # (N, k)
         parts.append(self.embeddings.transform(frame))  # (N, D) frozen features, or (N, 0)
         return np.hstack(parts)
 

@@ -16,6 +16,7 @@ import pandas as pd
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, probabilities
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
+from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 
 @MEMBERS.register("tfidf_linear")
@@ -29,7 +30,7 @@ class TfidfLinear(Member):
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
-        self.text = TextTfidf(ctx.columns("text")).fit(frame)
+        self.text = text_tfidf(ctx, frame)  # shared with the fit's other members
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
         self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
@@ -37,7 +38,7 @@ class TfidfLinear(Member):
     def features(self, frame: pd.DataFrame):
         import scipy.sparse as sp
 
-        return sp.hstack([self.text.transform(frame), self.categories.one_hot(frame),
+        return sp.hstack([tfidf_rows(self.context, self.text, frame), self.categories.one_hot(frame),
                           sp.csr_matrix(self.numbers.scaled(frame)), sp.csr_matrix(self.embeddings.transform(frame))],
                          format="csr", dtype=np.float32)
 

@@ -1,0 +1,62 @@
+"""Feature state the members of one ensemble fit share, built once on the same rows.
+
+``tfidf_linear`` and ``lightgbm`` both read the text columns through the same
+:class:`~transmodal.ensemble.members.features.TextTfidf` (word and character n-grams); fitting and
+applying it to every training row is the largest part of either member's time. During a fit the
+:class:`FitMemo` in the :class:`~transmodal.ensemble.members.base.MemberContext` keeps the fitted
+TF-IDF and its matrix of the training rows, so the second member reads them instead of building
+them again. The ensemble closes the memo when the fit ends: a fitted model holds no training rows,
+and prediction never reads or fills it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from transmodal.ensemble.members.features import TextTfidf
+
+
+class FitMemo(dict):
+    """``{key: value}`` of one fit's shared feature state; :meth:`close` empties it for good."""
+
+    active: bool = True
+
+    def close(self) -> None:
+        """Drop everything held and keep nothing from now on."""
+        self.clear()
+        self.active = False
+
+
+def _open(context) -> FitMemo | None:
+    memo = getattr(context, "memo", None)
+    return memo if memo is not None and memo.active else None
+
+
+def text_tfidf(context, frame: pd.DataFrame) -> TextTfidf:
+    """The TF-IDF of ``context``'s text columns fitted on ``frame`` (the fit's rows); built once
+    per fit when the context has an open memo."""
+    columns = context.columns("text")
+    memo = _open(context)
+    if memo is None:
+        return TextTfidf(columns).fit(frame)
+    key = ("tfidf", tuple(columns))
+    if key not in memo:
+        memo[key] = TextTfidf(columns).fit(frame)
+    return memo[key]
+
+
+def tfidf_rows(context, text: TextTfidf, frame: pd.DataFrame) -> Any:
+    """``text.transform(frame)`` (sparse ``(N, terms)``), computed once per fit for the same
+    TF-IDF and the same frame object; outside a fit it is computed every time."""
+    memo = _open(context)
+    if memo is None:
+        return text.transform(frame)
+    key = ("tfidf rows", id(text))
+    held = memo.get(key)
+    if held is not None and held[0] is frame:
+        return held[1]
+    matrix = text.transform(frame)
+    memo[key] = (frame, matrix)  # the frame is held too, so its id cannot be reused while held
+    return matrix
