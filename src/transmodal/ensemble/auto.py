@@ -163,8 +163,9 @@ class AutoPredictor:
 
         fitted = [r for r in results if r.member is not None]
         if not fitted:
-            raise ConfigError("no member could be fitted within the time limit; raise "
-                              f"{spelled('time_limit', '--time-limit')}")
+            why = "; ".join(f"{r.name}: {r.status}" for r in results)
+            raise ConfigError(f"no member could be fitted ({why}); raise {spelled('time_limit', '--time-limit')} "
+                              "or choose a preset whose members read these columns")
         rows = np.ones(len(fitted[0].predictions), dtype=bool)
         chosen = []
         for r in sorted(fitted, key=lambda r: -covered(r.predictions).sum()):

@@ -26,6 +26,10 @@ class TimeUp(Exception):
     """A member's time ran out before every split was fitted."""
 
 
+class NoFeatures(Exception):
+    """The table has no column the member reads (e.g. a classical member on images and audio only)."""
+
+
 @dataclass
 class MemberResult:
     """One member's outcome (a leaderboard row).
@@ -90,9 +94,12 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
 
     Raises:
         TimeUp: the deadline passed before any split was fitted.
+        NoFeatures: the member reads no column of the table.
     """
     member.prepare(frame)
     x = member.features(frame)
+    if not isinstance(x, pd.DataFrame) and x.shape[1] == 0:
+        raise NoFeatures("skipped: no column it reads (image and audio columns need its embeddings option)")
     out: np.ndarray | None = None
     begin, status = time.monotonic(), "ok"
     for i, (train_rows, val_rows) in enumerate(splits):
@@ -146,7 +153,7 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
                                                                must_fit=first)
             result.member = member
             result.tuning_score = score_rows(score, result.predictions)
-        except TimeUp as stop:
+        except (TimeUp, NoFeatures) as stop:
             result.status = str(stop)
         except Exception as err:  # noqa: BLE001 - one member failing leaves the others' ensemble
             if i == len(preset.members) - 1 and not any(r.member for r in results):

@@ -1,0 +1,25 @@
+"""Fitting the members of a preset: a member that reads no column of the table is skipped with a
+status that says why (not a library's error about an empty matrix)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from transmodal.ensemble.members.base import MemberContext
+from transmodal.ensemble.presets import load_preset
+from transmodal.ensemble.training import fit_members, make_splits
+from transmodal.heads.task import TaskSpec
+
+
+def test_classical_members_without_a_column_they_read_are_skipped_with_the_reason(tmp_path):
+    frame = pd.DataFrame({"photo": [str(tmp_path / f"{i}.png") for i in range(40)], "y": [0, 1] * 20})
+    y = frame["y"].to_numpy()
+    context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"photo": "image"}, "roc_auc")
+    preset = load_preset("fast")
+    splits, selection = make_splits(y, "binary", preset, 0)
+    results = fit_members(preset, context, frame, y, splits, selection, 60.0, lambda p, rows: 0.5)
+    assert [r.name for r in results] == ["tfidf_linear", "lightgbm"]
+    for r in results:
+        assert r.member is None and np.isnan(r.tuning_score)
+        assert r.status.startswith("skipped: no column it reads"), r.status
