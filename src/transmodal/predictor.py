@@ -132,6 +132,11 @@ class MultimodalPredictor(FittedAttributes):
         self.fit_log_ = lines
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
+        if self.spec_.adapters:
+            from transmodal.encoders.adapters import merge_for_inference, quantized_after_merge
+
+            if quantized_after_merge(self.spec_.adapters):  # predict as the saved and loaded model will
+                merge_for_inference(self.net_, self.spec_.adapters)
         return self
 
     @classmethod
@@ -327,7 +332,7 @@ class MultimodalPredictor(FittedAttributes):
         if predictor.spec_.adapters:
             from transmodal.encoders.adapters import merge_for_inference
 
-            merge_for_inference(predictor.net_)  # predicts at the base model's cost; saves unmerged
+            merge_for_inference(predictor.net_, predictor.spec_.adapters)  # the base model's cost; saves unmerged
         return predictor
 
     def __repr__(self) -> str:

@@ -17,21 +17,37 @@ from transmodal.errors import ConfigError
 ADAPTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
 METHODS = ("lora", "ia3")
+INFERENCE_QUANTIZE = (None, "int8", "auto")
 
 
 def adapter_spec(options: dict) -> dict[str, Any]:
     """The JSON adapter settings from the ``transfer`` options (defaults filled in).
 
+    ``inference_quantize`` stays ``"auto"`` here; :func:`resolve_inference_quantize` settles it per
+    encoder before the adapters go in.
+
     Raises:
-        ConfigError: unknown ``method``.
+        ConfigError: unknown ``method`` or ``inference_quantize``.
     """
     method = options.get("method", "lora")
     if method not in METHODS:
         raise ConfigError(f"unknown transfer.method {method!r}; known: {list(METHODS)}")
+    quantize = options.get("inference_quantize", "auto")
+    if quantize not in INFERENCE_QUANTIZE:
+        raise ConfigError(f"transfer.inference_quantize={quantize!r} is not a valid choice; valid: "
+                          f"{list(INFERENCE_QUANTIZE)}")
     r = int(options.get("r", 8))
     return {"method": method, "r": r, "lora_alpha": float(options.get("lora_alpha", 2 * r)),
             "lora_dropout": float(options.get("lora_dropout", 0.0)),
-            "train_norms": bool(options.get("train_norms", True))}
+            "train_norms": bool(options.get("train_norms", True)), "inference_quantize": quantize}
+
+
+def resolve_inference_quantize(encoder, spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with ``inference_quantize="auto"`` replaced by the encoder's own ``quantize`` setting
+    (called before :func:`inject`, which drops that setting: adapters train in fp32)."""
+    if spec.get("inference_quantize") != "auto":
+        return spec
+    return {**spec, "inference_quantize": getattr(encoder, "settings", {}).get("quantize")}
 
 
 def target_modules(encoder: nn.Module) -> list[str]:
@@ -92,16 +108,30 @@ def adapter_layers(module) -> list[tuple[str, Any]]:
             if isinstance(sub, BaseTunerLayer) and hasattr(sub, "get_delta_weight")]
 
 
-def merge_for_inference(net) -> int:
+def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
     """Merge every adapter of ``net`` into its base weights (a forward pass then costs what the base
     model costs); returns the layers merged. The adapter weights stay in place, so
-    :func:`unmerged_state` still saves the base and the adapters apart."""
+    :func:`unmerged_state` still saves the base and the adapters apart.
+
+    Args:
+        adapters: The model spec's adapters per input; an input whose entry says
+            ``inference_quantize="int8"`` then predicts through an int8 copy of its merged encoder
+            (:func:`transmodal.encoders.quantization.model_for_forward`).
+    """
     merged = 0
     for _, layer in adapter_layers(net):
         if not layer.merged:
             layer.merge()
             merged += 1
+    for name, spec in (adapters or {}).items():
+        if spec.get("inference_quantize") == "int8":
+            net.encoder(name).merged_quantize = "int8"
     return merged
+
+
+def quantized_after_merge(adapters: dict[str, dict]) -> bool:
+    """Whether any adapted encoder predicts in int8 once merged (see :func:`merge_for_inference`)."""
+    return any(spec.get("inference_quantize") == "int8" for spec in adapters.values())
 
 
 def unmerged_state(net, state: dict[str, Any]) -> dict[str, Any]:

@@ -64,10 +64,13 @@ class QuantizedCopy:
 
 
 def model_for_forward(encoder: nn.Module, model: nn.Module) -> nn.Module:
-    """``model``, or its int8 copy when ``encoder`` is frozen with ``quantize="int8"``. The copy is
-    kept outside the module tree (not in ``state_dict``, not moved by ``.to``: int8 kernels run on
-    the CPU)."""
-    if not (getattr(encoder, "frozen", False) and encoder.settings.get("quantize")):
+    """``model``, or its int8 copy when ``encoder`` is frozen with ``quantize="int8"``, or predicts
+    (eval mode) with its adapters merged and ``merged_quantize="int8"``
+    (:func:`transmodal.encoders.adapters.merge_for_inference`). The copy is kept outside the module
+    tree (not in ``state_dict``, not moved by ``.to``: int8 kernels run on the CPU)."""
+    frozen_int8 = getattr(encoder, "frozen", False) and encoder.settings.get("quantize")
+    merged_int8 = not encoder.training and getattr(encoder, "merged_quantize", None)
+    if not (frozen_int8 or merged_int8):
         return model
     copy = encoder.__dict__.setdefault("_int8_copy", QuantizedCopy())
     return copy.of(model)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transmodal.encoders.adapters import adapter_spec, inject
+from transmodal.encoders.adapters import adapter_spec, inject, resolve_inference_quantize
 from transmodal.errors import ConfigError
 from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders
 
@@ -30,6 +30,8 @@ def lora(ctx: StrategyContext, options: dict) -> None:
         lora_alpha: LoRA scaling numerator (default 2 r).
         lora_dropout: Dropout on the LoRA path (default 0.0).
         train_norms: Also train the normalisation layers of built-in nets (default True).
+        inference_quantize: ``"int8"``: predict through an int8 copy of the merged encoder;
+            ``None``: fp32; ``"auto"`` (default): as the encoder was set before the adapters went in.
     """
     spec = adapter_spec(options)
     chosen = {id(e) for e in encoders(ctx.net, options)}
@@ -37,7 +39,8 @@ def lora(ctx: StrategyContext, options: dict) -> None:
         encoder = ctx.net.encoder(name)
         if id(encoder) not in chosen:
             continue
-        entry = {**spec, "train_norms": bool(spec["train_norms"]) and not encoder.weights_from_reference}
+        entry = {**resolve_inference_quantize(encoder, spec),
+                 "train_norms": bool(spec["train_norms"]) and not encoder.weights_from_reference}
         if inject(encoder, entry):
             ctx.adapters[name] = entry
     if not ctx.adapters:

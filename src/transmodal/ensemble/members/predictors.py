@@ -44,5 +44,5 @@ def read_predictor(files: MemberFiles, saved: dict[str, Any], prefix: str, path:
     if predictor.spec_.adapters:
         from transmodal.encoders.adapters import merge_for_inference
 
-        merge_for_inference(predictor.net_)  # predicts at the base model's cost
+        merge_for_inference(predictor.net_, predictor.spec_.adapters)  # predicts at the base model's cost
     return predictor

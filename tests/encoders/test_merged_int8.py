@@ -1,0 +1,83 @@
+"""LoRA adapters merged for prediction, then run in int8 (``transfer.inference_quantize``): "auto"
+takes the encoder's own ``quantize`` setting, the fitted and the loaded predictor predict alike, and
+``None`` keeps the merged encoder in fp32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinycheckpoints import save_tiny_bert
+from transmodal.encoders.adapters import adapter_spec, resolve_inference_quantize
+from transmodal.encoders.base import build_encoder
+from transmodal.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> str:
+    return save_tiny_bert(tmp_path_factory.mktemp("bert"))
+
+
+def test_auto_follows_the_encoders_quantize_setting_and_explicit_values_win(tiny_bert):
+    int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    fp32 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    auto = adapter_spec({"strategy": "lora"})
+    assert auto["inference_quantize"] == "auto"
+    assert resolve_inference_quantize(int8, auto)["inference_quantize"] == "int8"
+    assert resolve_inference_quantize(fp32, auto)["inference_quantize"] is None
+    off = adapter_spec({"inference_quantize": None})
+    assert resolve_inference_quantize(int8, off)["inference_quantize"] is None
+    on = adapter_spec({"inference_quantize": "int8"})
+    assert resolve_inference_quantize(fp32, on)["inference_quantize"] == "int8"
+
+
+def test_an_unknown_inference_quantize_is_a_config_error():
+    with pytest.raises(ConfigError, match="inference_quantize"):
+        adapter_spec({"inference_quantize": "int4"})
+
+
+def _fit(table: str, tiny_bert: str, **transfer):
+    from tabletools import TINY_HYPERPARAMETERS
+    from transmodal.predictor import MultimodalPredictor
+
+    text = {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"}
+    hp = {**TINY_HYPERPARAMETERS, "max_epochs": 1, "encoders": {**TINY_HYPERPARAMETERS["encoders"], "text": text},
+          "transfer": {"strategy": "lora", "r": 2, "inputs": ["review"], **transfer}}
+    return MultimodalPredictor(label="label").fit(table, hyperparameters=hp, seed=0)
+
+
+@pytest.mark.slow
+def test_a_lora_predictor_on_an_int8_base_predicts_merged_in_int8_before_and_after_loading(tiny_bert, table_dir,
+                                                                                           tmp_path):
+    from transmodal.encoders.adapters import adapter_layers
+    from transmodal.predictor import MultimodalPredictor
+
+    table = str(table_dir / "table.csv")
+    predictor = _fit(table, tiny_bert)
+    assert predictor.spec_.adapters["review"]["inference_quantize"] == "int8"  # "auto" settled from the encoder
+    assert predictor.spec_.encoders["review"]["quantize"] is None  # the adapters trained in fp32
+    fitted = predictor.predict_proba(table).to_numpy()
+    encoder = predictor.net_.encoder("review")
+    assert all(layer.merged for _, layer in adapter_layers(encoder))
+    assert "DynamicQuantizedLinear" in repr(encoder._int8_copy.model), "the merged encoder did not run in int8"
+
+    loaded = MultimodalPredictor.load(predictor.save(tmp_path / "model"))
+    np.testing.assert_allclose(loaded.predict_proba(table).to_numpy(), fitted, atol=1e-6)
+
+    loaded.net_.encoder("review").merged_quantize = None  # the same merged weights in fp32
+    fp32 = loaded.predict_proba(table).to_numpy()
+    assert not np.array_equal(fp32, fitted), "int8 and fp32 gave identical outputs: the int8 path did not run"
+    np.testing.assert_allclose(fp32, fitted, atol=0.05)
+
+
+@pytest.mark.slow
+def test_inference_quantize_none_keeps_the_merged_encoder_in_fp32(tiny_bert, table_dir, tmp_path):
+    from transmodal.predictor import MultimodalPredictor
+
+    table = str(table_dir / "table.csv")
+    predictor = _fit(table, tiny_bert, inference_quantize=None)
+    assert predictor.spec_.adapters["review"]["inference_quantize"] is None
+    loaded = MultimodalPredictor.load(predictor.save(tmp_path / "model"))
+    np.testing.assert_allclose(loaded.predict_proba(table).to_numpy(), predictor.predict_proba(table).to_numpy(),
+                               atol=1e-5)
+    assert "_int8_copy" not in vars(loaded.net_.encoder("review"))
