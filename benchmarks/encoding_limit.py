@@ -189,7 +189,7 @@ def part_predict(work: Path, lora_model: Path | None) -> dict:
     table = work / "test.csv"
     test.to_csv(table, index=False)
     out = {}
-    models = {"frozen_minilm": work / "first"}
+    models = {"frozen_minilm": work / "first"} if (work / "first").is_dir() else {}  # made by the refit part
     if lora_model is not None:
         models["lora"] = lora_model
     for name, model in models.items():
@@ -197,7 +197,25 @@ def part_predict(work: Path, lora_model: Path | None) -> dict:
         seconds, _ = cli("predict", str(model), str(table), "--out", str(work / f"pred-{name}.csv"), store=cold)
         out[name] = {"rows": len(test), "wall_seconds_fresh_process_cold_store": seconds}
         print(name, out[name], flush=True)
+    if lora_model is not None:
+        out["lora"]["auroc"] = merged_int8_vs_fp32(lora_model, test)
     return out
+
+
+def merged_int8_vs_fp32(model: Path, test: pd.DataFrame) -> dict:
+    """Test AUROC of a LoRA predictor with its merged encoders in int8 (as loaded) and in fp32."""
+    from sklearn.metrics import roc_auc_score
+
+    from transmodal import MultimodalPredictor
+
+    predictor = MultimodalPredictor.load(model)
+    adapted = [n for n, spec in predictor.spec_.adapters.items() if spec.get("inference_quantize") == "int8"]
+    y = test[LABEL].to_numpy()
+    scores = {"int8": predictor.predict_proba(test[FEATURES]).to_numpy()[:, 1]}
+    for name in adapted:
+        predictor.net_.encoder(name).merged_quantize = None
+    scores["fp32"] = predictor.predict_proba(test[FEATURES]).to_numpy()[:, 1]
+    return {"int8_inputs": adapted, **{k: float(roc_auc_score(y, v)) for k, v in scores.items()}}
 
 
 def part_lora_model(work: Path) -> Path:
@@ -259,7 +277,25 @@ def part_images(work: Path) -> dict:
         seconds = time.perf_counter() - start
         out[name] = {"seconds": seconds, "images_per_second": len(frame) / seconds, **stats["image"]}
         print(name, out[name], flush=True)
+    if lora_model is not None:
+        out["lora"]["auroc"] = merged_int8_vs_fp32(lora_model, test)
     return out
+
+
+def merged_int8_vs_fp32(model: Path, test: pd.DataFrame) -> dict:
+    """Test AUROC of a LoRA predictor with its merged encoders in int8 (as loaded) and in fp32."""
+    from sklearn.metrics import roc_auc_score
+
+    from transmodal import MultimodalPredictor
+
+    predictor = MultimodalPredictor.load(model)
+    adapted = [n for n, spec in predictor.spec_.adapters.items() if spec.get("inference_quantize") == "int8"]
+    y = test[LABEL].to_numpy()
+    scores = {"int8": predictor.predict_proba(test[FEATURES]).to_numpy()[:, 1]}
+    for name in adapted:
+        predictor.net_.encoder(name).merged_quantize = None
+    scores["fp32"] = predictor.predict_proba(test[FEATURES]).to_numpy()[:, 1]
+    return {"int8_inputs": adapted, **{k: float(roc_auc_score(y, v)) for k, v in scores.items()}}
 
 
 def main() -> None:
