@@ -15,7 +15,7 @@ from transmodal.data.schema import InputSpec
 from transmodal.embedding_store import EmbeddingStore
 from transmodal.encoders.base import build_encoder
 from transmodal.engine.cache import EmbeddingCache
-from transmodal.engine.encoding import encoder_key, fill_cache
+from transmodal.engine.encoding import encoder_key, fill_cache, length_batches
 from transmodal.errors import ConfigError
 
 
@@ -87,6 +87,54 @@ def test_batches_are_sorted_by_length_so_they_pad_little(tiny_bert):
     lengths = [length for batch in batches for length in batch]
     assert lengths == sorted(lengths, reverse=True), "batches are not length-sorted"
     assert len(lengths) == 62 and len(set(lengths)) > 8
+
+
+def test_a_whole_column_sorted_by_length_makes_full_batches():
+    lengths = list(np.random.default_rng(0).integers(5, 200, size=1000))
+    batches = length_batches(lengths, 64)
+    assert sorted(int(i) for b in batches for i in b) == list(range(1000))
+    full = [b for b in batches if len(b) == 64]
+    assert sum(map(len, full)) >= 800, [len(b) for b in batches]  # sorted neighbours are about as long
+
+
+def test_a_few_random_lengths_are_split_into_batches_that_pad_little():
+    lengths = [120, 8, 60, 15, 200, 33, 9, 90, 12, 150, 40, 7, 70, 25, 18, 110]  # one micro-batch of texts
+    batches = length_batches(lengths, 64)
+    assert sorted(int(i) for b in batches for i in b) == list(range(len(lengths)))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths, reverse=True)  # longest first, each batch led by its longest
+    assert len(batches) > 1
+    for batch in batches:
+        real = sum(lengths[i] for i in batch)
+        padding = lengths[batch[0]] * len(batch) - real
+        assert padding <= max(0.25 * real, 32), (batch, padding)
+    padded_once = max(lengths) * len(lengths)
+    assert sum(lengths[b[0]] * len(b) for b in batches) < 0.6 * padded_once  # versus one batch padded to 200
+
+
+def test_cells_without_a_length_are_batched_batch_size_at_a_time():
+    assert [len(b) for b in length_batches([0] * 10, 4)] == [4, 4, 2]
+    assert length_batches([], 4) == []
+
+
+def test_a_micro_batch_of_texts_pads_within_the_bound_and_equals_one_at_a_time(tiny_bert):
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "max_length": 60})
+    rng = np.random.default_rng(3)
+    values = [" ".join(rng.choice(BERT_WORDS, size=int(n))) for n in rng.choice([1, 2, 25, 50], size=24)]
+    batches = []
+    original = encoder.forward
+    encoder.forward = lambda inputs: (batches.append(inputs["attention_mask"]), original(inputs))[1]
+    cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
+    fill_cache(OneInput(encoder), dataset_of(values), cache, None, 64)
+    assert len(batches) > 1, "short and long texts were padded to the longest in one batch"
+    for mask in batches:  # (B, T)
+        real = int(mask.sum())
+        assert mask.numel() - real <= max(0.25 * real, 32)
+    encoder.forward = original
+    with torch.no_grad():
+        for row, text in enumerate(values):
+            torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
+                                       atol=1e-5, rtol=1e-5)
 
 
 def test_a_second_fill_reads_the_store_and_encodes_nothing(tiny_bert, tmp_path):

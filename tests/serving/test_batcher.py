@@ -106,3 +106,43 @@ def test_a_batch_waits_for_a_request_on_its_way_and_not_otherwise():
     alone, both, calls = asyncio.run(scenario())
     assert alone == [0] and both == [[10], [20]]
     assert calls == [("predict", [0]), ("predict", [10, 20])]  # the second batch waited for the arriving one
+
+
+class Gate:
+    """A fake predictor whose first call blocks until released (no sleeping, no timing): requests that
+    arrive meanwhile queue up, as they do while a real forward pass runs."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.calls: list[list[int]] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, kind: str, frame: pd.DataFrame) -> list[int]:
+        self.calls.append(frame["x"].tolist())
+        self.entered.set()
+        self.release.wait(30)
+        return frame["x"].tolist()
+
+
+def test_requests_queued_during_a_forward_pass_form_batches_of_max_batch_rows():
+    async def scenario():
+        run = Gate()
+        batcher = MicroBatcher(run, 8, 0.0)
+        batcher.start()
+        try:
+            first = asyncio.ensure_future(batcher.submit("predict", _frame(0, 1)))
+            await asyncio.get_running_loop().run_in_executor(None, run.entered.wait, 30)  # the first call runs
+            rest = [asyncio.ensure_future(batcher.submit("predict", _frame(i, 1))) for i in range(1, 20)]
+            await asyncio.sleep(0)  # all 19 are queued behind the running call
+            run.release.set()
+            results = await asyncio.wait_for(asyncio.gather(first, *rest), 30)
+            return results, run.calls, dict(batcher.batch_sizes)
+        finally:
+            await batcher.stop()
+
+    results, calls, sizes = asyncio.run(scenario())
+    assert results == [[i] for i in range(20)]
+    assert [len(c) for c in calls] == [1, 8, 8, 3]  # the waiting requests were batched up to max_batch
+    assert [x for c in calls for x in c] == list(range(20))  # in arrival order
+    assert sizes == {1: 1, 8: 2, 3: 1}

@@ -70,9 +70,11 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
                                  "details": []}, status_code=500)
         return JSONResponse({"predictions" if kind == PREDICT else "probabilities": outputs})
 
-    @app.get("/health", summary="Liveness: the model is loaded and the batcher runs")
+    @app.get("/health", summary="Liveness: the model is loaded and the batcher runs (with the forward calls "
+                                "made, rows, and calls per batch size)")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "batches": batcher.batches, "rows": batcher.rows}
+        sizes = {str(size): calls for size, calls in sorted(batcher.batch_sizes.items())}
+        return {"status": "ok", "batches": batcher.batches, "rows": batcher.rows, "batch_sizes": sizes}
 
     @app.get("/metadata", summary="Columns with their types, labels, tasks and classes, model version and hash")
     async def metadata() -> dict[str, Any]:

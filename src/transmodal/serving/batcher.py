@@ -47,6 +47,7 @@ class MicroBatcher:
         self._executor: ThreadPoolExecutor | None = None
         self.batches = 0  # forward calls made (for /health and tests)
         self.rows = 0
+        self.batch_sizes: collections.Counter[int] = collections.Counter()  # rows per call -> calls
         self._arriving = 0  # requests being read and checked, not queued yet
 
     def start(self) -> None:
@@ -148,6 +149,7 @@ class MicroBatcher:
         outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.run, kind, frame)
         self.batches += 1
         self.rows += len(frame)
+        self.batch_sizes[len(frame)] += 1
         return outputs
 
 
