@@ -1,6 +1,7 @@
 """The saved predictor the serving load test (issue 19, acceptance d) serves: frozen MiniLM + tabular.
 
-Recipe of ``benchmarks/clothing_core.py`` (frozen packaged all-MiniLM-L6-v2 over Title and Review Text,
+Recipe of ``benchmarks/clothing_core.py`` (the default text encoder: frozen packaged all-MiniLM-L6-v2, int8
+Linear layers on a machine without CUDA, over Title and Review Text,
 Age, Positive Feedback Count, Division Name, Department Name; label ``Recommended IND``), trained on
 the first ``TRAIN_ROWS`` rows of the clothing train split for ``MAX_EPOCHS`` epochs: the load test
 measures serving, not accuracy, so the fit is kept short. The folder is written once and reused.
@@ -19,12 +20,12 @@ from benchmarks.datasets.clothing import load_clothing
 FEATURES = ["Title", "Review Text", "Age", "Positive Feedback Count", "Division Name", "Department Name"]
 LABEL = "Recommended IND"
 TRAIN_ROWS, MAX_EPOCHS = 1500, 3
-MODEL_DIR = DEFAULT_WORK_DIR / "serve" / "clothing-minilm"
+MODEL_DIR = DEFAULT_WORK_DIR / "serve" / "clothing-minilm-default"
 HYPERPARAMETERS = {
     "max_epochs": MAX_EPOCHS, "hidden_dim": 256, "dropout": 0.2, "learning_rate": 1e-3, "batch_size": 64,
     "progress_bar": False,
-    "encoders": {"text": {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True,
-                          "max_length": 256}},
+    # the default text encoder (packaged MiniLM, frozen; int8 Linear layers on a CPU-only machine), longer texts
+    "encoders": {"text": {"max_length": 256}},
 }
 
 

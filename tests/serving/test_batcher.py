@@ -146,3 +146,41 @@ def test_requests_queued_during_a_forward_pass_form_batches_of_max_batch_rows():
     assert [len(c) for c in calls] == [1, 8, 8, 3]  # the waiting requests were batched up to max_batch
     assert [x for c in calls for x in c] == list(range(20))  # in arrival order
     assert sizes == {1: 1, 8: 2, 3: 1}
+
+
+def test_after_a_batch_the_next_one_waits_for_as_many_rows_so_clients_do_not_split_into_groups():
+    async def scenario():
+        run = Recorder()
+        batcher = MicroBatcher(run, 64, 60_000.0)  # a minute: only enough rows end the wait early
+        batcher.start()
+        try:
+            first = await asyncio.wait_for(asyncio.gather(*(batcher.submit("predict", _frame(i, 1)) for i in range(3))), 30)
+            one = asyncio.ensure_future(batcher.submit("predict", _frame(10, 1)))
+            for _ in range(20):
+                await asyncio.sleep(0)
+            held = len(batcher._pending)  # 1 row queued, the last batch ran 3: the batch waits
+            rest = [batcher.submit("predict", _frame(11 + i, 1)) for i in range(2)]
+            second = await asyncio.wait_for(asyncio.gather(one, *rest), 30)
+            return first, held, second, run.calls
+        finally:
+            await batcher.stop()
+
+    first, held, second, calls = asyncio.run(scenario())
+    assert first == [[0], [1], [2]] and second == [[10], [11], [12]]
+    assert held == 1
+    assert calls == [("predict", [0, 1, 2]), ("predict", [10, 11, 12])]
+
+
+def test_the_wait_for_returning_clients_ends_after_max_wait_ms():
+    async def scenario():
+        run = Recorder()
+        batcher = MicroBatcher(run, 64, 1.0)
+        batcher.start()
+        try:
+            await asyncio.gather(*(batcher.submit("predict", _frame(i, 1)) for i in range(3)))
+            return await asyncio.wait_for(batcher.submit("predict", _frame(10, 1)), 30), run.calls
+        finally:
+            await batcher.stop()
+
+    alone, calls = asyncio.run(scenario())
+    assert alone == [10] and calls[-1] == ("predict", [10])  # nobody came back: it ran alone
