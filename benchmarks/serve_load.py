@@ -1,15 +1,18 @@
 """Serving under load (issue 19, acceptance d): a loopback load test of ``transmodal serve``.
 
-The saved frozen-MiniLM clothing predictor of :mod:`benchmarks.serve_model` is served by
-``transmodal serve`` in its own process, twice: micro-batched (``--max-batch 64 --max-wait-ms 5``, the
-defaults) and with one row per forward pass (``--max-batch 1 --max-wait-ms 0``). For each, an asyncio
-client (aiohttp, this process) keeps 1, 8 and 32 requests in flight for ``--seconds`` (60) each; every
-request is ``POST /predict`` with one clothing test row (the 2,000 test rows in turn). Recorded per
-run: requests per second, p50/p99 latency, errors (any non-200 answer or failed request), the
-server's RSS at the start and end of the run (and sampled every second), and per server the batches
-it ran. Target: zero errors, RSS growth <= 10% per run, and micro-batching >= 3x the one-row
-throughput at concurrency 32. The persistent embedding store is off in the server (``TRANSMODAL_CACHE=off``),
-so that repeated rows are encoded again rather than looked up.
+The saved clothing predictor of :mod:`benchmarks.serve_model` (the default text encoder: frozen MiniLM,
+int8 on this CPU) is served by ``transmodal serve`` in its own process, twice: micro-batched
+(``--max-batch 64 --max-wait-ms 5``, the defaults) and with one row per forward pass (``--max-batch 1
+--max-wait-ms 0``). For each, after an unmeasured warm-up of ``--warmup`` (30) seconds at concurrency 32,
+an asyncio client (aiohttp, this process) keeps 1, 8 and 32 requests in flight for ``--seconds`` (60)
+each; every request is ``POST /predict`` with one clothing test row (the 2,000 distinct test rows in
+turn; the persistent embedding store is off in the server, ``TRANSMODAL_CACHE=off``, so a row seen
+again is encoded again, never looked up: both servers do the same work per row). Recorded per run:
+requests per second, p50/p99 latency, errors (any non-200 answer or failed request), the server's RSS
+at the start and end of the run (sampled every second; the start is after the warm-up, whose first
+requests load lazy parts and fill the allocator's pools), the batches run and their sizes (rows per
+forward -> calls, from ``GET /health``), and the load average of the machine. Target: zero errors,
+RSS growth <= 10% per run, and micro-batching >= 3x the one-row throughput at concurrency 32.
 
 Run (one benchmark at a time on the machine):
 ``flock /tmp/transmodal-bench.lock nice -n 0 .venv/bin/python -m benchmarks.serve_load``
@@ -43,7 +46,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, options: list[str]) -> tuple[subprocess.Popen, str]:
+def start_server(model: Path, options: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """``transmodal serve`` in a new process on a free loopback port; returns it and its URL once healthy."""
     import urllib.request
 
@@ -52,7 +55,7 @@ def start_server(model: Path, options: list[str]) -> tuple[subprocess.Popen, str
                "--log-level", "warning", *options]
     # the persistent embedding store (issue 15) is off: every request encodes its texts, as a server
     # seeing new rows does (with it on, the repeated test rows would be store look-ups)
-    server = subprocess.Popen(command, env={**os.environ, "TRANSMODAL_DEBUG": "1", "TRANSMODAL_CACHE": "off"})
+    server = subprocess.Popen(command, env={**os.environ, "TRANSMODAL_DEBUG": "1", "TRANSMODAL_CACHE": "off", **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -130,29 +133,34 @@ def health(url: str) -> dict:
         return json.loads(response.read())
 
 
-def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, warmup: float) -> dict:
+def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, warmup: float,
+             levels: tuple[int, ...] = CONCURRENCY, env: dict[str, str] | None = None) -> dict:
     """One server: an unmeasured warm-up at the highest concurrency (first forward passes, lazy imports,
     the allocator's pools for the largest batches), then each concurrency level in turn."""
-    server, url = start_server(model, options)
+    server, url = start_server(model, options, env)
     try:
         warm = asyncio.run(load(url, rows[::-1], max(CONCURRENCY), warmup, server.pid))  # other rows than measured first
         print(f"  warm-up {warmup:.0f} s at c={max(CONCURRENCY)}: {warm['ok']} requests, {warm['errors']} errors, "
               f"RSS {warm['rss_start_mib']:.0f} -> {warm['rss_end_mib']:.0f} MiB", flush=True)
         rss_before = rss_mib(server.pid)
         runs = []
-        for concurrency in CONCURRENCY:
-            before = health(url)
+        for concurrency in levels:
+            before, load_before = health(url), os.getloadavg()
             result = asyncio.run(load(url, rows, concurrency, seconds, server.pid))
             after = health(url)
+            result["load_average_before"], result["load_average_after"] = load_before, os.getloadavg()
             result["batches"] = after["batches"] - before["batches"]
             result["rows_per_batch"] = (after["rows"] - before["rows"]) / max(1, result["batches"])
+            sizes = {int(k): v - before["batch_sizes"].get(k, 0) for k, v in after["batch_sizes"].items()}
+            result["batch_sizes"] = {k: v for k, v in sorted(sizes.items()) if v}  # rows per forward -> calls
             runs.append(result)
             print(f"  c={concurrency:>2}: {result['requests_per_second']:7.1f} req/s, p50 {result['p50_ms']:.0f} ms, "
                   f"p99 {result['p99_ms']:.0f} ms, errors {result['errors']}, rows/batch "
                   f"{result['rows_per_batch']:.1f}, RSS {result['rss_start_mib']:.0f} -> {result['rss_end_mib']:.0f} "
-                  f"MiB ({100 * result['rss_growth']:+.1f}%)", flush=True)
+                  f"MiB ({100 * result['rss_growth']:+.1f}%), load {result['load_average_after'][0]:.1f}", flush=True)
+            print(f"       rows per forward -> calls: {result['batch_sizes']}", flush=True)
         rss_after = rss_mib(server.pid)
-        return {"options": options, "warmup": warm, "runs": runs, "rss_after_warmup_mib": rss_before, "rss_end_mib": rss_after,
+        return {"options": options, "env": env or {}, "warmup": warm, "runs": runs, "rss_after_warmup_mib": rss_before, "rss_end_mib": rss_after,
                 "rss_growth_all_runs": rss_after / rss_before - 1}
     finally:
         server.terminate()
@@ -165,12 +173,17 @@ def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="Seconds per concurrency level.")
-    parser.add_argument("--warmup", type=float, default=10.0, help="Seconds of unmeasured load before measuring.")
+    parser.add_argument("--warmup", type=float, default=30.0,
+                        help="Seconds of unmeasured load at the highest concurrency before measuring.")
     parser.add_argument("--name", default="issue-19-serve-load", help="Results file name (benchmarks/results).")
+    parser.add_argument("--allocator-check", action="store_true",
+                        help="Also serve micro-batched with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072: "
+                             "large freed buffers go back to the system) at concurrency 32: its RSS and throughput.")
     args = parser.parse_args(argv)
     model = saved_model()
     rows = test_rows()
-    results = {"machine": machine(), "model": str(model), "seconds_per_level": args.seconds,
+    results = {"machine": machine(), "model": str(model), "load_average_at_start": os.getloadavg(),
+               "seconds_per_level": args.seconds,
                "warmup_seconds": args.warmup, "modes": {}}
     for mode, options in MODES.items():
         print(f"{mode} ({' '.join(options)}):", flush=True)
@@ -178,7 +191,13 @@ def main(argv: list[str] | None = None) -> None:
     batched = results["modes"]["micro-batched"]["runs"][-1]["requests_per_second"]
     single = results["modes"]["one row per forward"]["runs"][-1]["requests_per_second"]
     results["speedup_at_32"] = batched / single
+    if args.allocator_check:
+        mode = "micro-batched, MALLOC_MMAP_THRESHOLD_=131072"
+        print(f"{mode}:", flush=True)
+        results["modes"][mode] = run_mode(model, MODES["micro-batched"], rows, args.seconds, args.warmup, (32,),
+                                          {"MALLOC_MMAP_THRESHOLD_": "131072"})
     print(f"micro-batching / one row per forward at concurrency 32: {results['speedup_at_32']:.2f}x")
+    results["load_average_at_end"] = os.getloadavg()
     print("saved", save_json(args.name, results))
 
 

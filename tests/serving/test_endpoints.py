@@ -19,6 +19,15 @@ def test_health(client):
     assert client.get("/health").json()["status"] == "ok"
 
 
+def test_health_counts_forward_calls_by_batch_size(client, table):
+    assert client.get("/health").json()["batch_sizes"] == {}
+    for rows in ([0], [1, 2, 3], [4]):
+        assert client.post("/predict", json={"rows": json_rows(table, rows)}).status_code == 200
+    health = client.get("/health").json()
+    assert health["batch_sizes"] == {"1": 2, "3": 1}  # one request at a time: one call each
+    assert health["batches"] == 3 and health["rows"] == 5
+
+
 def test_metadata_names_columns_labels_classes_version_and_hash(client, fitted, model_dir):
     meta = client.get("/metadata").json()
     assert {c["name"]: c["type"] for c in meta["columns"]} == dict(fitted.column_types_)
