@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from transmodal.ensemble.members.base import MemberContext
 from transmodal.ensemble.presets import load_preset
@@ -23,3 +24,14 @@ def test_classical_members_without_a_column_they_read_are_skipped_with_the_reaso
     for r in results:
         assert r.member is None and np.isnan(r.tuning_score)
         assert r.status.startswith("skipped: no column it reads"), r.status
+
+
+def test_the_lora_text_member_is_skipped_on_a_table_without_text():
+    from transmodal.ensemble.members.base import MEMBERS, NoFeatures
+
+    plan = {m.name: m for m in load_preset("best").members}["neural_lora"]
+    context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"photo": "image", "clip": "audio"}, "roc_auc")
+    member = MEMBERS.get("neural")(context, plan.options)
+    # an empty transfer.inputs would mean every encoder: LoRA in randomly initialised CNNs
+    with pytest.raises(NoFeatures, match="no text column"):
+        member.prepare(pd.DataFrame({"photo": [], "clip": []}))

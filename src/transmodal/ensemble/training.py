@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, take
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, NoFeatures, take
 from transmodal.ensemble.presets import Preset
 
 RESERVE = 0.05  # share of the time limit kept for selection and saving
@@ -24,10 +24,6 @@ RESERVE = 0.05  # share of the time limit kept for selection and saving
 
 class TimeUp(Exception):
     """A member's time ran out before every split was fitted."""
-
-
-class NoFeatures(Exception):
-    """The table has no column the member reads (e.g. a classical member on images and audio only)."""
 
 
 @dataclass

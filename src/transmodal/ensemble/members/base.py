@@ -73,6 +73,11 @@ class MemberFiles:
     external: dict[str, Any] = field(default_factory=dict)
 
 
+class NoFeatures(Exception):
+    """The table has no column the member reads (e.g. a classical member on images and audio only,
+    or a member that adapts text encoders on a table without text); the member is skipped."""
+
+
 class Member:
     """One model of the ensemble, possibly bagged (one fitted model per fold).
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, NoFeatures
 
 
 @MEMBERS.register("neural")
@@ -40,7 +40,14 @@ class NeuralMember(Member):
         return hp
 
     def prepare(self, frame: pd.DataFrame) -> None:
-        """Import the fit's heavy libraries now, so that the first fold's time is training time."""
+        """Import the fit's heavy libraries now, so that the first fold's time is training time.
+
+        Raises:
+            NoFeatures: ``lora_text`` on a table without text columns (an empty ``transfer.inputs``
+                would put adapters into every other encoder instead).
+        """
+        if self.options["lora_text"] and not self.context.columns("text"):
+            raise NoFeatures("skipped: lora_text, and the table has no text column to adapt")
         import transmodal.engine.training  # noqa: F401 - torch, Lightning
         import transmodal.fitting.pipeline  # noqa: F401
 
