@@ -32,3 +32,22 @@ def test_several_jobs_without_a_storage_are_refused(tmp_path, capsys):
     table = write_numbers(tmp_path)
     code, err = run_cli(["tune", str(table), "--label", "label", "--jobs", "2", "--out", str(tmp_path / "m")], capsys)
     assert code == 1 and "--jobs 2" in err and "give --storage" in err
+
+
+def test_a_bad_cv_folds_is_one_message_naming_the_setting(tmp_path, capsys):
+    table = write_numbers(tmp_path)
+    code, err = run_cli(["tune", str(table), "--label", "label", "--cv-folds", "0", "--out", str(tmp_path / "m")], capsys)
+    assert code == 1 and err.count("error: ") == 1 and "tune.cv_folds=0 is out of range" in err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_cv_folds_score_trials_on_folds_and_save_the_refitted_model(tmp_path, capsys):
+    import pandas as pd
+
+    table = write_numbers(tmp_path)
+    main(["tune", str(table), "--label", "label", "--trials", "2", "--cv-folds", "2", "--pruner", "none",
+          "--search-space", str(tmp_path / "space.yaml"), "--set", "max_epochs=2", "--out", str(tmp_path / "m")])
+    assert "over 2 folds, its configuration fitted again" in capsys.readouterr().out
+    trials = pd.read_csv(tmp_path / "m" / "trials.csv")
+    assert [len(str(s).split()) for s in trials["fold_scores"]] == [2, 2]
