@@ -277,25 +277,7 @@ def part_images(work: Path) -> dict:
         seconds = time.perf_counter() - start
         out[name] = {"seconds": seconds, "images_per_second": len(frame) / seconds, **stats["image"]}
         print(name, out[name], flush=True)
-    if lora_model is not None:
-        out["lora"]["auroc"] = merged_int8_vs_fp32(lora_model, test)
     return out
-
-
-def merged_int8_vs_fp32(model: Path, test: pd.DataFrame) -> dict:
-    """Test AUROC of a LoRA predictor with its merged encoders in int8 (as loaded) and in fp32."""
-    from sklearn.metrics import roc_auc_score
-
-    from transmodal import MultimodalPredictor
-
-    predictor = MultimodalPredictor.load(model)
-    adapted = [n for n, spec in predictor.spec_.adapters.items() if spec.get("inference_quantize") == "int8"]
-    y = test[LABEL].to_numpy()
-    scores = {"int8": predictor.predict_proba(test[FEATURES]).to_numpy()[:, 1]}
-    for name in adapted:
-        predictor.net_.encoder(name).merged_quantize = None
-    scores["fp32"] = predictor.predict_proba(test[FEATURES]).to_numpy()[:, 1]
-    return {"int8_inputs": adapted, **{k: float(roc_auc_score(y, v)) for k, v in scores.items()}}
 
 
 def main() -> None:
