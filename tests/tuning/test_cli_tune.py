@@ -51,3 +51,5 @@ def test_cv_folds_score_trials_on_folds_and_save_the_refitted_model(tmp_path, ca
     assert "over 2 folds, its configuration fitted again" in capsys.readouterr().out
     trials = pd.read_csv(tmp_path / "m" / "trials.csv")
     assert [len(str(s).split()) for s in trials["fold_scores"]] == [2, 2]
+    report = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
+    assert "the mean over 2 folds), its configuration fitted again as this model" in report
