@@ -65,12 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=["trust", "issue5"], choices=sorted(VARIANTS))
     parser.add_argument("--train-rows", type=int, default=None, help="Use only the first N train pairs (quick runs).")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="Keep the teacher and alignment folders here (default: a temporary folder).")
     args = parser.parse_args(argv)
     ROWS.update({"train": args.train_rows})
     results = {"machine": machine(), "rows": dict(ROWS), "variants": {v: VARIANTS[v] for v in args.variants},
                "hyperparameters": HP}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["transfer"] = run(args.seeds, args.variants, Path(tmp))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        results["transfer"] = run(args.seeds, args.variants, args.keep)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["transfer"] = run(args.seeds, args.variants, Path(tmp))
     save_json(RESULTS, results)
     print(results["transfer"]["mean"], flush=True)
     return 0
