@@ -16,7 +16,8 @@ from transmodal.fusion.base import FUSIONS
 DIMS = {"audio": 6, "image": 5, "review": 4}
 BATCH = 6
 # options a fusion needs beyond the defaults to be tested in its configured form (name -> options)
-CONFIGURED = {"transfer": {"source": "audio", "query": "review", "z_dim": 6, "inner": "concat"}}
+CONFIGURED = {"transfer": {"source": "audio", "query": "review", "z_dim": 6, "inner": "concat",
+                           "neighbour_share": 0.5, "neighbour_noise": 0.3, "estimate_slot": True}}
 CASES = [(name, {}) for name in FUSIONS.names()] + \
     [(name, options) for name, options in CONFIGURED.items() if name in FUSIONS.names()]
 IDS = [name if not options else f"{name}-configured" for name, options in CASES]

@@ -9,15 +9,28 @@ import torch
 
 from transmodal.errors import ConfigError
 from transmodal.fitting.extensions.knowledge_transfer import TransferFromSettings
-from transmodal.fusion.transfer import TransferFusion
+from transmodal.fusion.transfer import TransferFusion, estimate_name
 
 Z, BASE, B = 4, 3, 512
 
 
-def _fusion(share: float = 0.5, noise: float = 0.0) -> TransferFusion:
+def _fusion(share: float = 0.5, noise: float = 0.0, slot: bool = False) -> TransferFusion:
     torch.manual_seed(0)
     return TransferFusion({"image": Z, "audio": BASE + Z}, 8, 0.0, source="image", query="audio", z_dim=Z,
-                          inner="concat", neighbour_share=share, neighbour_noise=noise)
+                          inner="concat", neighbour_share=share, neighbour_noise=noise, estimate_slot=slot)
+
+
+def _inner_inputs(fusion: TransferFusion, features, masks) -> tuple[dict, dict]:
+    """What the inner fusion receives: (features, masks)."""
+    seen = {}
+
+    def record(module, args):
+        seen["features"], seen["masks"] = args
+
+    handle = fusion.inner.register_forward_pre_hook(record)
+    fusion(features, masks)
+    handle.remove()
+    return seen["features"], seen["masks"]
 
 
 def test_eval_uses_z_where_present_and_trusted_zhat_where_missing():
@@ -78,3 +91,42 @@ def test_the_query_encoder_skips_the_nearest_bank_row_while_training():
     assert torch.allclose(encoder.eval().neighbours(query[None]), torch.full((1, 4), 2.5))  # rows 2 and 3
     # training: row 2 (most often the row itself) is skipped, rows 3 and 4 are averaged
     assert torch.allclose(encoder.train().neighbours(query[None]), torch.full((1, 4), 3.5))
+
+
+def test_the_estimate_slot_keeps_z_and_zhat_apart():
+    """Z goes to X's slot, Zhat to its own: the network can tell a real Z from an estimate."""
+    fusion = _fusion(slot=True).eval()
+    assert fusion.trust is None and estimate_name("image") in fusion.inner.names
+    base, z, zhat = torch.randn(B, BASE), torch.randn(B, Z), torch.randn(B, Z)
+    present = torch.arange(B) % 2 == 0
+    audio = torch.arange(B) % 4 != 1  # rows 1, 5, ... lack the query too: no estimate either
+    inner, masks = _inner_inputs(fusion, {"image": z, "audio": torch.cat([base, zhat], 1)},
+                                 {"image": present, "audio": audio})
+    assert torch.equal(inner["image"], z) and torch.equal(inner["audio"], base)
+    assert torch.equal(inner[estimate_name("image")], zhat)
+    assert torch.equal(masks["image"], present)
+    assert torch.equal(masks[estimate_name("image")], ~present & audio)
+
+
+def test_the_estimate_slot_takes_the_training_share_and_changes_the_output():
+    fusion = _fusion(share=0.5, slot=True).train()
+    z, zhat = torch.randn(B, Z), torch.randn(B, Z)
+    features = {"image": z, "audio": torch.cat([torch.randn(B, BASE), zhat], 1)}
+    ones = torch.ones(B, dtype=torch.bool)
+    _, masks = _inner_inputs(fusion, features, {"image": ones, "audio": ones})
+    estimated = masks[estimate_name("image")]
+    assert 0.4 < estimated.float().mean().item() < 0.6
+    assert torch.equal(masks["image"], ~estimated)  # each row has Z or Zhat, never both
+    fusion.eval()
+    with_z = fusion(features, {"image": ones, "audio": ones})
+    with_zhat = fusion(features, {"image": ~ones, "audio": ones})
+    assert not torch.allclose(with_z, with_zhat)
+
+
+def test_knowledge_transfer_builds_the_slot_only_when_taught():
+    from transmodal.fitting.extensions.knowledge_transfer import TransferFromSettings
+
+    assert TransferFromSettings.from_dict({"column": "image", "model": "m"}).neighbour_share > 0  # default: slot
+    older = TransferFusion({"image": Z, "audio": BASE + Z}, 8, 0.0, source="image", query="audio", z_dim=Z,
+                           neighbour_share=0.5, neighbour_noise=0.3)  # saved before the slot: trust
+    assert older.trust is not None and estimate_name("image") not in older.inner.names

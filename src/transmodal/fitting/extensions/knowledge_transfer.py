@@ -11,8 +11,8 @@ frozen source model, and fuses them as Y' = g(Y, Z). ``transfer_from`` keys:
 - ``query``: Y (default: the only other non-tabular input); ``k``: neighbours (default 5);
   ``bank_size``: training rows kept in the bank (default 4096).
 - ``neighbour_share`` (default 0.5): share of the training rows with X that get the neighbour
-  estimate Zhat instead of Z, so that the network learns how far to trust Zhat (a learned
-  per-dimension trust scales it); ``neighbour_noise`` (default 0.3): share of those whose estimate
+  estimate Zhat instead of Z, so that the network learns how far to trust Zhat (Zhat is then an
+  input of the fusion of its own, apart from Z: see :mod:`transmodal.fusion.transfer`); ``neighbour_noise`` (default 0.3): share of those whose estimate
   comes from another row (wrong neighbours, as for rows unlike the training rows, e.g. an unseen
   speaker: the training rows' own neighbours are nearly always right). 0 and 0 train as before
   (Zhat only for rows that lack X).
@@ -127,7 +127,8 @@ class KnowledgeTransfer(Extension):
             "transfer", {"source": self.column, "query": self.query, "z_dim": z_dim, "inner": inner.fusion,
                          "inner_options": dict(inner.fusion_options),
                          "neighbour_share": float(options.neighbour_share),
-                         "neighbour_noise": float(options.neighbour_noise)}, inner.hidden_dim)
+                         "neighbour_noise": float(options.neighbour_noise),
+                         "estimate_slot": options.neighbour_share > 0}, inner.hidden_dim)
 
     def _only_other(self, inputs: dict) -> str:
         others = [n for n, s in inputs.items() if n != self.column and s.modality != "tabular"]
