@@ -226,7 +226,8 @@ def part_lora_model(work: Path) -> Path:
     pd.read_csv(paths["train"])[FEATURES + [LABEL]].head(600).to_csv(table, index=False)
     cli("fit", str(table), "--out", str(work / "lora"), "--label", LABEL, "--column-type", "Age=numeric",
         "--set", "progress_bar=false", "--set", "max_epochs=1", "--set", "transfer.strategy=lora",
-        "--set", "transfer.r=8", "--set", "transfer.inputs=[Title, Review Text]", store=work / "store")
+        "--set", "transfer.r=8", "--set", "transfer.inputs=[Title, Review Text]",
+        "--set", "transfer.inference_quantize=int8", store=work / "store")
     return work / "lora"
 
 

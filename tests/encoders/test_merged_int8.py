@@ -1,6 +1,6 @@
 """LoRA adapters merged for prediction, then run in int8 (``transfer.inference_quantize``): "auto"
 takes the encoder's own ``quantize`` setting, the fitted and the loaded predictor predict alike, and
-``None`` keeps the merged encoder in fp32."""
+``None`` (the default) keeps the merged encoder in fp32."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def tiny_bert(tmp_path_factory) -> str:
 def test_auto_follows_the_encoders_quantize_setting_and_explicit_values_win(tiny_bert):
     int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
     fp32 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
-    auto = adapter_spec({"strategy": "lora"})
-    assert auto["inference_quantize"] == "auto"
+    assert adapter_spec({"strategy": "lora"})["inference_quantize"] is None  # fp32 unless asked
+    auto = adapter_spec({"inference_quantize": "auto"})
     assert resolve_inference_quantize(int8, auto)["inference_quantize"] == "int8"
     assert resolve_inference_quantize(fp32, auto)["inference_quantize"] is None
     off = adapter_spec({"inference_quantize": None})
@@ -53,7 +53,7 @@ def test_a_lora_predictor_on_an_int8_base_predicts_merged_in_int8_before_and_aft
     from transmodal.predictor import MultimodalPredictor
 
     table = str(table_dir / "table.csv")
-    predictor = _fit(table, tiny_bert)
+    predictor = _fit(table, tiny_bert, inference_quantize="auto")
     assert predictor.spec_.adapters["review"]["inference_quantize"] == "int8"  # "auto" settled from the encoder
     assert predictor.spec_.encoders["review"]["quantize"] is None  # the adapters trained in fp32
     fitted = predictor.predict_proba(table).to_numpy()
@@ -75,7 +75,7 @@ def test_inference_quantize_none_keeps_the_merged_encoder_in_fp32(tiny_bert, tab
     from transmodal.predictor import MultimodalPredictor
 
     table = str(table_dir / "table.csv")
-    predictor = _fit(table, tiny_bert, inference_quantize=None)
+    predictor = _fit(table, tiny_bert)  # the default
     assert predictor.spec_.adapters["review"]["inference_quantize"] is None
     loaded = MultimodalPredictor.load(predictor.save(tmp_path / "model"))
     np.testing.assert_allclose(loaded.predict_proba(table).to_numpy(), predictor.predict_proba(table).to_numpy(),

@@ -23,8 +23,8 @@ INFERENCE_QUANTIZE = (None, "int8", "auto")
 def adapter_spec(options: dict) -> dict[str, Any]:
     """The JSON adapter settings from the ``transfer`` options (defaults filled in).
 
-    ``inference_quantize`` stays ``"auto"`` here; :func:`resolve_inference_quantize` settles it per
-    encoder before the adapters go in.
+    ``inference_quantize`` (default None: fp32) may be ``"auto"`` here;
+    :func:`resolve_inference_quantize` settles it per encoder before the adapters go in.
 
     Raises:
         ConfigError: unknown ``method`` or ``inference_quantize``.
@@ -32,7 +32,7 @@ def adapter_spec(options: dict) -> dict[str, Any]:
     method = options.get("method", "lora")
     if method not in METHODS:
         raise ConfigError(f"unknown transfer.method {method!r}; known: {list(METHODS)}")
-    quantize = options.get("inference_quantize", "auto")
+    quantize = options.get("inference_quantize")
     if quantize not in INFERENCE_QUANTIZE:
         raise ConfigError(f"transfer.inference_quantize={quantize!r} is not a valid choice; valid: "
                           f"{list(INFERENCE_QUANTIZE)}")

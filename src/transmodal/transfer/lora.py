@@ -30,8 +30,9 @@ def lora(ctx: StrategyContext, options: dict) -> None:
         lora_alpha: LoRA scaling numerator (default 2 r).
         lora_dropout: Dropout on the LoRA path (default 0.0).
         train_norms: Also train the normalisation layers of built-in nets (default True).
-        inference_quantize: ``"int8"``: predict through an int8 copy of the merged encoder;
-            ``None``: fp32; ``"auto"`` (default): as the encoder was set before the adapters went in.
+        inference_quantize: ``"int8"``: predict through an int8 copy of the merged encoder (faster
+            on a CPU, at an accuracy cost: benchmarks/RESULTS.md, issue 15 c); ``"auto"``: as the
+            encoder was set before the adapters went in; ``None`` (default): fp32.
     """
     spec = adapter_spec(options)
     chosen = {id(e) for e in encoders(ctx.net, options)}

@@ -23,8 +23,9 @@ class TransferSettings:
     lora_alpha: float | None = None  # lora: scaling numerator (default 2 r)
     lora_dropout: float = 0.0
     train_norms: bool = True  # lora: also train normalisation layers of built-in nets
-    inference_quantize: str | None = "auto"  # lora: "int8" runs the merged encoder in int8 when predicting;
-    # "auto": as the encoder was set before the adapters went in (int8 for the default MiniLM on a CPU)
+    inference_quantize: str | None = None  # lora: "int8" runs the merged encoder in int8 when predicting
+    # (faster on a CPU; costs accuracy: the head trained on fp32 features); "auto": as the encoder was set
+    # before the adapters went in (int8 for the default MiniLM on a CPU); None: fp32
     alpha: float = 0.01  # l2sp: pull towards the starting weights
     layers: int = 1  # partial: top layer groups that train
     train_fusion: bool | None = None  # linear_probe: also train the fusion
