@@ -15,7 +15,8 @@ of its own for the inner fusion, ``"<X>~estimate"``: a row carries either Z (in 
 (in the estimate slot, X's slot then absent), so the network weighs Z and the estimate separately
 and knows which one it has. Without it (models saved before), every Zhat is multiplied by a learned
 per-dimension trust in (0, 1) and takes X's slot: the network cannot tell Z from a trusted Zhat, and
-learning to doubt Zhat made it doubt Z as much (images present: 0.853 instead of 0.98 on AV-digits).
+learning to doubt Zhat made it doubt Z as much (AV-digits, held-out speaker, images present:
+0.883 with the trust, 0.969 with the slot; issue 5 without neighbour training 0.98-0.995).
 """
 
 from __future__ import annotations
