@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 from benchmarks._machine import machine, save_json
+from benchmarks._preset_run import fit_and_score
 
 COLUMNS = ["image", "audio", "digit"]
 
@@ -36,27 +36,16 @@ def main(argv: list[str] | None = None) -> None:
 
     from benchmarks.datasets.av_digits import build_av_digits
     from benchmarks.datasets.tables import read_csv_with_absolute_paths
-    from transmodal import AutoPredictor
 
     tables = build_av_digits(args.work)
     train, tune, test = (read_csv_with_absolute_paths(tables[s], COLUMNS, limit=args.limit)
                          for s in ("train", "tuning", "test"))
-    start = time.perf_counter()
-    auto = AutoPredictor(label="digit", problem_type="multiclass", eval_metric="accuracy").fit(
-        train, tuning_data=tune, presets=args.preset, time_limit=args.time_limit,
-        log=lambda line: print(line, flush=True))
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    metrics = auto.evaluate(test)
-    predict_seconds = time.perf_counter() - start
-    board = auto.leaderboard(test)
-    print(board.to_string(index=False), flush=True)
-    result = {"machine": machine(), "preset": args.preset, "time_limit": auto.time_limit_, "eval_metric": "accuracy",
-              "rows": {"train": len(train), "tuning": len(tune), "test": len(test)}, "fit_seconds": fit_seconds,
-              "predict_seconds_test": predict_seconds, "metrics": metrics,
-              "leaderboard": board.to_dict(orient="records"), "weights": auto.weights_}
+    run = fit_and_score("digit", "multiclass", "accuracy", train, test, tuning_data=tune, presets=args.preset,
+                        time_limit=args.time_limit)
+    result = {"machine": machine(), "preset": args.preset,
+              "rows": {"train": len(train), "tuning": len(tune), "test": len(test)}, **run["record"]}
     print(save_json(args.out or f"issue-16-av-digits-{args.preset}", result))
-    print({k: round(v, 4) for k, v in metrics.items()}, f"fit {fit_seconds:.1f} s", flush=True)
+    print({k: round(v, 4) for k, v in run["metrics"].items()}, f"fit {run['fit_seconds']:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

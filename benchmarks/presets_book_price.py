@@ -20,6 +20,7 @@ import time
 import pandas as pd
 
 from benchmarks._machine import machine, save_json
+from benchmarks._preset_run import fit_and_score
 from benchmarks.datasets._common import data_file
 
 LABEL = "Price"
@@ -64,25 +65,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="transmodal-bench16-")  # cold store
 
-    from transmodal import AutoPredictor
-
     train = pd.read_csv(data_file("book_price/train.csv"))
     test = pd.read_csv(data_file("book_price/test.csv"))
     types = {**{c: "text" for c in TEXTS}, **{c: "categorical" for c in CATEGORIES}, **{c: "numeric" for c in NUMBERS}}
-    start = time.perf_counter()
-    auto = AutoPredictor(label=LABEL, problem_type="regression", eval_metric="r2").fit(
-        train, presets=args.preset, time_limit=args.time_limit, column_types=types,
-        log=lambda line: print(line, flush=True))
-    fit_seconds = time.perf_counter() - start
-    metrics = auto.evaluate(test)
-    board = auto.leaderboard(test)
-    print(board.to_string(index=False), flush=True)
+    run = fit_and_score(LABEL, "regression", "r2", train, test, presets=args.preset, time_limit=args.time_limit,
+                        column_types=types)
     baseline = ridge_baseline(train, test)
-    result = {"machine": machine(), "preset": args.preset, "time_limit": auto.time_limit_, "eval_metric": "r2",
-              "fit_seconds": fit_seconds, "metrics": metrics, "leaderboard": board.to_dict(orient="records"),
-              "tfidf_ridge": baseline, "weights": auto.weights_}
+    result = {"machine": machine(), "preset": args.preset, **run["record"], "tfidf_ridge": baseline}
     print(save_json(args.out or f"issue-16-book-price-{args.preset}", result))
-    print({k: round(v, 4) for k, v in metrics.items()}, f"fit {fit_seconds:.1f} s", "baseline", baseline, flush=True)
+    print({k: round(v, 4) for k, v in run["metrics"].items()}, f"fit {run['fit_seconds']:.1f} s", "baseline",
+          baseline, flush=True)
 
 
 if __name__ == "__main__":

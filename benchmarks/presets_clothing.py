@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 from benchmarks._machine import machine, save_json
+from benchmarks._preset_run import fit_and_score
 
 FEATURES = ["Title", "Review Text", "Age", "Positive Feedback Count", "Division Name", "Department Name"]
 TARGETS = {"Recommended IND": 60.0, "Rating": None}
@@ -38,31 +38,19 @@ def main(argv: list[str] | None = None) -> None:
 
     from benchmarks.clothing_core import tfidf_baseline
     from benchmarks.datasets.clothing import load_clothing
-    from transmodal import AutoPredictor
 
     train, test = load_clothing()
     train, test = train[FEATURES + [args.label]], test[FEATURES + [args.label]]
     problem = "binary" if args.label == "Recommended IND" else "multiclass"
-    start = time.perf_counter()
-    auto = AutoPredictor(label=args.label, problem_type=problem, eval_metric=args.eval_metric).fit(
-        train, presets=args.preset, time_limit=args.time_limit, column_types={"Age": "numeric"},
-        log=lambda line: print(line, flush=True))
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    metrics = auto.evaluate(test)
-    predict_seconds = time.perf_counter() - start
-    board = auto.leaderboard(test)
-    print(board.to_string(index=False), flush=True)
+    run = fit_and_score(args.label, problem, args.eval_metric, train, test, presets=args.preset,
+                        time_limit=args.time_limit, column_types={"Age": "numeric"})
     baseline = tfidf_baseline(train, test, args.label)
-    result = {
-        "machine": machine(), "label": args.label, "preset": args.preset, "time_limit": auto.time_limit_,
-        "eval_metric": auto.eval_metric_, "fit_seconds": fit_seconds, "predict_seconds_test": predict_seconds,
-        "metrics": metrics, "leaderboard": board.to_dict(orient="records"), "tfidf_logreg": baseline,
-        "weights": auto.weights_,
-    }
+    result = {"machine": machine(), "label": args.label, "preset": args.preset, **run["record"],
+              "tfidf_logreg": baseline}
     name = args.out or f"issue-16-clothing-{args.label.split()[0].lower()}-{args.preset}"
     print(save_json(name, result))
-    print({k: round(v, 4) for k, v in metrics.items()}, f"fit {fit_seconds:.1f} s", "baseline", baseline, flush=True)
+    print({k: round(v, 4) for k, v in run["metrics"].items()}, f"fit {run['fit_seconds']:.1f} s", "baseline",
+          baseline, flush=True)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 import pandas as pd
 
 from benchmarks._machine import machine, save_json
+from benchmarks._preset_run import fit_and_score
 from benchmarks.datasets._common import data_file
 
 FEATURES = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "year",
@@ -50,26 +50,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="transmodal-bench16-")  # cold store
 
-    from transmodal import AutoPredictor
-
     train, test = read("train.csv", args.label, args.limit), read("test.csv", args.label, args.limit)
-    start = time.perf_counter()
-    auto = AutoPredictor(label=args.label, problem_type="multiclass", eval_metric="accuracy").fit(
-        train, presets=args.preset, time_limit=args.time_limit, column_types=TYPES,
-        log=lambda line: print(line, flush=True))
-    fit_seconds = time.perf_counter() - start
-    metrics = auto.evaluate(test)
-    board = auto.leaderboard(test)
-    print(board.to_string(index=False), flush=True)
+    run = fit_and_score(args.label, "multiclass", "accuracy", train, test, presets=args.preset,
+                        time_limit=args.time_limit, column_types=TYPES)
+    board = run["board"]
     members = board[(board["member"] != "ensemble") & board["score"].notna()]
     best_single = float(members["score"].max()) if len(members) else float("nan")
-    result = {"machine": machine(), "label": args.label, "preset": args.preset, "time_limit": auto.time_limit_,
-              "eval_metric": "accuracy", "rows": {"train": len(train), "test": len(test)}, "fit_seconds": fit_seconds,
-              "metrics": metrics, "best_single_member_accuracy": best_single,
-              "leaderboard": board.to_dict(orient="records"), "weights": auto.weights_}
+    result = {"machine": machine(), "label": args.label, "preset": args.preset,
+              "rows": {"train": len(train), "test": len(test)}, **run["record"],
+              "best_single_member_accuracy": best_single}
     print(save_json(args.out or f"issue-16-fashion-{args.label}-{args.preset}", result))
-    print({k: round(v, 4) for k, v in metrics.items()}, f"best single {best_single:.4f}", f"fit {fit_seconds:.1f} s",
-          flush=True)
+    print({k: round(v, 4) for k, v in run["metrics"].items()}, f"best single {best_single:.4f}",
+          f"fit {run['fit_seconds']:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
