@@ -35,3 +35,29 @@ def test_the_lora_text_member_is_skipped_on_a_table_without_text():
     # an empty transfer.inputs would mean every encoder: LoRA in randomly initialised CNNs
     with pytest.raises(NoFeatures, match="no text column"):
         member.prepare(pd.DataFrame({"photo": [], "clip": []}))
+
+
+def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_that_run(tmp_path, monkeypatch):
+    """AV-digits with ``best``: the LoRA text member comes after the frozen network and has 60% of
+    the budget; on a table without text its share must not be lost (the fit used 127 s of 600)."""
+    import transmodal.ensemble.training as training
+
+    allowed = {}
+
+    def fit_member(member, frame, y, splits, selection, deadline, must_fit=False):
+        allowed[member.kind] = deadline - training.time.monotonic()
+        return np.full(len(selection), 0.5), "ok"
+
+    monkeypatch.setattr(training, "fit_member", fit_member)
+    frame = pd.DataFrame({"photo": [str(tmp_path / f"{i}.png") for i in range(40)], "y": [0, 1] * 20})
+    y = frame["y"].to_numpy()
+    context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"photo": "image"}, "roc_auc")
+    preset = load_preset("best")
+    splits, selection = make_splits(y, "binary", preset, 0)
+    results = {r.name: r for r in fit_members(preset, context, frame, y, splits, selection, 100.0,
+                                              lambda p, rows: 0.5)}
+    assert results["neural_lora"].status == "skipped: lora_text, and the table has no text column to adapt"
+    assert results["tfidf_linear"].status.startswith("skipped: no column it reads")
+    assert results["lightgbm"].status.startswith("skipped: no column it reads")
+    assert list(allowed) == ["neural"]  # only the frozen network ran, with the whole budget (less the reserve)
+    assert allowed["neural"] > 100.0 * (1 - training.RESERVE) - 1.0

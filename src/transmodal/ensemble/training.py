@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, NoFeatures, take
+from transmodal.ensemble.members.base import CLASSICAL_SKIP, MEMBERS, Member, MemberContext, NoFeatures, take
 from transmodal.ensemble.presets import Preset
 
 RESERVE = 0.05  # share of the time limit kept for selection and saving
@@ -95,7 +95,7 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
     member.prepare(frame)
     x = member.features(frame)
     if not isinstance(x, pd.DataFrame) and x.shape[1] == 0:
-        raise NoFeatures("skipped: no column it reads (image and audio columns need its embeddings option)")
+        raise NoFeatures(CLASSICAL_SKIP)
     out: np.ndarray | None = None
     begin, status = time.monotonic(), "ok"
     for i, (train_rows, val_rows) in enumerate(splits):
@@ -121,18 +121,24 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
     """Fit the preset's members in order within ``time_limit`` seconds in all.
 
     A member gets the time left times its budget over the budgets of the members not yet fitted
-    (time a member leaves unused goes to the later ones); it is skipped when less than its
+    (time a member leaves unused goes to the later ones; members whose ``skip_reason`` says they
+    cannot read the table are skipped first and get no share); it is skipped when less than its
     ``min_seconds`` is left, unless no member is fitted yet (it then gets ``min_seconds`` and fits
     at least its first split). A member that fails is reported in its row and the fit goes on.
     """
     start = time.monotonic()
     deadline = start + time_limit * (1 - RESERVE)
+    reasons = [_skip_reason(plan, context) for plan in preset.members]
     results = []
     for i, plan in enumerate(preset.members):
         result = MemberResult(plan.name, plan.kind, dict(plan.options))
         results.append(result)
+        if reasons[i]:
+            result.status = reasons[i]
+            log(f"{plan.name}: {result.status}")
+            continue
         left = deadline - time.monotonic()
-        share = plan.budget / sum(p.budget for p in preset.members[i:])
+        share = plan.budget / sum(p.budget for p, reason in zip(preset.members[i:], reasons[i:]) if not reason)
         allowed = left * min(1.0, share)
         first = not any(r.member for r in results)  # nothing fitted yet: never return nothing
         if first:
@@ -158,6 +164,16 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
         result.fit_seconds = time.monotonic() - begin
         log(f"{plan.name}: {result.status}, tuning score {result.tuning_score:.4f}, {result.fit_seconds:.1f} s")
     return results
+
+
+def _skip_reason(plan, context: MemberContext) -> str | None:
+    """The member kind's :meth:`Member.skip_reason` for ``plan`` (an unknown kind: None; its fit
+    then reports the error in its row)."""
+    try:
+        kind = MEMBERS.get(plan.kind)
+    except Exception:  # noqa: BLE001 - reported by the member's own fit
+        return None
+    return kind.skip_reason(context, {**kind.OPTIONS, **plan.options})
 
 
 def covered(predictions: np.ndarray) -> np.ndarray:

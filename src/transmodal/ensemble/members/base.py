@@ -78,6 +78,17 @@ class NoFeatures(Exception):
     or a member that adapts text encoders on a table without text); the member is skipped."""
 
 
+CLASSICAL_SKIP = "skipped: no column it reads (image and audio columns need its embeddings option)"
+
+
+def classical_skip_reason(context: MemberContext, options: dict[str, Any]) -> str | None:
+    """A classical member reads text, categories and numbers, and the columns of its ``embeddings``
+    option: with none of them it is skipped."""
+    if context.columns("text", "categorical", "numeric") or options.get("embeddings"):
+        return None
+    return CLASSICAL_SKIP
+
+
 class Member:
     """One model of the ensemble, possibly bagged (one fitted model per fold).
 
@@ -100,6 +111,13 @@ class Member:
         self.context = context
         self.options = {**self.OPTIONS, **options}
         self.models: list[Any] = []
+
+    @classmethod
+    def skip_reason(cls, context: MemberContext, options: dict[str, Any]) -> str | None:
+        """Why this kind cannot read the table, known from its column types alone (None: it can).
+        Asked before the time budget is shared out, so that a member skipped later in the preset
+        leaves its share to the members that run. Default: None."""
+        return None
 
     def prepare(self, frame: pd.DataFrame) -> None:
         """Learn unsupervised state from every row (labels are not looked at). Default: nothing."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles
+from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
@@ -34,6 +34,7 @@ class LightGBMMember(Member):
     OPTIONS = {"svd_components": 64, "num_boost_round": 400, "learning_rate": 0.05, "num_leaves": 31,
                "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8, "num_threads": 1,
                "embeddings": {}}
+    skip_reason = staticmethod(classical_skip_reason)
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context

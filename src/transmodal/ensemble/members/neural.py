@@ -39,15 +39,23 @@ class NeuralMember(Member):
             hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = text
         return hp
 
+    @classmethod
+    def skip_reason(cls, context: MemberContext, options: dict[str, Any]) -> str | None:
+        """``lora_text`` on a table without text columns: an empty ``transfer.inputs`` would put
+        adapters into every other encoder instead."""
+        if options.get("lora_text") and not context.columns("text"):
+            return "skipped: lora_text, and the table has no text column to adapt"
+        return None
+
     def prepare(self, frame: pd.DataFrame) -> None:
         """Import the fit's heavy libraries now, so that the first fold's time is training time.
 
         Raises:
-            NoFeatures: ``lora_text`` on a table without text columns (an empty ``transfer.inputs``
-                would put adapters into every other encoder instead).
+            NoFeatures: see :meth:`skip_reason`.
         """
-        if self.options["lora_text"] and not self.context.columns("text"):
-            raise NoFeatures("skipped: lora_text, and the table has no text column to adapt")
+        reason = self.skip_reason(self.context, self.options)
+        if reason:
+            raise NoFeatures(reason)
         import transmodal.engine.training  # noqa: F401 - torch, Lightning
         import transmodal.fitting.pipeline  # noqa: F401
 

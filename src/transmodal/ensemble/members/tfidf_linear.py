@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, probabilities
+from transmodal.ensemble.members.base import (MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason,
+                                              probabilities)
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
@@ -27,6 +28,7 @@ class TfidfLinear(Member):
 
     kind = "tfidf_linear"
     OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300, "embeddings": {}}
+    skip_reason = staticmethod(classical_skip_reason)
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
