@@ -325,14 +325,20 @@ class MultimodalPredictor(FittedAttributes):
         """
         from transmodal.saved.loader import load_fitted
 
-        fitted = load_fitted(path, trust_remote_code, allowed_root)
+        return cls.from_fitted(load_fitted(path, trust_remote_code, allowed_root))
+
+    @classmethod
+    def from_fitted(cls, fitted) -> "MultimodalPredictor":
+        """A predictor from a :class:`~transmodal.saved.loader.FittedModel` (a model folder's or an
+        ensemble member's saved parts), its adapters merged for prediction (saving still writes them
+        apart)."""
         predictor = cls(**fitted.params)
         predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
         predictor.history_ = fitted.history_
         if predictor.spec_.adapters:
             from transmodal.encoders.adapters import merge_for_inference
 
-            merge_for_inference(predictor.net_, predictor.spec_.adapters)  # the base model's cost; saves unmerged
+            merge_for_inference(predictor.net_, predictor.spec_.adapters)  # predicts at the base model's cost
         return predictor
 
     def __repr__(self) -> str:

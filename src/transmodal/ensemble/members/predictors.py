@@ -36,13 +36,5 @@ def read_predictor(files: MemberFiles, saved: dict[str, Any], prefix: str, path:
     weights = {k[len(prefix):]: v for k, v in files.tensors.items() if k.startswith(prefix)}
     external = {k[len(prefix):]: v for k, v in files.external.items() if k.startswith(prefix)}
     folder = Path(path or ".")
-    fitted = fitted_from_saved(saved, external, weights, folder, folder / "config.json", trust_remote_code,
-                               allowed_root)
-    predictor = MultimodalPredictor(**fitted.params)
-    predictor.spec_, predictor.config_, predictor.net_ = fitted.spec_, fitted.config_, fitted.net_
-    predictor.history_ = fitted.history_
-    if predictor.spec_.adapters:
-        from transmodal.encoders.adapters import merge_for_inference
-
-        merge_for_inference(predictor.net_, predictor.spec_.adapters)  # predicts at the base model's cost
-    return predictor
+    return MultimodalPredictor.from_fitted(fitted_from_saved(saved, external, weights, folder, folder / "config.json",
+                                                             trust_remote_code, allowed_root))
