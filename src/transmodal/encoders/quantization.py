@@ -63,14 +63,19 @@ class QuantizedCopy:
         return self.model
 
 
-def model_for_forward(encoder: nn.Module, model: nn.Module) -> nn.Module:
-    """``model``, or its int8 copy when ``encoder`` is frozen with ``quantize="int8"``, or predicts
-    (eval mode) with its adapters merged and ``merged_quantize="int8"``
-    (:func:`transmodal.encoders.adapters.merge_for_inference`). The copy is kept outside the module
-    tree (not in ``state_dict``, not moved by ``.to``: int8 kernels run on the CPU)."""
-    frozen_int8 = getattr(encoder, "frozen", False) and encoder.settings.get("quantize")
+def runs_int8(encoder: nn.Module) -> bool:
+    """Whether ``encoder``'s forward pass runs on an int8 copy: frozen with ``quantize="int8"``, or
+    predicting (eval mode) with its adapters merged and ``merged_quantize="int8"``
+    (:func:`transmodal.encoders.adapters.merge_for_inference`)."""
+    frozen_int8 = getattr(encoder, "frozen", False) and getattr(encoder, "settings", {}).get("quantize")
     merged_int8 = not encoder.training and getattr(encoder, "merged_quantize", None)
-    if not (frozen_int8 or merged_int8):
+    return bool(frozen_int8 or merged_int8)
+
+
+def model_for_forward(encoder: nn.Module, model: nn.Module) -> nn.Module:
+    """``model``, or its int8 copy when :func:`runs_int8`. The copy is kept outside the module tree
+    (not in ``state_dict``, not moved by ``.to``: int8 kernels run on the CPU)."""
+    if not runs_int8(encoder):
         return model
     copy = encoder.__dict__.setdefault("_int8_copy", QuantizedCopy())
     return copy.of(model)

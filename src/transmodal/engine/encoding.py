@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from transmodal.data.dataset import TableDataset
+from transmodal.encoders.quantization import runs_int8
 from transmodal.engine.cache import EmbeddingCache
 from transmodal.engine.contract import EncoderNet
 
@@ -125,8 +126,7 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
     if not rows:
         return np.zeros((0, encoder.output_dim), dtype=np.float32)
     home = next(iter(encoder.parameters()), torch.zeros(0)).device
-    quantized = bool(getattr(encoder, "settings", {}).get("quantize"))  # int8 kernels run on the CPU
-    target = torch.device(device) if device is not None and not quantized else home
+    target = torch.device(device) if device is not None and not runs_int8(encoder) else home  # int8: on the CPU
     if target != home:
         encoder.to(target)
     try:
