@@ -57,7 +57,7 @@ def test_cv_folds_is_checked(values, message):
 
 
 FOLD_TUNE = {"n_trials": 4, "search_space": SPACE, "cv_folds": 3, "pruner": "median", "startup_trials": 1,
-             "warmup_epochs": 0}
+             "warmup_epochs": 0, "final_fit": "holdout"}
 HYPERPARAMETERS = {**TRIAL_HYPERPARAMETERS, "max_epochs": 4, "patience": 4}
 
 
@@ -85,7 +85,7 @@ def test_a_trial_scores_the_mean_of_its_folds_and_pruning_watches_the_first(fold
 
 
 @pytest.mark.slow
-def test_the_chosen_configuration_is_fitted_again_as_a_plain_fit(folded):
+def test_with_final_fit_holdout_the_chosen_configuration_is_fitted_again_as_a_plain_fit(folded):
     best = folded.history_["tuning"]["best_params"]
     assert folded.config_.learning_rate == pytest.approx(best["learning_rate"])
     assert folded.config_.dropout == pytest.approx(best["dropout"])
@@ -94,12 +94,13 @@ def test_the_chosen_configuration_is_fitted_again_as_a_plain_fit(folded):
     rows = numbers_table(30, seed=9)
     np.testing.assert_allclose(folded.predict_proba(rows).to_numpy(), plain.predict_proba(rows).to_numpy(), atol=1e-6)
     assert folded.history_["best_score"] == pytest.approx(plain.history_["best_score"])
+    assert folded.history_["tuning"]["final_fit"] == "holdout" and folded.history_["tuning"]["final_epochs"] is None
 
 
 @pytest.mark.slow
 def test_folds_need_no_holdout():
     predictor = MultimodalPredictor(label="label").fit(
         numbers_table(60), hyperparameters={**TRIAL_HYPERPARAMETERS, "holdout_fraction": 0.0}, seed=0,
-        tune={"n_trials": 1, "search_space": SPACE, "cv_folds": 2, "pruner": "none"})
+        tune={"n_trials": 1, "search_space": SPACE, "cv_folds": 2, "pruner": "none", "final_fit": "holdout"})
     assert predictor.history_["tuning"]["states"]["complete"] == 1
     assert predictor.history_["epoch_selected"] is False  # the refit trains every epoch on every row

@@ -87,3 +87,38 @@ def test_values_reach_into_sections_without_touching_the_base():
 def test_tune_settings_are_checked(values, message):
     with pytest.raises(ConfigError, match=message):
         TuneSettings.from_dict(values)
+
+
+def test_a_dimension_contains_its_choices_and_the_values_within_its_bounds():
+    space = SearchSpace.from_data({"learning_rate": {"low": 1.0e-4, "high": 1.0e-2, "log": True},
+                                   "max_epochs": {"low": 2, "high": 8, "step": 2}, "hidden_dim": [64, 128],
+                                   "fusion": "gated"}, "given")
+    lr, epochs, hidden, fixed = space.dimensions
+    assert lr.contains(1e-3) and lr.contains(1e-4) and not lr.contains(0.0) and not lr.contains(0.1)
+    assert epochs.contains(4) and not epochs.contains(5) and not epochs.contains(10) and not epochs.contains(4.5)
+    assert hidden.contains(64) and not hidden.contains(256) and not hidden.contains(True) and not hidden.contains("64")
+    assert not fixed.contains("gated")  # a fixed key has nothing to suggest
+
+
+def test_base_values_are_the_base_configs_values_the_space_holds():
+    space = SearchSpace.from_data({"learning_rate": {"low": 1.0e-4, "high": 1.0e-2, "log": True},
+                                   "weight_decay": {"low": 1.0e-4, "high": 1.0e-1, "log": True},
+                                   "hidden_dim": [64, 256], "transfer.r": [4, 8], "fusion": "gated"}, "given")
+    base = {**BASE, "learning_rate": 3e-3, "weight_decay": 0.0, "hidden_dim": 256, "transfer": {"r": 8}}
+    # weight_decay 0 is outside the log range (sampled), the fixed fusion is not a trial's choice
+    assert space.base_values(base) == {"learning_rate": 3e-3, "hidden_dim": 256, "transfer.r": 8}
+    assert "transfer.r" not in space.base_values(BASE)  # the base gives no transfer.r
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"final_fit": "everything"}, r"tune\.final_fit='everything' is not a valid choice; valid: all_rows, holdout"),
+    ({"base_trial": "yes"}, r"tune\.base_trial must be"),
+])
+def test_final_fit_and_base_trial_are_checked(values, message):
+    with pytest.raises(ConfigError, match=message):
+        TuneSettings.from_dict(values)
+
+
+def test_final_fit_defaults_to_all_rows_and_the_base_trial_is_on():
+    settings = TuneSettings.from_dict({})
+    assert settings.final_fit == "all_rows" and settings.base_trial is True

@@ -10,6 +10,7 @@ from transmodal.config import check_fields, section_from_dict
 from transmodal.errors import ConfigError, spelled
 
 PRUNERS = ("median", "successive_halving", "none")
+FINAL_FITS = ("all_rows", "holdout")
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,15 @@ class TuneSettings:
     (``tuning_data`` or the fit's holdout), and the best trial's fit is the model. With k >= 2, a trial
     is k fits on folds of the training table (each fold's rows tune one fit: every training row
     scores the trial once), its score is the mean of the folds' best tuning scores, and the pruner
-    watches its first fold's epochs; the chosen configuration is then fitted once more as a plain fit
-    would be (on the training table with ``tuning_data`` or the holdout choosing the epoch), and that
-    fit is the model.
+    watches its first fold's epochs; the chosen configuration is then fitted once more, and that fit
+    is the model. ``final_fit`` says how: ``all_rows`` (the default) fits it on every training row, no
+    rows held out, for as many epochs as its folds' best epochs on average (the learning-rate schedule
+    still spans ``max_epochs``, as in the folds; ``tuning_data`` is not used); ``holdout`` fits it as a
+    plain fit would be (``tuning_data`` or the holdout choosing the epoch).
+
+    ``base_trial`` (default on) makes the first trial of a new study the fit's own hyperparameters
+    (the values the base config gives the space's keys; a key whose base value lies outside the space
+    is sampled), so the study's best tuning score is never below the configuration it started from.
     """
 
     n_trials: int | None = 20  # finished trials in the whole study (all processes); None: until timeout
@@ -42,6 +49,8 @@ class TuneSettings:
     heartbeat_seconds: int = 10  # database storages: a worker's trial whose heartbeat is 2x older is failed
     features_shared: bool = True  # frozen encoders' features shared by the trials (fit option feature_memo)
     cv_folds: int = 1  # 1: score trials on the tuning rows; k >= 2: mean over k folds of the training table, then refit
+    final_fit: str = "all_rows"  # cv_folds >= 2: "all_rows" (every row, the folds' mean best epoch) or "holdout"
+    base_trial: bool = True  # the first trial of a new study is the fit's own hyperparameters
 
     def __post_init__(self) -> None:
         check_fields(self, "tune.")
@@ -53,6 +62,8 @@ class TuneSettings:
             raise ConfigError(f"tune.timeout={self.timeout!r} is out of range; valid: seconds > 0, or None")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"tune.pruner={self.pruner!r} is not a valid choice; valid: {', '.join(PRUNERS)}")
+        if self.final_fit not in FINAL_FITS:
+            raise ConfigError(f"tune.final_fit={self.final_fit!r} is not a valid choice; valid: {', '.join(FINAL_FITS)}")
         for key in ("n_jobs", "heartbeat_seconds", "cv_folds"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"tune.{key}={getattr(self, key)!r} is out of range; valid: >= 1")

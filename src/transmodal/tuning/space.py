@@ -68,6 +68,20 @@ class Dimension:
             return trial.suggest_int(self.key, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return trial.suggest_float(self.key, float(self.low), float(self.high), step=self.step, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        """Whether a trial of this key could take ``value`` (a choice, or within the bounds and on the
+        step's grid); a fixed key contains nothing to suggest."""
+        if self.kind == "categorical":
+            return any(type(value) is type(c) and value == c for c in self.choices)
+        if self.kind == "fixed" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not float(value).is_integer():
+            return False
+        if not self.low <= value <= self.high:
+            return False
+        step = self.step or (1 if self.kind == "int" else None)
+        return step is None or abs((value - self.low) / step - round((value - self.low) / step)) < 1e-9
+
     def extremes(self) -> list[Any]:
         """The values that must each make a valid config: the bounds, every choice, the fixed value."""
         if self.kind == "fixed":
@@ -209,6 +223,18 @@ class SearchSpace:
     def fixed(self) -> dict[str, Any]:
         """The keys every trial sets to the same value."""
         return {d.key: d.value for d in self.dimensions if d.kind == "fixed"}
+
+    def base_values(self, base: dict[str, Any]) -> dict[str, Any]:
+        """The values ``base`` gives the space's varied keys, for the keys whose value a trial can take
+        (the base trial, ``tune.base_trial``); keys ``base`` leaves outside the space are left out."""
+        values = {}
+        for dim in self.dimensions:
+            node: Any = base
+            for part in dim.key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if dim.contains(node):
+                values[dim.key] = node
+        return values
 
     def suggest(self, trial, base: dict[str, Any]) -> dict[str, Any]:
         """The trial's hyperparameters: ``base`` with each key set to the trial's value."""

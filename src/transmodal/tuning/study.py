@@ -4,8 +4,10 @@ Read top to bottom: the search space is loaded and checked against the fit's con
 opened (in memory, or created or loaded in a database); worker processes start when ``n_jobs`` > 1;
 this process runs trials until the study holds ``n_trials`` finished ones (or the timeout passes);
 the best trial's fit is the result (fitted again with its parameters when another process ran it,
-or when trials were scored on folds: ``tune.cv_folds``, :mod:`transmodal.tuning.folds`); the trials
-table and the parameter importances go to the history and the run report.
+or when trials were scored on folds: ``tune.cv_folds``, :mod:`transmodal.tuning.folds`, fitted on
+every row or on the holdout: ``tune.final_fit``, :mod:`transmodal.tuning.final`); the trials table
+and the parameter importances go to the history and the run report. A new study's first trial is
+the fit's own hyperparameters (``tune.base_trial``).
 """
 
 from __future__ import annotations
@@ -83,11 +85,11 @@ def run_study(request: FitRequest, train, tune, settings: TuneSettings) -> TuneO
     workers = start_workers(request, train, tune, settings)
     run_trials(study, objective, settings, started)
     failures = [f"worker {p.pid} exited with code {p.exitcode}" for p in join_workers(workers) if p.exitcode]
-    result, config, refit = best_fit(study, objective)
+    result, config, refit, final = best_fit(study, objective)
     rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
     summary = study_summary(study, settings, space, request, rows)
     summary.update(seconds=time.monotonic() - started, refit=refit, worker_failures=failures,
-                   importances=param_importances(study, request.seed))
+                   importances=param_importances(study, request.seed), **final)
     return TuneOutcome(result, config, summary, rows)
 
 
@@ -125,6 +127,7 @@ class Objective:
         trial.set_user_attr("epochs", sum(len(result.history.get("epochs", [])) for result in fits))
         if self.folds is not None:
             trial.set_user_attr("fold_scores", " ".join(f"{value:.4f}" for value in scores))
+            trial.set_user_attr("fold_epochs", " ".join(str(int(r.history["best_epoch"]) + 1) for r in fits))
         elif self.best is None or score > self.best[1]:
             self.best = (trial.number, score, fits[0], config)
         return score
@@ -195,11 +198,20 @@ def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, 
     stored = study.user_attrs.get("transmodal")
     if stored is None:
         study.set_user_attr("transmodal", identity)
+        enqueue_base(study, settings, space, base)
     elif stored != identity:
         changed = sorted(k for k in identity if identity[k] != stored.get(k))
         raise ConfigError(f"study {name!r} in {redact(settings.storage)} was started with other {', '.join(changed)}; "
                           "run it with the same settings, or give another tune.study_name")
     return study
+
+
+def enqueue_base(study: optuna.Study, settings: TuneSettings, space: SearchSpace, base: dict[str, Any]) -> None:
+    """A new study's first trial: the base config's values of the space's keys (``tune.base_trial``);
+    nothing when the base gives none of them a value the space holds."""
+    values = space.base_values(base) if settings.base_trial else {}
+    if values:
+        study.enqueue_trial(values, skip_if_exists=True)  # workers that race to create the study add it once
 
 
 def make_storage(settings: TuneSettings):
@@ -273,10 +285,12 @@ def trial_counts(study: optuna.Study) -> tuple[int, int]:
     return done, running
 
 
-def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitConfig, bool]:
-    """The best complete trial's fit and config, and whether it had to be fitted again: another
-    process ran it (a fit is reproducible for its seed on CPU), or trials were scored on folds (the
-    chosen configuration is fitted on the training table, with the tuning rows choosing its epoch).
+def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitConfig, bool, dict[str, Any]]:
+    """The best complete trial's fit and config, whether it had to be fitted again, and what the
+    final fit was (:func:`~transmodal.tuning.final.final_fit_record`). It is fitted again when
+    another process ran it (a fit is reproducible for its seed on CPU), or when trials were scored on
+    folds: on every training row for its folds' mean best epoch (``final_fit="all_rows"``), or on the
+    training table with the tuning rows choosing its epoch (``"holdout"``).
 
     Raises:
         TransmodalError: no trial completed (the first recorded error is shown).
@@ -286,16 +300,29 @@ def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitC
         errors = [t.user_attrs["error"] for t in study.get_trials(deepcopy=False) if "error" in t.user_attrs]
         detail = f"; first error: {errors[0]}" if errors else " (every trial was pruned or none ran)"
         raise TransmodalError(f"no trial of the study completed{detail}")
+    from transmodal.tuning.final import all_rows_request, final_epochs, final_fit_record, fold_epochs
+
     best = study.best_trial
     if objective.best is not None and objective.best[0] == best.number:
-        return objective.best[2], objective.best[3], False
+        return objective.best[2], objective.best[3], False, {}
     config = FitConfig.from_dict(with_values(objective.base, {**objective.space.fixed(), **best.params}))
-    if objective.folds is not None:
-        LOG.info("fitting trial %d's configuration (best mean score over %d folds, %.4f) on the training table",
-                 best.number, len(objective.folds), best.value)
-    else:
+    request = objective.request_for(config)
+    if objective.folds is None:
         LOG.info("refitting trial %d (run by another process) with its parameters", best.number)
-    return run_fit(objective.request_for(config), objective.train, objective.tune), config, True
+        return run_fit(request, objective.train, objective.tune), config, True, {}
+    kind, epochs = objective.settings.final_fit, fold_epochs(best.user_attrs.get("fold_epochs"))
+    if kind == "all_rows" and not epochs:  # a study stored before fold epochs were recorded
+        LOG.warning("trial %d recorded no fold epochs: its configuration is fitted with the holdout", best.number)
+        kind = "holdout"
+    where, count = "the training table", None
+    if kind == "all_rows":
+        count = final_epochs(epochs)
+        request, where = all_rows_request(request, count), f"every training row for {count} epoch(s) (folds: {epochs})"
+    LOG.info("fitting trial %d's configuration (best mean score over %d folds, %.4f) on %s",
+             best.number, len(objective.folds), best.value, where)
+    result = run_fit(request, objective.train, None if kind == "all_rows" else objective.tune)
+    # the config the model was fitted with (all rows: holdout_fraction 0; the epochs it trained are in the record)
+    return result, request.config, True, final_fit_record(kind, epochs, count)
 
 
 def study_summary(study: optuna.Study, settings: TuneSettings, space: SearchSpace, request: FitRequest,

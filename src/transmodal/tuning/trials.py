@@ -25,6 +25,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "last_reported": steps[max(steps)] if steps else None,  # best score so far at the last epoch reported
         "best_epoch": trial.user_attrs.get("best_epoch"),  # the first fold's with folds
         "fold_scores": trial.user_attrs.get("fold_scores"),  # "0.9412 0.9388 0.9450" with folds, else None
+        "fold_epochs": trial.user_attrs.get("fold_epochs"),  # each fold's best epoch count ("3 2 4") with folds
         "encoded_cells": trial.user_attrs.get("encoded_cells"),  # frozen-encoder cells not found in the store
         "started": trial.datetime_start.isoformat(timespec="seconds") if trial.datetime_start else None,
         "error": trial.user_attrs.get("error"),
