@@ -48,8 +48,30 @@ def test_cv_folds_score_trials_on_folds_and_save_the_refitted_model(tmp_path, ca
     table = write_numbers(tmp_path)
     main(["tune", str(table), "--label", "label", "--trials", "2", "--cv-folds", "2", "--pruner", "none",
           "--search-space", str(tmp_path / "space.yaml"), "--set", "max_epochs=2", "--out", str(tmp_path / "m")])
-    assert "over 2 folds, its configuration fitted again" in capsys.readouterr().out
+    out = capsys.readouterr().out
     trials = pd.read_csv(tmp_path / "m" / "trials.csv")
     assert [len(str(s).split()) for s in trials["fold_scores"]] == [2, 2]
+    assert [len(str(s).split()) for s in trials["fold_epochs"]] == [2, 2]
+    assert "over 2 folds, its configuration fitted again on every row for" in out  # --final-fit all_rows, the default
     report = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
-    assert "the mean over 2 folds), its configuration fitted again as this model" in report
+    assert "the mean over 2 folds), its configuration fitted again on every training row for" in report
+
+
+@pytest.mark.slow
+def test_final_fit_holdout_and_no_base_trial_reach_the_study(tmp_path, capsys):
+    import pandas as pd
+
+    table = write_numbers(tmp_path)
+    main(["tune", str(table), "--label", "label", "--trials", "1", "--cv-folds", "2", "--pruner", "none",
+          "--final-fit", "holdout", "--no-base-trial", "--search-space", str(tmp_path / "space.yaml"),
+          "--set", "max_epochs=2", "--out", str(tmp_path / "m")])
+    assert "its configuration fitted again with the holdout" in capsys.readouterr().out
+    trials = pd.read_csv(tmp_path / "m" / "trials.csv")
+    assert trials["params.learning_rate"][0] != 1e-3  # drawn, not the base value
+
+
+def test_a_bad_final_fit_is_one_message(tmp_path, capsys):
+    table = write_numbers(tmp_path)
+    code, err = run_cli(["tune", str(table), "--label", "label", "--cv-folds", "2", "--final-fit", "all",
+                         "--out", str(tmp_path / "m")], capsys)
+    assert code == 1 and err.count("error: ") == 1 and "tune.final_fit='all' is not a valid choice" in err

@@ -26,6 +26,10 @@ def tune(
     pruner: str = typer.Option("median", "--pruner", help="median, successive_halving or none."),
     cv_folds: int = typer.Option(1, "--cv-folds", help="Score each trial by the mean over this many folds of "
                                  "TABLE, then fit the chosen configuration once more (1: score on the tuning rows)."),
+    final_fit: str = typer.Option("all_rows", "--final-fit", help="With --cv-folds: fit the chosen configuration "
+                                  "on every row for its folds' mean best epoch (all_rows) or with the holdout (holdout)."),
+    base_trial: bool = typer.Option(True, "--base-trial/--no-base-trial", help="Make a new study's first trial the "
+                                    "base hyperparameters (--config, --set)."),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes on this machine (needs --storage)."),
     tuning: Optional[Path] = typer.Option(None, "--tuning", help="Tuning table that scores the trials."),
     config: Optional[Path] = typer.Option(None, "--config", help="Base hyperparameters (YAML or JSON)."),
@@ -55,7 +59,7 @@ def tune(
         raise ConfigError(f"{out} already holds a transmodal model; pass --overwrite to replace it")
     settings = {"n_trials": trials, "timeout": timeout, "storage": storage, "study_name": study_name,
                 "search_space": search_space, "pruner": pruner, "n_jobs": jobs,
-                "cv_folds": cv_folds}
+                "cv_folds": cv_folds, "final_fit": final_fit, "base_trial": base_trial}
     log = logging.getLogger("transmodal.tuning")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -75,7 +79,11 @@ def tune(
     predictor.save(out)
     summary = predictor.history_["tuning"]
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n)
-    folds = f" over {cv_folds} folds, its configuration fitted again" if cv_folds > 1 else ""
+    folds = ""
+    if cv_folds > 1:
+        where = (f"on every row for {summary['final_epochs']} epoch(s)" if summary.get("final_epochs")
+                 else "with the holdout")
+        folds = f" over {cv_folds} folds, its configuration fitted again {where}"
     typer.echo(f"saved trial {summary['best_trial']} to {out} (tuning {predictor.eval_metric_} score "
                f"{summary['best_score']:.4f}{folds}; {summary['trials']} trial(s): {states}; "
                f"{summary['seconds']:.1f} s; trials.csv beside the model)")

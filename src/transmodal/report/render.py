@@ -70,10 +70,12 @@ def render_report(config: dict[str, Any], report: dict[str, Any]) -> str:
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
 
 
-def _kept(folds: int) -> str:
-    """How the model relates to the best trial: its own fit, or (folds) its configuration fitted again."""
+def _kept(folds: int, final_epochs: int | None = None) -> str:
+    """How the model relates to the best trial: its own fit, or (folds) its configuration fitted again
+    (on every row for ``final_epochs`` epochs, or with the holdout)."""
     if folds > 1:
-        return f", the mean over {folds} folds), its configuration fitted again as this model"
+        where = f"on every training row for {final_epochs} epoch(s)" if final_epochs else "with the holdout"
+        return f", the mean over {folds} folds), its configuration fitted again {where} as this model"
     return "), kept as this model"
 
 
@@ -85,7 +87,7 @@ def tuning_section(tuning: dict[str, Any]) -> list[str]:
              f"<p>Study {html.escape(str(tuning.get('study_name')))} in {html.escape(str(tuning.get('storage')))}, "
              f"space {html.escape(str(tuning.get('search_space')))}, pruner {html.escape(str(tuning.get('pruner')))}: "
              f"{tuning.get('trials')} trial(s), {html.escape(str(states))}; best trial {tuning.get('best_trial')} "
-             f"(tuning score {_cell(tuning.get('best_score'))}{_kept(tuning.get('cv_folds') or 1)}.</p>",
+             f"(tuning score {_cell(tuning.get('best_score'))}{_kept(tuning.get('cv_folds') or 1, tuning.get('final_epochs'))}.</p>",
              _image(plots.trial_scores(tuning.get("trials", [])), "score per trial")]
     if tuning.get("importances"):
         parts.append(_image(plots.bars(tuning["importances"], "Parameter importance (fANOVA)", "importance"),
