@@ -132,6 +132,7 @@ class MultimodalPredictor(FittedAttributes):
         self.fit_log_ = lines
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
+        self.tuning_scores_ = result.tuning_scores  # the kept epoch's scores of the tuning rows (not saved)
         if self.spec_.adapters:
             from transmodal.encoders.adapters import merge_for_inference, quantized_after_merge
 

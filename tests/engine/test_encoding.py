@@ -239,3 +239,18 @@ def test_a_file_is_keyed_by_its_bytes_whether_given_as_a_path_or_as_bytes(tmp_pa
     assert by_path == cell_digest("image", "copy.png", tmp_path) == cell_digest("image", b"\x89PNG same bytes", tmp_path)
     assert by_path != cell_digest("image", "b.png", tmp_path)
     assert cell_digest("image", "missing.png", tmp_path) is None
+
+
+def test_an_encoding_past_its_deadline_stops_with_encoding_time_up(tiny_bert):
+    import time
+
+    from transmodal.engine.encoding import EncodingTimeUp, encoding_deadline
+
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    values = texts(40)
+    with encoding_deadline(time.monotonic() - 1.0), pytest.raises(EncodingTimeUp, match="'review'"):
+        fill_cache(OneInput(encoder), dataset_of(values), EmbeddingCache(40, {"review": encoder.output_dim}), None, 8)
+    cache = EmbeddingCache(40, {"review": encoder.output_dim})
+    with encoding_deadline(time.monotonic() + 600.0):  # far: encodes as without one
+        fill_cache(OneInput(encoder), dataset_of(values), cache, None, 8)
+    assert cache.complete("review")

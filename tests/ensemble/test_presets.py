@@ -41,13 +41,19 @@ def test_unknown_preset_and_member_are_named():
         load_preset("fast").with_overrides({"lgbm": {}})
 
 
-def test_the_best_presets_lora_member_adapts_every_text_encoder_and_nothing_else():
+def test_lora_text_true_adapts_every_text_encoder_and_nothing_else():
+    import copy
+
+    import pandas as pd
+
     from transmodal.ensemble.members.base import MemberContext
     from transmodal.heads.task import TaskSpec
 
     plan = {m.name: m for m in load_preset("best").members}["neural_lora"]
     context = MemberContext("y", TaskSpec("y", "binary", [0, 1]),
                             {"Title": "text", "Age": "numeric", "Review Text": "text", "Dept": "categorical"}, "roc_auc")
-    hp = MEMBERS.get("neural")(context, plan.options)._hyperparameters()
+    options = {**copy.deepcopy(plan.options), "lora_text": True}
+    frame = pd.DataFrame({"Title": ["a"], "Age": [1], "Review Text": ["a longer text"], "Dept": ["x"]})
+    hp = MEMBERS.get("neural")(context, options)._hyperparameters(frame)
     assert hp["transfer"] == {"strategy": "lora", "r": 8, "inputs": ["Title", "Review Text"]}
     assert "inputs" not in plan.options["hyperparameters"]["transfer"]  # the preset is not changed

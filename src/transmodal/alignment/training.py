@@ -144,7 +144,8 @@ class AlignmentModule(L.LightningModule):
         return gathered.reshape(-1, *values.shape[1:]).cpu()
 
     def configure_optimizers(self):
-        return configure_adamw(parameter_groups(self.net, self.config), self.total_steps, self.config.warmup_ratio)
+        return configure_adamw(parameter_groups(self.net, self.config), lambda: self.total_steps,
+                               self.config.warmup_ratio)
 
 
 def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, tune: TableDataset,
@@ -178,7 +179,7 @@ def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, t
     caches = stage_caches(net, {"train": train, "val": tune})
     run = build_trainer(TrainerSettings.from_config(config),
                         [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
-                        time_limit, trainer_options=trainer_options)
+                        time_limit, trainer_options=trainer_options, val_batches=len(tune_loader))
     module = AlignmentModule(net, config, keys, caches, run.total_steps(len(train), config.batch_size))
     history = run.fit(module, train_loader, tune_loader)
     net.eval()

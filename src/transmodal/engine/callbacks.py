@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 class BestState(L.Callback):
     """Keeps the trainable state of the best epoch (by ``val_score``) in memory and restores it at
-    the end of fitting. Nothing is written to disk (checkpoint files would be pickles).
+    the end of fitting, with that epoch's scores of the tuning rows (``scores``: the module's
+    ``val_scores``, when it keeps them), so that they need not be predicted again. Nothing is
+    written to disk (checkpoint files would be pickles).
 
     Args:
         keep_last: Record every epoch, so that the last one is kept (no tuning rows to select by).
@@ -28,6 +30,7 @@ class BestState(L.Callback):
         self.best_score = float("-inf")
         self.best_epoch = -1
         self.state: dict[str, torch.Tensor] | None = None
+        self.scores: dict[str, Any] | None = None
 
     def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -37,6 +40,7 @@ class BestState(L.Callback):
             self.best_score, self.best_epoch = score, trainer.current_epoch
             frozen = {n for n, p in module.net.named_parameters() if not p.requires_grad}
             self.state = {k: v.detach().clone() for k, v in module.net.state_dict().items() if k not in frozen}
+            self.scores = dict(getattr(module, "val_scores", {}) or {}) or None
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_score": self.best_score, "best_epoch": self.best_epoch, "state": self.state}

@@ -12,11 +12,13 @@ predictions of the same cells encode nothing.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -32,6 +34,27 @@ STORE_FORMAT = 1  # bump when the meaning of a stored feature changes
 SMALL_WRITE = 16  # a prediction writes fewer new cells than this to no shard (serving makes no tiny files)
 MAX_PADDING = 0.25  # a length-sorted batch carries at most this share of padding tokens beyond its real ones ...
 FREE_PADDING = 32  # ... or this many padding tokens (a smaller batch is no cheaper than that)
+PROJECT_AFTER = 0.05  # share of a column's tokens encoded before its end time is projected
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("encoding_deadline", default=None)
+
+
+class EncodingTimeUp(TimeoutError):
+    """The up-front encoding would not end before the deadline of :func:`encoding_deadline`."""
+
+
+@contextlib.contextmanager
+def encoding_deadline(deadline: float | None) -> Iterator[None]:
+    """Within the block, encoding that will not end by ``deadline`` (``time.monotonic()`` seconds)
+    stops with :class:`EncodingTimeUp`: as soon as the tokens encoded so far project an end past
+    it (after :data:`PROJECT_AFTER` of the column's tokens), or when it passes. A caller with a time
+    budget (an ensemble member) uses it, since an encoding pass cannot be stopped part-way and still
+    give a usable model. None: no deadline."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -132,14 +155,29 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
     try:
         lengths = _lengths(encoder, [_raw(dataset, spec, row) for row in rows])
         out = np.zeros((len(rows), encoder.output_dim), dtype=np.float32)
+        deadline, start = _DEADLINE.get(), time.monotonic()
+        total, done = float(sum(max(n, 1) for n in lengths)), 0.0
         for chunk in length_batches(lengths, batch_size):
             inputs = encoder.prepare([dataset.item(spec, rows[i]) for i in chunk])
             inputs = {k: v.to(target) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
             out[chunk] = encoder(inputs).float().cpu().numpy()  # (B, D)
+            done += sum(max(lengths[i], 1) for i in chunk)
+            if deadline is not None:
+                _check_deadline(deadline, start, done / total, spec.name, len(rows))
         return out
     finally:
         if target != home:
             encoder.to(home)
+
+
+def _check_deadline(deadline: float, start: float, progress: float, name: str, cells: int) -> None:
+    """Raise :class:`EncodingTimeUp` when the encoding has passed ``deadline`` or, with
+    ``progress`` (share of the tokens done) past :data:`PROJECT_AFTER`, will pass it."""
+    now = time.monotonic()
+    projected = start + (now - start) / progress if progress >= PROJECT_AFTER else now
+    if projected > deadline and progress < 1.0:
+        raise EncodingTimeUp(f"encoding {cells} cell(s) of input {name!r} would take about "
+                             f"{projected - start:.0f} s, past the time limit ({max(deadline - start, 0):.0f} s left)")
 
 
 def length_batches(lengths: list[int], batch_size: int, max_padding: float = MAX_PADDING,

@@ -51,6 +51,7 @@ class PredictorModule(L.LightningModule):
         })
         self.extra_losses: list[ExtraLoss] = []
         self._val_outputs: dict[str, list] = {}
+        self.val_scores: dict[str, np.ndarray] = {}  # the last validation pass: scores of every tuning row, in order
         self.weighting = task_weighting(config, [task.name for task in net.tasks])
 
     def _build_loss(self, task: TaskSpec, weights: torch.Tensor | None) -> nn.Module:
@@ -120,6 +121,8 @@ class PredictorModule(L.LightningModule):
             self._val_outputs[task.name].append((scores.cpu(), batch["targets"][task.name].cpu()))
 
     def on_validation_epoch_end(self) -> None:
+        self.val_scores = {name: torch.cat([p[0] for p in pairs]).numpy() for name, pairs in self._val_outputs.items()
+                           if pairs}
         scores = []
         for task in self.net.tasks:
             metric_name = self.eval_metric if task.problem_type in METRICS.get(self.eval_metric).problem_types \
@@ -142,7 +145,7 @@ class PredictorModule(L.LightningModule):
         if own:
             groups.append({"params": own, "lr": self.weighting.learning_rate or self.config.learning_rate,
                            "weight_decay": 0.0})
-        return configure_adamw(groups, self.total_steps, self.config.warmup_ratio)
+        return configure_adamw(groups, lambda: self.total_steps, self.config.warmup_ratio)
 
 
 def _default_metric(task: TaskSpec, several: bool = False) -> str:

@@ -3,7 +3,7 @@ own rate) and the warm-up + cosine schedule, for any network the engine trains."
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 from torch import nn
@@ -83,11 +83,19 @@ def layer_scales(net: EncoderNet, decay: float) -> dict[int, float]:
     return scales
 
 
-def configure_adamw(groups: list[dict[str, Any]], total_steps: int, warmup_ratio: float) -> dict[str, Any]:
+def configure_adamw(groups: list[dict[str, Any]], total_steps: int | Callable[[], int],
+                    warmup_ratio: float) -> dict[str, Any]:
     """AdamW over ``groups`` with a per-step linear warm-up (``warmup_ratio`` of the steps) then
-    cosine decay, as Lightning's ``configure_optimizers`` returns it."""
-    total_steps = max(1, total_steps)
+    cosine decay, as Lightning's ``configure_optimizers`` returns it.
+
+    Args:
+        total_steps: The steps of the schedule, or a function giving them at each step (a module
+            whose :class:`~transmodal.engine.budget.TimeBudget` shortens the schedule to the steps
+            that fit in the time limit); the warm-up is sized from its first value.
+    """
+    steps = total_steps if callable(total_steps) else (lambda: total_steps)
     optimizer = torch.optim.AdamW(groups)
-    warmup = int(warmup_ratio * total_steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total_steps, warmup))
+    warmup = int(warmup_ratio * max(1, steps()))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                 lambda step: warmup_cosine(step, max(1, steps()), warmup))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -89,7 +89,8 @@ class Run:
         """Train ``module`` (it has ``net`` and ``total_steps``), restore its best state
         (:class:`BestState`) and return the history: ``{"epochs": [...], "best_epoch",
         "best_score", "fit_seconds", "global_rank", "world_size", "scheduled_steps",
-        "optimizer_steps"}``."""
+        "optimizer_steps", "tuning_scores"}`` (``tuning_scores``: the kept epoch's scores of the
+        tuning rows per task, in row order, or None; not JSON, the fit pipeline takes it out)."""
         start = time.perf_counter()
         if self.trainer.is_global_zero:
             log.info("training on %s, up to %d epoch(s)%s", self.device_text(), self.settings.max_epochs,
@@ -112,7 +113,7 @@ class Run:
         return {"epochs": self.history.epochs, "best_epoch": self.best.best_epoch, "best_score": self.best.best_score,
                 "fit_seconds": time.perf_counter() - start, "global_rank": self.trainer.global_rank,
                 "world_size": self.trainer.world_size, "scheduled_steps": module.total_steps,
-                "optimizer_steps": self.trainer.global_step}
+                "optimizer_steps": self.trainer.global_step, "tuning_scores": self.best.scores}
 
     def hardware(self) -> dict[str, Any]:
         """What the trainer runs on: accelerator, devices per node, nodes, strategy, precision and
@@ -135,28 +136,34 @@ class Run:
 
 
 def build_trainer(settings: TrainerSettings, callbacks: Sequence[L.Callback] = (), time_limit: float | None = None,
-                  select_epoch: bool = True, trainer_options: dict[str, Any] | None = None) -> Run:
+                  select_epoch: bool = True, trainer_options: dict[str, Any] | None = None,
+                  val_batches: int = 0) -> Run:
     """A Lightning trainer with the engine's callbacks, in this order: :class:`BestState`,
     :class:`History`, early stopping on ``val_score`` (when ``select_epoch``), then ``callbacks``.
 
     Args:
         settings: Hardware, budget and clipping.
         callbacks: More callbacks (e.g. :class:`~transmodal.engine.callbacks.CacheSwitch`).
-        time_limit: Seconds of training before stopping (None: no limit).
+        time_limit: Seconds of training, the closing validation pass included (None: no limit); a
+            :class:`~transmodal.engine.budget.TimeBudget` keeps it and fits the schedule to it.
         select_epoch: Restore the best epoch by ``val_score`` and stop early; otherwise train the
             whole budget and keep the last epoch.
         trainer_options: Overrides of ``L.Trainer`` keyword arguments; ``ckpt_path`` is the
             checkpoint to resume from.
+        val_batches: Batches of one validation pass (the time limit keeps room for it).
     """
+    from transmodal.engine.budget import TimeBudget
+
     from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
 
     options = dict(trainer_options or {})
     ckpt_path = options.pop("ckpt_path", None)
     best, history = BestState(keep_last=not select_epoch), History()
     stopping = [EarlyStopping("val_score", mode="max", patience=settings.patience)] if select_epoch else []
-    all_callbacks = [best, history, *stopping, *callbacks]
+    budget = [TimeBudget(time_limit, val_batches)] if time_limit else []
+    all_callbacks = [best, history, *stopping, *budget, *callbacks]
     arguments = dict(
-        max_epochs=settings.max_epochs, max_time=_max_time(time_limit),
+        max_epochs=settings.max_epochs,
         accelerator=settings.accelerator, devices=settings.devices, strategy=settings.strategy,
         num_nodes=settings.num_nodes, precision=settings.precision,
         gradient_clip_val=settings.gradient_clip, callbacks=all_callbacks,
@@ -166,11 +173,3 @@ def build_trainer(settings: TrainerSettings, callbacks: Sequence[L.Callback] = (
     arguments.update(options)
     arguments["enable_checkpointing"] = any(isinstance(c, Checkpoint) for c in all_callbacks)
     return Run(L.Trainer(**arguments), best, history, settings, ckpt_path)
-
-
-def _max_time(seconds: float | None):
-    if not seconds:
-        return None
-    from datetime import timedelta
-
-    return timedelta(seconds=float(seconds))

@@ -78,7 +78,7 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
         time_limit = max(time_limit - (time.monotonic() - begin), MIN_TRAINING_SHARE * time_limit)
     run = build_trainer(TrainerSettings.from_config(config),
                         [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
-                        time_limit, select_epoch, trainer_options)
+                        time_limit, select_epoch, trainer_options, val_batches=len(tune_loader))
     steps = run.total_steps(len(train), config.batch_size)
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules)
     module.extra_losses.extend(extra_losses or [])

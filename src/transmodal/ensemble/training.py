@@ -108,7 +108,7 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
         model = member.fit_model(take(x, train_rows), y[train_rows], take(x, val_rows), y[val_rows],
                                  left / (len(splits) - i))
         member.models.append(model)
-        scores = member.model_scores(model, take(x, val_rows))
+        scores = member.validation_scores(model, take(x, val_rows))
         if out is None:
             out = np.full((len(y),) + scores.shape[1:], np.nan, dtype=np.float64)
         out[val_rows] = scores
@@ -157,6 +157,8 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
             result.tuning_score = score_rows(score, result.predictions)
         except (TimeUp, NoFeatures) as stop:
             result.status = str(stop)
+        except TimeoutError as stop:  # e.g. its encoding would not end in its time (EncodingTimeUp)
+            result.status = f"stopped: {stop}"
         except Exception as err:  # noqa: BLE001 - one member failing leaves the others' ensemble
             if i == len(preset.members) - 1 and not any(r.member for r in results):
                 raise

@@ -56,13 +56,16 @@ EXTENSIONS: tuple[type[Extension], ...] = (
 
 @dataclass
 class FitResult:
-    """What a fit produced: the spec, the trained network, its history, skipped rows, report data."""
+    """What a fit produced: the spec, the trained network, its history, skipped rows, report data,
+    and the kept epoch's scores of the tuning rows (``{task: (N, K) or (N,)}`` in the order of the
+    tuning rows kept, or None)."""
 
     spec: ModelSpec
     net: Any
     history: dict[str, Any]
     bad_rows: list
     report: dict[str, Any] | None
+    tuning_scores: dict[str, Any] | None = None
 
 
 def chosen_extensions(request: FitRequest) -> list[Extension]:
@@ -116,7 +119,8 @@ def run_fit(request: FitRequest, train, tune) -> FitResult:
     train_network(state)
     for ext in extensions:
         ext.finish(state)
-    return FitResult(state.spec(), state.net, {**state.history, **state.records}, state.bad_rows, state.report)
+    return FitResult(state.spec(), state.net, {**state.history, **state.records}, state.bad_rows, state.report,
+                     state.tuning_scores)
 
 
 def check_choices(state: FitState) -> None:
@@ -194,6 +198,7 @@ def train_network(state: FitState) -> None:
         auxiliary_modules=additions.modules,
     )
     state.net.eval()
+    state.tuning_scores = state.history.pop("tuning_scores", None)  # arrays: not part of the saved history
     history = state.history
     kept = "best" if state.select_epoch else "last"
     log.info("%s epoch %d kept (tuning %s %.4f); %d epoch(s) trained in %.1f s", kept, history["best_epoch"] + 1,

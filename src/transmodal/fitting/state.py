@@ -122,6 +122,7 @@ class FitState:
     training: TrainingAdditions = field(default_factory=TrainingAdditions)
     # train and finish
     history: dict[str, Any] = field(default_factory=dict)
+    tuning_scores: dict[str, Any] | None = None  # the kept epoch's scores of the tuning rows, per task
     records: dict[str, Any] = field(default_factory=dict)  # what extensions did; joins the saved history
     report: dict[str, Any] | None = None
 

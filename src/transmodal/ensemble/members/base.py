@@ -135,6 +135,11 @@ class Member:
         """Scores of one fitted model: ``(N, C)`` probabilities or ``(N,)`` standardised values."""
         raise NotImplementedError
 
+    def validation_scores(self, model: Any, x_val: Any) -> np.ndarray:
+        """Scores of the validation rows ``model`` was fitted with (as :meth:`model_scores`).
+        Default: predicted; a member whose fit already scored them returns those."""
+        return self.model_scores(model, x_val)
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores of ``frame``'s rows: the mean over the fitted (fold) models."""
         x = self.features(frame)

@@ -2,11 +2,17 @@
 the member's ``hyperparameters`` (any :class:`~transmodal.config.FitConfig`: frozen pretrained
 encoders, whose features the embedding store keeps on disk across fits, or LoRA adapters).
 
-Options: ``hyperparameters`` (the fit config), ``lora_text`` (limit ``transfer.inputs`` to the text
-columns, so LoRA goes into every text encoder and nothing else), ``fit_share`` (the share of the
-member's time given to the predictor's fit as its ``time_limit``; the rest is for reading the rows
-and predicting the validation rows). Each fold model trains on its
-training rows with its validation rows as tuning data (early stopping), within the member's time.
+Options: ``hyperparameters`` (the fit config), ``lora_text`` (``true``: limit ``transfer.inputs`` to
+the text columns, so LoRA goes into every text encoder and nothing else; ``longest``: into the text
+column with the most characters per row only, the others stay frozen and cached), ``fit_share``
+(the share of the member's time given to the predictor's fit as its ``time_limit``; the rest is for
+reading the rows and building the network), ``encoding_share`` (the up-front encoding of frozen
+inputs must end within this share of the member's time, or the member stops at once rather than
+overrun it: :func:`transmodal.engine.encoding.encoding_deadline`), ``only_without_text`` (skipped
+on a table with a text column: in ``best`` the LoRA member covers those tables, and this member
+the image/audio tables it cannot read). Each fold model trains on its
+training rows with its validation rows as tuning data (early stopping), within the member's time;
+the scores of those rows are the ones of the kept epoch's validation pass (not predicted again).
 
 Saved: each fold predictor's saved config (the model spec, JSON) and its saved weights (tensors in
 the ensemble's safetensors file); frozen pretrained weights stay by reference, their digests in
@@ -30,21 +36,26 @@ class NeuralMember(Member):
     """A MultimodalPredictor per fold (one on a holdout split)."""
 
     kind = "neural"
-    OPTIONS = {"hyperparameters": {}, "lora_text": False, "fit_share": 0.8}
+    OPTIONS = {"hyperparameters": {}, "lora_text": False, "fit_share": 0.9, "encoding_share": 0.75,
+               "only_without_text": False}
 
-    def _hyperparameters(self) -> dict[str, Any]:
+    def _hyperparameters(self, frame: pd.DataFrame) -> dict[str, Any]:
         hp = copy.deepcopy(self.options["hyperparameters"])
         if self.options["lora_text"]:
             text = self.context.columns("text")
+            if self.options["lora_text"] == "longest":
+                text = [longest_text_column(frame, text)]
             hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = text
         return hp
 
     @classmethod
     def skip_reason(cls, context: MemberContext, options: dict[str, Any]) -> str | None:
-        """``lora_text`` on a table without text columns: an empty ``transfer.inputs`` would put
-        adapters into every other encoder instead."""
+        """``lora_text`` on a table without text columns (an empty ``transfer.inputs`` would put
+        adapters into every other encoder instead); ``only_without_text`` on a table with one."""
         if options.get("lora_text") and not context.columns("text"):
             return "skipped: lora_text, and the table has no text column to adapt"
+        if options.get("only_without_text") and context.columns("text"):
+            return "skipped: only_without_text, and the table has text columns (the LoRA member reads them)"
         return None
 
     def prepare(self, frame: pd.DataFrame) -> None:
@@ -60,15 +71,37 @@ class NeuralMember(Member):
         import transmodal.fitting.pipeline  # noqa: F401
 
     def fit_model(self, x_train: pd.DataFrame, y_train, x_val: pd.DataFrame, y_val, time_limit):
+        """Raises:
+            EncodingTimeUp: the frozen inputs' encoding would not end within ``encoding_share`` of
+                ``time_limit`` (a :class:`TimeoutError`: the member is stopped, the fit goes on).
+        """
+        import time
+
+        from transmodal.engine.encoding import encoding_deadline
         from transmodal.predictor import MultimodalPredictor
 
         ctx = self.context
         predictor = MultimodalPredictor(ctx.label, problem_type=ctx.task.problem_type, eval_metric=ctx.eval_metric,
                                         allowed_root=ctx.allowed_root)
-        return predictor.fit(x_train, tuning_data=x_val, column_types=dict(ctx.column_types),
-                             hyperparameters=self._hyperparameters(), seed=ctx.seed,
-                             time_limit=max(time_limit * self.options["fit_share"], 1.0) if time_limit else None,
-                             report=False)  # no report passes over the tuning rows: the ensemble never reads them
+        deadline = time.monotonic() + time_limit * self.options["encoding_share"] if time_limit else None
+        with encoding_deadline(deadline):
+            return predictor.fit(x_train, tuning_data=x_val, column_types=dict(ctx.column_types),
+                                 hyperparameters=self._hyperparameters(x_train), seed=ctx.seed,
+                                 time_limit=max(time_limit * self.options["fit_share"], 1.0) if time_limit else None,
+                                 report=False)  # no report passes over the tuning rows: the ensemble never reads them
+
+    def validation_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
+        """The kept epoch's scores of the tuning rows from its fit, when it kept one per row of ``x``
+        (else they are predicted)."""
+        kept = (getattr(predictor, "tuning_scores_", None) or {}).get(self.context.task.name)
+        if kept is None or len(kept) != len(x):
+            return self.model_scores(predictor, x)
+        task = self.context.task
+        if task.problem_type == "regression":
+            return (np.asarray(kept, dtype=np.float64).reshape(-1) - task.target_mean) / task.target_std
+        classes = next(t.classes for t in predictor.tasks_ if t.name == task.name)
+        proba = pd.DataFrame(np.asarray(kept, dtype=np.float64), columns=classes)
+        return proba.reindex(columns=task.classes, fill_value=0.0).to_numpy(dtype=np.float64)  # (N, C)
 
     def model_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
         task = self.context.task
@@ -96,3 +129,10 @@ class NeuralMember(Member):
         self.models = [read_predictor(files, saved, f"fold{i}/", path, trust_remote_code, allowed_root)
                        for i, saved in enumerate(files.meta["folds"])]
         return self
+
+
+def longest_text_column(frame: pd.DataFrame, columns: list[str]) -> str:
+    """The text column of ``columns`` with the most characters per row in ``frame`` (the one worth
+    adapting when only one is; ties: the first)."""
+    lengths = [frame[c].fillna("").astype(str).str.len().mean() if c in frame else 0.0 for c in columns]
+    return columns[int(np.argmax(lengths))]

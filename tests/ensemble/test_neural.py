@@ -1,0 +1,87 @@
+"""The neural member within its time: the tuning rows' scores come from its fit's validation pass
+(not a second prediction), an encoding that would overrun stops the member and the ensemble fit
+still ends in time with a valid model, LoRA in the longest text column only."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ensembletools import tiny_frame
+from tinycheckpoints import save_tiny_bert
+
+from transmodal.ensemble.auto import AutoPredictor
+from transmodal.ensemble.members.base import MEMBERS, MemberContext
+from transmodal.ensemble.members.neural import longest_text_column
+from transmodal.ensemble.presets import load_preset
+from transmodal.ensemble.training import fit_member
+from transmodal.heads.task import TaskSpec
+
+TINY = {"max_epochs": 2, "batch_size": 16, "hidden_dim": 16, "encoders": {"text": "builtin_text"}}
+
+
+def test_the_tuning_rows_are_scored_by_the_fits_validation_pass_not_predicted_again(monkeypatch):
+    from transmodal.predictor import MultimodalPredictor
+
+    frame = tiny_frame(120)
+    y = (frame["label"] == "yes").to_numpy().astype(int)
+    context = MemberContext("label", TaskSpec("label", "binary", ["no", "yes"]),
+                            {"review": "text", "size": "numeric", "color": "categorical"}, "roc_auc")
+    member = MEMBERS.get("neural")(context, {"hyperparameters": TINY})
+    rows = np.arange(120)
+    splits = [(rows[:90], rows[90:])]
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the tuning rows were predicted a second time")
+
+    monkeypatch.setattr(MultimodalPredictor, "predict_proba", refused)
+    scores, status = fit_member(member, frame, y, splits, rows[90:], time.monotonic() + 600)
+    assert status == "ok" and scores.shape == (30, 2)
+    predictor = member.models[0]
+    np.testing.assert_allclose(scores, predictor.tuning_scores_["label"], rtol=1e-6)
+    monkeypatch.undo()  # the kept scores are the model's: a new prediction of those rows agrees
+    again = member.model_scores(predictor, frame.iloc[90:])
+    np.testing.assert_allclose(scores, again, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_an_encoding_that_would_overrun_stops_the_member_and_the_fit_keeps_its_limit(tmp_path, monkeypatch):
+    from transmodal.encoders.text_hf import HFTextEncoder
+
+    slow_forward = HFTextEncoder.forward
+
+    def forward(self, inputs):
+        time.sleep(0.2)  # a slow machine: every batch of one text takes 200 ms
+        return slow_forward(self, inputs)
+
+    monkeypatch.setattr(HFTextEncoder, "forward", forward)
+    frame = tiny_frame(400)
+    encoder = {"name": "hf_text", "checkpoint": save_tiny_bert(tmp_path / "bert"), "frozen": True}
+    options = {"neural_frozen": {"hyperparameters": {**TINY, "encode_batch_size": 1, "encoders": {"text": encoder}}}}
+    limit = 45.0  # the neural member gets ~30 s (~6 s per fold); encoding its 400 texts would take ~80 s
+    begin = time.monotonic()
+    auto = AutoPredictor(label="label").fit(frame, presets="medium", time_limit=limit, hyperparameters=options)
+    assert time.monotonic() - begin <= limit * 1.1
+    statuses = {row["member"]: row["status"] for row in auto.results_}
+    assert statuses["neural_frozen"].startswith("stopped: encoding"), statuses
+    assert statuses["tfidf_linear"] == "ok"
+    loaded = AutoPredictor.load(auto.save(tmp_path / "model"))
+    assert loaded.predict(frame).isin(["no", "yes"]).all()
+
+
+def test_lora_longest_adapts_only_the_longest_text_column_and_frozen_runs_only_without_text():
+    context = MemberContext("y", TaskSpec("y", "binary", [0, 1]),
+                            {"Title": "text", "Age": "numeric", "Review Text": "text"}, "roc_auc")
+    plans = {m.name: m for m in load_preset("best").members}
+    frame = pd.DataFrame({"Title": ["Nice", "Bad fit", None], "Age": [30, 40, 50],
+                          "Review Text": ["Lovely fabric and it fits well", None, "Too small"]})
+    hp = MEMBERS.get("neural")(context, plans["neural_lora"].options)._hyperparameters(frame)
+    assert hp["transfer"]["inputs"] == ["Review Text"]
+    assert longest_text_column(frame, ["Title", "Review Text"]) == "Review Text"
+    frozen = MEMBERS.get("neural")
+    assert frozen.skip_reason(context, plans["neural_frozen"].options).startswith("skipped: only_without_text")
+    images = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"photo": "image"}, "roc_auc")
+    assert frozen.skip_reason(images, plans["neural_frozen"].options) is None
