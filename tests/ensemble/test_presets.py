@@ -15,7 +15,8 @@ def test_packaged_presets_name_registered_members_in_order():
         preset = load_preset(name)
         assert preset.name == name and preset.time_limit > 0
         assert all(plan.kind in MEMBERS for plan in preset.members)
-    assert [m.name for m in load_preset("fast").members] == ["tfidf_linear", "lightgbm"]
+    assert [m.name for m in load_preset("fast").members] == ["tfidf_linear", "tfidf_nbsvm", "lightgbm"]
+    assert load_preset("fast").refit_full
     assert {m.kind for m in load_preset("best").members} == {"tfidf_linear", "lightgbm", "neural"}
 
 

@@ -32,13 +32,13 @@ def test_tfidf_is_fitted_once_per_fit_and_predictions_are_unchanged(monkeypatch)
     monkeypatch.setattr(features.TextTfidf, "fit", counted_fit)
     monkeypatch.setattr(features.TextTfidf, "transform", counted_transform)
     together = _fit(frame)
-    assert set(together.members_) == {"tfidf_linear", "lightgbm"}
+    assert set(together.members_) == {"tfidf_linear", "tfidf_nbsvm", "lightgbm"}
     assert calls == {"fit": 1, "transform": 1}
     assert together.members_["tfidf_linear"].text is together.members_["lightgbm"].text
 
     monkeypatch.setattr(shared, "_open", lambda context: None)  # each member builds its own
     alone = _fit(frame)
-    assert calls["fit"] == 3
+    assert calls["fit"] == 4
     np.testing.assert_allclose(together.predict_proba(frame).to_numpy(), alone.predict_proba(frame).to_numpy(),
                                atol=1e-6)
 

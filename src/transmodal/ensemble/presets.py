@@ -9,6 +9,7 @@ given to :meth:`AutoPredictor.fit` override a member's options: ``{member name: 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -57,6 +58,9 @@ class Preset:
         bag_max_rows: Tables with at most this many rows are bagged (every member: out-of-fold
             predictions on every row, so the weights are not fitted on a handful of rows).
         selection_rounds: Steps of greedy forward selection.
+        refit_full: After its split models, a member whose kind can be refitted (the classical
+            ones) gets one model fitted on every row, which replaces them for prediction; its
+            tuning score and weight stay those of the split models (AutoGluon's ``refit_full``).
         members: The members, in the order they are fitted.
     """
 
@@ -67,6 +71,7 @@ class Preset:
     bag_folds: int = 5
     bag_max_rows: int = 2000
     selection_rounds: int = 50
+    refit_full: bool = False
     members: tuple[MemberPlan, ...] = ()
 
     def __post_init__(self) -> None:
@@ -96,8 +101,7 @@ class Preset:
             options = copy.deepcopy(plan.options)
             _merge(options, overrides.get(plan.name) or {})
             members.append(MemberPlan(plan.name, plan.kind, plan.budget, plan.min_seconds, options))
-        return Preset(self.name, self.description, self.time_limit, self.holdout_fraction, self.bag_folds,
-                      self.bag_max_rows, self.selection_rounds, tuple(members))
+        return dataclasses.replace(self, members=tuple(members))
 
 
 def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -3,8 +3,10 @@
 The order, top to bottom: :func:`make_splits` (k folds over every row for a small table, else
 one holdout split; tuning data given by the user is the holdout), then for each member of the
 preset in order :func:`fit_member` (prepare on every row, one model per split, the predictions
-of the selection rows kept) within its share of the time left, then
-:func:`transmodal.ensemble.selection.greedy_weights` on those predictions.
+of the selection rows kept) within its share of the time left, and with the preset's
+``refit_full`` :func:`refit_member` (one model on every row replaces the split models of a kind
+that can be refitted, within the same share), then
+:func:`transmodal.ensemble.selection.greedy_weights` on the split models' predictions.
 """
 
 from __future__ import annotations
@@ -105,14 +107,36 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
             if not i:
                 raise TimeUp(status)
             break
+        started = time.monotonic()
         model = member.fit_model(take(x, train_rows), y[train_rows], take(x, val_rows), y[val_rows],
                                  left / (len(splits) - i))
         member.models.append(model)
+        member.split_seconds.append((time.monotonic() - started) * len(y) / max(len(train_rows), 1))
         scores = member.validation_scores(model, take(x, val_rows))
         if out is None:
             out = np.full((len(y),) + scores.shape[1:], np.nan, dtype=np.float64)
         out[val_rows] = scores
     return out[selection], status
+
+
+def refit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, deadline: float) -> str:
+    """Replace ``member``'s split models by one model fitted on every row (``refit_full``);
+    return what was done, for its status.
+
+    Skipped (the split models are kept) when the kind is not refitted, or when the time left is
+    less than its split models took on average, scaled to every row.
+    """
+    if type(member).refit_model is Member.refit_model:
+        return ""
+    left = deadline - time.monotonic()
+    needed = float(np.mean(member.split_seconds)) if member.split_seconds else 0.0
+    if left < needed:
+        return f"; not refitted on every row (needs about {needed:.0f} s, {max(left, 0):.0f} s left)"
+    model = member.refit_model(member.features(frame), y, left)
+    if model is None:
+        return ""
+    member.models = [model]
+    return f"; refitted on all {len(y)} rows"
 
 
 def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: np.ndarray, splits,
@@ -155,6 +179,8 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
                                                                must_fit=first)
             result.member = member
             result.tuning_score = score_rows(score, result.predictions)
+            if preset.refit_full:
+                result.status += refit_member(member, frame, y, begin + allowed)
         except (TimeUp, NoFeatures) as stop:
             result.status = str(stop)
         except TimeoutError as stop:  # e.g. its encoding would not end in its time (EncodingTimeUp)

@@ -5,7 +5,10 @@ A member kind is a subclass of :class:`Member` in its own file of this package, 
 (:func:`transmodal.ensemble.training.fit_member`): :meth:`Member.prepare` (unsupervised state
 from every row, e.g. a TF-IDF vocabulary), :meth:`Member.features` (rows to model inputs), then
 one :meth:`Member.fit_model` per split (one holdout split, or k folds when bagging), and
-:meth:`Member.model_scores`. A bagged member predicts the mean of its fold models.
+:meth:`Member.model_scores`. A bagged member predicts the mean of its fold models. With a preset's
+``refit_full``, a kind that implements :meth:`Member.refit_model` then replaces its split models
+by one model fitted on every row (AutoGluon's ``refit_full``): the split models' predictions of
+the selection rows still give its tuning score and its ensemble weight.
 
 Scores are in the ensemble's space: class probabilities ``(N, C)`` for classification, the
 standardised target ``(N,)`` for regression (``(y - task.target_mean) / task.target_std``).
@@ -111,6 +114,7 @@ class Member:
         self.context = context
         self.options = {**self.OPTIONS, **options}
         self.models: list[Any] = []
+        self.split_seconds: list[float] = []  # each split model's fit time, scaled to every row
 
     @classmethod
     def skip_reason(cls, context: MemberContext, options: dict[str, Any]) -> str | None:
@@ -139,6 +143,12 @@ class Member:
         """Scores of the validation rows ``model`` was fitted with (as :meth:`model_scores`).
         Default: predicted; a member whose fit already scored them returns those."""
         return self.model_scores(model, x_val)
+
+    def refit_model(self, x: Any, y: np.ndarray, time_limit: float | None) -> Any:
+        """One model fitted on every row ``x`` with what the split models in :attr:`models` learned
+        (e.g. the number of boosting rounds, the chosen regularisation), for presets with
+        ``refit_full``; None when this kind is not refitted (default)."""
+        return None
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores of ``frame``'s rows: the mean over the fitted (fold) models."""

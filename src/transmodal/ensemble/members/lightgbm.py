@@ -72,7 +72,7 @@ class LightGBMMember(Member):
     def fit_model(self, x_train, y_train, x_val, y_val, time_limit):
         import lightgbm as lgb
 
-        categorical = list(range(len(self.numbers.columns), len(self.numbers.columns) + len(self.categories.columns)))
+        categorical = self._categorical()
         train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=False)
         valid = lgb.Dataset(x_val, y_val, categorical_feature=categorical, reference=train)
         callbacks = [lgb.early_stopping(self.options["early_stopping_rounds"], verbose=False)]
@@ -81,6 +81,22 @@ class LightGBMMember(Member):
         booster = lgb.train(self._params(), train, num_boost_round=self.options["num_boost_round"],
                             valid_sets=[valid], callbacks=callbacks)
         return booster
+
+    def refit_model(self, x, y, time_limit):
+        """One booster on every row for the mean number of rounds the split boosters kept (their
+        early-stopping best iteration), stopped at ``time_limit`` like theirs."""
+        import lightgbm as lgb
+
+        rounds = int(round(np.mean([b.best_iteration or b.current_iteration() for b in self.models])))
+        train = lgb.Dataset(x, y, categorical_feature=self._categorical(), free_raw_data=False)
+        callbacks = [_stop_at(time.monotonic() + time_limit)] if time_limit is not None else []
+        booster = lgb.train(self._params(), train, num_boost_round=max(rounds, 1), callbacks=callbacks)
+        booster.best_iteration = 0  # every tree counts
+        return booster
+
+    def _categorical(self) -> list[int]:
+        """Column positions of the categorical codes in :meth:`features`."""
+        return list(range(len(self.numbers.columns), len(self.numbers.columns) + len(self.categories.columns)))
 
     def model_scores(self, booster, x: np.ndarray) -> np.ndarray:
         out = booster.predict(x, num_iteration=booster.best_iteration or None)

@@ -1,0 +1,65 @@
+"""``tfidf_linear``: the regularisation chosen on each split's validation rows, and the naive-Bayes
+log-count-ratio scaling (NB-SVM) folded into the saved weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ensembletools import tiny_frame
+
+from transmodal.ensemble.members.base import MEMBERS, MemberContext
+from transmodal.ensemble.members.tfidf_linear import log_count_ratio
+from transmodal.heads.task import TaskSpec
+
+COLUMNS = {"review": "text", "size": "numeric", "color": "categorical"}
+
+
+def _context(problem_type: str = "binary") -> MemberContext:
+    classes = ["no", "yes"] if problem_type == "binary" else ["maybe", "no", "yes"]
+    return MemberContext("label", TaskSpec("label", problem_type, classes), COLUMNS,
+                         "roc_auc" if problem_type == "binary" else "log_loss")
+
+
+def _member(n: int, **options):
+    frame = tiny_frame(n)
+    member = MEMBERS.get("tfidf_linear")(_context(), options)
+    member.prepare(frame)
+    return member, member.features(frame), (frame["label"] == "yes").to_numpy().astype(int)
+
+
+def test_the_linear_member_keeps_the_grid_value_that_scores_best_on_the_validation_rows():
+    from sklearn.metrics import roc_auc_score
+
+    member, x, y = _member(200, C=[0.001, 0.1, 10.0])
+    chosen = member.fit_model(x[:140], y[:140], x[140:], y[140:], None)
+    scores = {c: roc_auc_score(y[140:], member.model_scores(member._fit_one(x[:140], y[:140], c), x[140:])[:, 1])
+              for c in (0.001, 0.1, 10.0)}
+    assert chosen["value"][0] == pytest.approx(max(scores, key=scores.get))
+    member.models = [chosen, {**chosen, "value": np.array([10.0], dtype=np.float32)},
+                     {**chosen, "value": np.array([10.0], dtype=np.float32)}]
+    refit = member.refit_model(x, y, None)
+    assert refit["value"][0] == pytest.approx(10.0)  # the median of the splits' choices
+
+
+
+def test_log_count_ratios_scale_the_features_and_fold_into_the_weights():
+    from sklearn.linear_model import LogisticRegression
+
+    member, x, y = _member(160, log_count_ratio=True, C=1.0)
+    model = member.fit_model(x[:120], y[:120], x[120:], y[120:], None)
+    ratio = log_count_ratio(x[:120], y[:120])
+    assert ratio.shape == (x.shape[1],)
+    yes_word = member.text.vectorizers["review/word"].vocabulary_["loud"]  # a word of the "yes" rows
+    assert ratio[yes_word] > 1.0
+    reference = LogisticRegression(C=1.0, max_iter=300).fit(x[:120].multiply(ratio).tocsr(), y[:120])
+    expected = reference.predict_proba(x[120:].multiply(ratio).tocsr())
+    np.testing.assert_allclose(member.model_scores(model, x[120:]), expected, atol=1e-5)
+
+
+def test_log_count_ratio_is_skipped_for_a_label_that_is_not_binary():
+    kind = MEMBERS.get("tfidf_linear")
+    assert kind.skip_reason(_context("multiclass"), {"log_count_ratio": True}) == (
+        "skipped: log_count_ratio needs a binary label")
+    assert kind.skip_reason(_context("multiclass"), {}) is None
+    assert kind.skip_reason(_context("binary"), {"log_count_ratio": True}) is None
