@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 
 WORDS = {0: "calm quiet soft gentle", 1: "loud bright sharp strong", 2: "dark deep heavy slow"}
-# the medium preset's neural member with a tiny text encoder (no download), so fits take seconds
+# the medium preset's neural and embedding members with a tiny text encoder (no download), so fits take seconds
 TINY_NEURAL = {"neural_frozen": {"hyperparameters": {"max_epochs": 2, "batch_size": 16, "hidden_dim": 16,
-                                                     "encoders": {"text": "builtin_text"}}}}
+                                                     "encoders": {"text": "builtin_text"}}},
+               "embed_linear": {"embeddings": {"text": "builtin_text"}}}  # medium's linear model on embeddings
 
 
 def tiny_frame(n: int = 80, classes: int = 2, seed: int = 0, regression: bool = False) -> pd.DataFrame:

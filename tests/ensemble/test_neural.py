@@ -67,7 +67,7 @@ def test_an_encoding_that_would_overrun_stops_the_member_and_the_fit_keeps_its_l
     assert time.monotonic() - begin <= limit * 1.1
     statuses = {row["member"]: row["status"] for row in auto.results_}
     assert statuses["neural_frozen"].startswith("stopped: encoding"), statuses
-    assert statuses["tfidf_linear"] == "ok"
+    assert statuses["tfidf_linear"].startswith("ok")  # "ok; refitted on all N rows" with refit_full
     loaded = AutoPredictor.load(auto.save(tmp_path / "model"))
     assert loaded.predict(frame).isin(["no", "yes"]).all()
 

@@ -32,7 +32,7 @@ def test_overrides_merge_into_member_options_and_leave_the_preset_alone():
     assert options["lightgbm"]["num_boost_round"] == 7
     assert options["neural_frozen"]["hyperparameters"]["max_epochs"] == 1
     assert options["neural_frozen"]["hyperparameters"]["hidden_dim"] == 256  # kept
-    assert load_preset("medium").members[1].options["num_boost_round"] != 7
+    assert {m.name: m for m in load_preset("medium").members}["lightgbm"].options["num_boost_round"] != 7
 
 
 def test_unknown_preset_and_member_are_named():

@@ -63,3 +63,29 @@ def test_log_count_ratio_is_skipped_for_a_label_that_is_not_binary():
         "skipped: log_count_ratio needs a binary label")
     assert kind.skip_reason(_context("multiclass"), {}) is None
     assert kind.skip_reason(_context("binary"), {"log_count_ratio": True}) is None
+
+
+@pytest.mark.slow
+def test_without_tfidf_the_member_reads_standardised_embeddings_numbers_and_categories(tmp_path):
+    from transmodal.ensemble.auto import AutoPredictor
+
+    frame = tiny_frame(120)
+    encoder = {"text": {"name": "builtin_text", "output_dim": 8}}
+    member = MEMBERS.get("tfidf_linear")(_context(), {"tfidf": False, "embeddings": encoder})
+    member.prepare(frame)
+    x = member.features(frame).toarray()
+    assert x.shape == (120, 2 + 2 + 8)  # one-hot colours (2 in a binary tiny frame), size and its missing flag, embedding
+    embedded = member.embeddings.transform(frame, scaled=True)
+    np.testing.assert_allclose(embedded.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(embedded.std(axis=0), 1.0, atol=1e-3)
+    np.testing.assert_allclose(x[:, -8:], embedded, atol=1e-6)
+
+    options = {"tfidf_linear": {"tfidf": False, "embeddings": encoder, "C": [0.01, 0.1]},
+               "lightgbm": {"svd_components": 4}}
+    auto = AutoPredictor(label="label").fit(frame.iloc[:100], presets="fast", time_limit=120, hyperparameters=options)
+    auto.weights_ = {name: 1 / len(auto.members_) for name in auto.members_}
+    loaded = AutoPredictor.load(auto.save(tmp_path / "model"))
+    test = frame.iloc[100:]
+    np.testing.assert_array_equal(loaded.members_["tfidf_linear"].predict(test),
+                                  auto.members_["tfidf_linear"].predict(test))
+    assert loaded.members_["tfidf_linear"].text.columns == []

@@ -93,8 +93,10 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
     Raises:
         TimeUp: the deadline passed before any split was fitted.
         NoFeatures: the member reads no column of the table.
+        EncodingTimeUp: the frozen embeddings a classical member reads would not be encoded by
+            ``deadline`` (a ``TimeoutError``; see :func:`_prepare`).
     """
-    member.prepare(frame)
+    _prepare(member, frame, deadline)
     x = member.features(frame)
     if not isinstance(x, pd.DataFrame) and x.shape[1] == 0:
         raise NoFeatures(CLASSICAL_SKIP)
@@ -117,6 +119,19 @@ def fit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, splits, selec
             out = np.full((len(y),) + scores.shape[1:], np.nan, dtype=np.float64)
         out[val_rows] = scores
     return out[selection], status
+
+
+def _prepare(member: Member, frame: pd.DataFrame, deadline: float) -> None:
+    """``member.prepare(frame)``; a member with frozen ``embeddings`` prepares under the encoding
+    deadline (:func:`transmodal.engine.encoding.encoding_deadline`), so a cold encoding that would
+    overrun its time stops it instead (the other members never import torch here)."""
+    if not member.options.get("embeddings"):
+        member.prepare(frame)
+        return
+    from transmodal.engine.encoding import encoding_deadline
+
+    with encoding_deadline(deadline):
+        member.prepare(frame)
 
 
 def refit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, deadline: float) -> str:

@@ -6,7 +6,8 @@ columns with the given encoders frozen (one epoch, no tuning split: only its enc
 used, never its head), then reads each row's frozen-input features as
 :func:`transmodal.engine.inference.frozen_cache` and ``fill_missing_inputs`` do at prediction. The
 features depend on the cells only (the encoders are frozen), so fitting this on every row before
-the folds leaks no label. Saved like a neural member's predictor (config JSON, weights, references).
+the folds leaks no label. Saved like a neural member's predictor (config JSON, weights, references),
+with the features' mean and std on the fitted rows (tensors; linear members read them standardised).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class FrozenEmbeddings:
         self.columns = [c for c, m in context.column_types.items()
                         if m in ("image", "audio", "text") and (c in self.encoders or m in self.encoders)]
         self.predictor = None
+        self.mean, self.std = np.zeros(0, dtype=np.float32), np.ones(0, dtype=np.float32)  # (D,) each
 
     def fit(self, frame: pd.DataFrame) -> "FrozenEmbeddings":
         from transmodal.predictor import MultimodalPredictor
@@ -46,9 +48,15 @@ class FrozenEmbeddings:
         self.predictor = MultimodalPredictor(ctx.label, problem_type=ctx.task.problem_type,
                                              allowed_root=ctx.allowed_root).fit(
             frame, column_types=types, hyperparameters={**FIT, "encoders": self.encoders}, seed=ctx.seed)
+        features = self.transform(frame)  # (N, D)
+        self.mean = features.mean(axis=0)
+        std = features.std(axis=0)
+        self.std = np.where(std > 0, std, 1.0).astype(np.float32)
         return self
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+    def transform(self, frame: pd.DataFrame, scaled: bool = False) -> np.ndarray:
+        """``(N, D)`` features of ``frame``'s rows; ``scaled``: standardised with the mean and std
+        of the rows :meth:`fit` saw (for linear models)."""
         from transmodal.engine.inference import fill_missing_inputs, frozen_cache
 
         if self.predictor is None:
@@ -57,12 +65,17 @@ class FrozenEmbeddings:
         dataset = predictor.dataset(frame.drop(columns=[self.context.label], errors="ignore"))
         cache = frozen_cache(predictor.net_, dataset)
         fill_missing_inputs(predictor.net_, dataset, cache, predictor.config_)
-        return np.hstack([cache.values[name].numpy() for name in cache.names]).astype(np.float32)  # (N, D)
+        features = np.hstack([cache.values[name].numpy() for name in cache.names]).astype(np.float32)  # (N, D)
+        return ((features - self.mean) / self.std).astype(np.float32) if scaled else features
 
     def save(self, files: MemberFiles, prefix: str) -> dict[str, Any]:
         from transmodal.ensemble.members.predictors import add_predictor
 
-        saved = add_predictor(files, self.predictor, prefix) if self.predictor is not None else None
+        saved = None
+        if self.predictor is not None:
+            saved = add_predictor(files, self.predictor, prefix)
+            scale = _scale_key(prefix)  # outside ``prefix``: the predictor's tensors are all under it
+            files.tensors[f"{scale}mean"], files.tensors[f"{scale}std"] = self.mean, self.std
         return {"encoders": self.encoders, "predictor": saved}
 
     @classmethod
@@ -74,4 +87,13 @@ class FrozenEmbeddings:
         self = cls(context, meta["encoders"])
         if meta["predictor"] is not None:
             self.predictor = read_predictor(files, meta["predictor"], prefix, path, trust_remote_code, allowed_root)
+            scale = _scale_key(prefix)
+            if f"{scale}mean" in files.tensors:  # folders saved before the scaling existed have none
+                self.mean = np.asarray(files.tensors[f"{scale}mean"], dtype=np.float32)
+                self.std = np.asarray(files.tensors[f"{scale}std"], dtype=np.float32)
         return self
+
+
+def _scale_key(prefix: str) -> str:
+    """Key prefix of the features' mean and std: ``embed/`` -> ``embed.scale/``."""
+    return f"{prefix.rstrip('/')}.scale/"

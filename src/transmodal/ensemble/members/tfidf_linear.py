@@ -28,10 +28,11 @@ class TfidfLinear(Member):
     naive-Bayes log-count ratio before the logistic regression, NB-SVM of Wang and Manning 2012; the
     scaling is folded into the saved weights);
     ``embeddings`` (``{modality or column: encoder}``: frozen features of image/audio/text columns,
-    :mod:`transmodal.ensemble.members.embeddings`)."""
+    :mod:`transmodal.ensemble.members.embeddings`, standardised); ``tfidf`` (false: no n-grams of
+    the text columns, e.g. a linear model on their frozen embeddings only)."""
 
     kind = "tfidf_linear"
-    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300, "log_count_ratio": False, "embeddings": {}}
+    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300, "log_count_ratio": False, "tfidf": True, "embeddings": {}}
 
     @classmethod
     def skip_reason(cls, context: MemberContext, options: dict[str, Any]) -> str | None:
@@ -42,7 +43,8 @@ class TfidfLinear(Member):
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
-        self.text = text_tfidf(ctx, frame)  # shared with the fit's other members
+        # shared with the fit's other members; without ``tfidf`` no text column is read as n-grams
+        self.text = text_tfidf(ctx, frame) if self.options["tfidf"] else TextTfidf([])
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
         self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
@@ -51,7 +53,7 @@ class TfidfLinear(Member):
         import scipy.sparse as sp
 
         return sp.hstack([tfidf_rows(self.context, self.text, frame), self.categories.one_hot(frame),
-                          sp.csr_matrix(self.numbers.scaled(frame)), sp.csr_matrix(self.embeddings.transform(frame))],
+                          sp.csr_matrix(self.numbers.scaled(frame)), sp.csr_matrix(self.embeddings.transform(frame, scaled=True))],
                          format="csr", dtype=np.float32)
 
     def _grid(self) -> tuple[str, list[float]]:
