@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from transmodal.fusion.base import FUSIONS, Fusion, build_fusion
+from transmodal.fusion.views import FULL, alone_rows, default_views, view_masks
 
 TRUST_INIT = 4.0  # logit of the initial trust (sigmoid(4) = 0.98)
 ESTIMATE_SUFFIX = "~estimate"  # the estimate slot's input name is the source column's plus this
@@ -45,7 +46,7 @@ class TransferFusion(Fusion):
     def __init__(self, input_dims: dict[str, int], output_dim: int, dropout: float = 0.1, *, source: str | None = None,
                  query: str | None = None, z_dim: int = 0, inner: str = "concat",
                  inner_options: dict[str, Any] | None = None, neighbour_share: float = 0.0,
-                 neighbour_noise: float = 0.0, estimate_slot: bool = False) -> None:
+                 neighbour_noise: float = 0.0, estimate_slot: bool = False, alone_share: float = 0.0) -> None:
         dims = dict(input_dims)
         self.slot = bool(estimate_slot) and source is not None
         if source is not None:
@@ -54,8 +55,11 @@ class TransferFusion(Fusion):
             dims[estimate_name(source)] = int(z_dim)  # Zhat, apart from Z
         super().__init__(dims, output_dim, dropout, source=source, query=query, z_dim=z_dim, inner=inner,
                          neighbour_share=neighbour_share, neighbour_noise=neighbour_noise,
-                         estimate_slot=bool(estimate_slot))
+                         estimate_slot=bool(estimate_slot), alone_share=float(alone_share))
         self.source, self.query, self.z_dim = source, query, int(z_dim)
+        self.alone_share = float(alone_share) if self.slot else 0.0
+        # views averaged at prediction, for rows with Z and rows with Zhat (see ``views.py``)
+        self.views_with_z, self.views_with_estimate = default_views(self.alone_share)
         self.neighbour_share, self.neighbour_noise = float(neighbour_share), float(neighbour_noise)
         self.inner = build_fusion(inner, dims, output_dim, dropout, dict(inner_options or {}))
         self.output_dim = self.inner.output_dim
@@ -89,10 +93,35 @@ class TransferFusion(Fusion):
         features[self.query] = base
         if self.slot:  # Z in X's slot, Zhat in its own; each row has one of them (or neither)
             rows = estimated.squeeze(-1)  # (B,)
-            features[estimate_name(self.source)] = self.estimate(zhat.to(z.dtype))
-            masks[estimate_name(self.source)] = rows & masks[self.query]
+            slot = estimate_name(self.source)
+            features[slot] = self.estimate(zhat.to(z.dtype))
+            masks[slot] = rows & masks[self.query]
             masks[self.source] = masks[self.source] & ~rows
-            return self.inner(features, masks)  # (B, output_dim)
+            if self.training:
+                return self.inner(features, alone_rows(masks, self.source, self.query, slot, self.alone_share))
+            return self.blended(features, masks)  # (B, output_dim)
         features[self.source] = torch.where(estimated, self.estimate(zhat.to(z.dtype)), z)
         masks[self.source] = masks[self.source] | masks[self.query]
         return self.inner(features, masks)  # (B, output_dim)
+
+    def blended(self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Prediction: per row, the mean of the inner fusion's outputs over the row's views (rows
+        with Z: ``views_with_z``, rows with Zhat: ``views_with_estimate``; other rows: the full view).
+        The heads are linear, so this averages the views' logits."""
+        slot = estimate_name(self.source)
+        kinds = {"z": (masks[self.source], self.views_with_z), "estimate": (masks[slot], self.views_with_estimate)}
+        if all(views == (FULL,) for _, views in kinds.values()):
+            return self.inner(features, masks)  # (B, output_dim)
+        cache: dict[str, torch.Tensor] = {}
+
+        def output(view: str) -> torch.Tensor:  # (B, output_dim)
+            if view not in cache:
+                cache[view] = self.inner(features, view_masks(masks, view, self.source, self.query, slot))
+            return cache[view]
+
+        fused = output(FULL)
+        for rows, views in kinds.values():
+            if views != (FULL,) and rows.any():
+                mean = torch.stack([output(v) for v in views]).mean(dim=0)  # (B, output_dim)
+                fused = torch.where(rows.unsqueeze(-1), mean, fused)
+        return fused

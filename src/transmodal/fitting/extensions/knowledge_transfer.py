@@ -53,6 +53,7 @@ class TransferFromSettings:
     bank_size: int = DEFAULT_BANK
     neighbour_share: float = 0.5  # training rows with X that get Zhat instead of Z
     neighbour_noise: float = 0.3  # of those, rows given another row's Zhat (wrong neighbours)
+    alone_share: float = 0.0  # training rows shown Y alone or Z alone (with a neighbour share only)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TransferFromSettings":
@@ -65,7 +66,7 @@ class TransferFromSettings:
             raise ConfigError("transfer_from needs 'column' (X) and 'model' (a source model folder)")
         settings = section_from_dict(cls, {k: str(v) if k in ("model", "align") and v is not None else v
                                            for k, v in values.items()}, "transfer_from")
-        for name in ("neighbour_share", "neighbour_noise"):
+        for name in ("neighbour_share", "neighbour_noise", "alone_share"):
             value = getattr(settings, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"transfer_from.{name} must be in [0, 1), got {value!r}")
@@ -128,7 +129,8 @@ class KnowledgeTransfer(Extension):
                          "inner_options": dict(inner.fusion_options),
                          "neighbour_share": float(options.neighbour_share),
                          "neighbour_noise": float(options.neighbour_noise),
-                         "estimate_slot": options.neighbour_share > 0}, inner.hidden_dim)
+                         "estimate_slot": options.neighbour_share > 0,
+                         "alone_share": float(options.alone_share)}, inner.hidden_dim)
 
     def _only_other(self, inputs: dict) -> str:
         others = [n for n, s in inputs.items() if n != self.column and s.modality != "tabular"]

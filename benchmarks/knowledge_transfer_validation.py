@@ -1,0 +1,105 @@
+"""Issue 17 d), choosing settings without the test speaker: the knowledge-transfer network on the
+AV-digits held-out-speaker tables with one more speaker (``--speaker``, default george) taken out of
+training and used as a validation speaker: its train and tuning clips are the validation rows, the
+other four speakers' are the training and tuning rows. The alignment is trained on those four
+speakers only (so the validation speaker's audio is new to it, as theo's is to the benchmark's); the
+clean-image teacher of ``benchmarks.knowledge_transfer_trust --keep DIR`` is reused (its Z for the
+validation rows' images is training-quality: the images-present numbers here are optimistic).
+
+Reports, per seed and ``transfer_from`` setting, the validation accuracy with images present and
+with the image column emptied, and the audio-only predictor's. Theo's test rows are not read.
+
+Run: ``OMP_NUM_THREADS=1 flock /tmp/transmodal-bench.lock nice -n 0 .venv/bin/python -m
+benchmarks.knowledge_transfer_validation --keep /tmp/i17/kt_work --work /tmp/i17/val_work [--seeds 0]
+[--setting NAME=JSON ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.cross_modal_av_digits import ALIGN_HP, HP, fit, table
+from benchmarks.datasets.av_digits import build_av_digits
+
+BOTH = ["image", "audio", "digit"]
+
+
+def split(speaker: str) -> dict[str, pd.DataFrame]:
+    """Training, tuning and validation rows (image, audio, digit) without theo and ``speaker`` in training."""
+    tables = build_av_digits(degrade=False, speaker_holdout="theo")
+    frames = {name: table(tables[name], BOTH + ["speaker"]) for name in ("train", "tuning")}
+    held = pd.concat([f[f["speaker"] == speaker] for f in frames.values()], ignore_index=True)
+    out = {name: f[f["speaker"] != speaker][BOTH].reset_index(drop=True) for name, f in frames.items()}
+    return {**out, "validation": held[BOTH]}
+
+
+def alignment(rows: dict[str, pd.DataFrame], folder: Path) -> None:
+    """The image-audio alignment of the four training speakers, saved to ``folder`` (skipped if there)."""
+    from transmodal.alignment.model import AlignmentModel
+
+    if (folder / "manifest.json").exists() or any(folder.glob("*.json")):
+        return
+    model = AlignmentModel(columns=("image", "audio"), hyperparameters=ALIGN_HP).fit(
+        rows["train"][["image", "audio"]], tuning_data=rows["tuning"][["image", "audio"]], seed=0)
+    model.save(folder)
+
+
+VIEWS_WITH_Z = [("full",), ("source_alone",), ("query_alone",), ("full", "source_alone"),
+                ("full", "source_alone", "query_alone")]
+VIEWS_WITH_ESTIMATE = [("full",), ("query_alone",), ("full", "query_alone")]
+
+
+def views(network, val: pd.DataFrame) -> dict:
+    """Validation accuracy with images present / emptied for each way of averaging the row's views
+    (only the trained defaults when the network was trained without single views)."""
+    fusion = network.net_.fusion
+    out = {"with_images": network.evaluate(val)["accuracy"],
+           "images_emptied": network.evaluate(val.assign(image=np.nan))["accuracy"]}
+    if getattr(fusion, "alone_share", 0) <= 0:
+        return out
+    trained = fusion.views_with_z, fusion.views_with_estimate
+    for chosen in VIEWS_WITH_Z:
+        fusion.views_with_z = chosen
+        out["with_images " + "+".join(chosen)] = network.evaluate(val)["accuracy"]
+    fusion.views_with_z = trained[0]
+    emptied = val.assign(image=np.nan)
+    for chosen in VIEWS_WITH_ESTIMATE:
+        fusion.views_with_estimate = chosen
+        out["images_emptied " + "+".join(chosen)] = network.evaluate(emptied)["accuracy"]
+    fusion.views_with_z, fusion.views_with_estimate = trained
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, required=True, help="Folder with the kept teacher.")
+    parser.add_argument("--work", type=Path, required=True, help="Folder for the validation alignment.")
+    parser.add_argument("--speaker", default="george")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--audio-only", action="store_true", help="Also fit the audio-only predictor.")
+    parser.add_argument("--setting", nargs="*", default=[], help="NAME=JSON of transfer_from options.")
+    args = parser.parse_args(argv)
+    rows = split(args.speaker)
+    print({k: len(v) for k, v in rows.items()}, flush=True)
+    alignment(rows, args.work / "align")
+    val = rows["validation"]
+    for seed in args.seeds:
+        if args.audio_only:
+            audio, _ = fit(rows["train"][["audio", "digit"]], rows["tuning"][["audio", "digit"]], seed)
+            print(json.dumps({"seed": seed, "audio_only": audio.evaluate(val[["audio", "digit"]])["accuracy"]}), flush=True)
+        for item in args.setting:
+            name, options = item.split("=", 1)
+            hp = {**HP, "transfer_from": {"column": "image", "model": str(args.keep / "teacher"),
+                                          "align": str(args.work / "align"), **json.loads(options)}}
+            network, _ = fit(rows["train"], rows["tuning"], seed, hp)
+            print(json.dumps({"seed": seed, "setting": name, **views(network, val)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""Single views of the knowledge-transfer fusion (issue 17): trained with ``alone_share``, rows are
+sometimes shown Y alone or Z alone, and at prediction a row with the estimate Zhat averages its
+views, so that a wrong Zhat can be outvoted by Y alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from transmodal.errors import ConfigError
+from transmodal.fitting.extensions.knowledge_transfer import TransferFromSettings
+from transmodal.fusion.transfer import TransferFusion, estimate_name
+from transmodal.fusion.views import alone_rows, default_views, view_masks
+
+Z, BASE, B = 4, 3, 2048
+SLOT = estimate_name("image")
+
+
+def _fusion(alone: float) -> TransferFusion:
+    torch.manual_seed(0)
+    return TransferFusion({"image": Z, "audio": BASE + Z}, 8, 0.0, source="image", query="audio", z_dim=Z,
+                          inner="concat", neighbour_share=0.5, neighbour_noise=0.0, estimate_slot=True,
+                          alone_share=alone)
+
+
+def _inputs(present: torch.Tensor) -> tuple[dict, dict]:
+    torch.manual_seed(1)
+    features = {"image": torch.randn(len(present), Z), "audio": torch.randn(len(present), BASE + Z)}
+    return features, {"image": present, "audio": torch.ones(len(present), dtype=torch.bool)}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _masks(present: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"image": present, SLOT: ~present, "audio": torch.ones(len(present), dtype=torch.bool)}
+
+
+def test_query_alone_hides_z_and_zhat_and_source_alone_hides_y_where_z_is():
+    present = torch.arange(8) % 2 == 0
+    alone = view_masks(_masks(present), "query_alone", "image", "audio", SLOT)
+    assert not alone["image"].any() and not alone[SLOT].any() and alone["audio"].all()
+    source = view_masks(_masks(present), "source_alone", "image", "audio", SLOT)
+    assert torch.equal(source["image"], present) and torch.equal(source["audio"], ~present)
+    assert torch.equal(source[SLOT], ~present)  # rows with Zhat keep Y with it (Zhat comes from Y)
+    assert _same(view_masks(_masks(present), "full", "image", "audio", SLOT), _masks(present))
+    with pytest.raises(ValueError, match="unknown view"):
+        view_masks(_masks(present), "both", "image", "audio", SLOT)
+
+
+def test_training_shows_the_share_of_rows_one_view_alone():
+    torch.manual_seed(0)
+    present = torch.arange(B) % 2 == 0  # half the rows have Z, the others Zhat
+    masks = alone_rows(_masks(present), "image", "audio", SLOT, 0.4)
+    query_alone = masks["audio"] & ~masks["image"] & ~masks[SLOT]
+    source_alone = masks["image"] & ~masks["audio"]
+    assert 0.15 < source_alone[present].float().mean().item() < 0.25  # half of 0.4 of the rows with Z
+    assert 0.15 < query_alone[present].float().mean().item() < 0.25
+    assert 0.35 < query_alone[~present].float().mean().item() < 0.45  # rows with Zhat: Y alone only
+    assert not source_alone[~present].any()
+    kept = masks["audio"] | masks["image"] | masks[SLOT]
+    assert kept.all()  # every row keeps an input
+    assert _same(alone_rows(_masks(present), "image", "audio", SLOT, 0.0), _masks(present))
+
+
+def test_the_fusion_trains_single_views_only_with_an_alone_share():
+    present = torch.ones(B, dtype=torch.bool)
+    features, masks = _inputs(present)
+    seen = {}
+    for share in (0.0, 0.4):
+        fusion = _fusion(share).train()
+        handle = fusion.inner.register_forward_pre_hook(lambda m, args: seen.update(masks=args[1]))
+        fusion(features, masks)
+        handle.remove()
+        alone = seen["masks"]["audio"] & ~seen["masks"]["image"] & ~seen["masks"][SLOT]
+        assert alone.any() == (share > 0)
+
+
+def test_prediction_averages_the_views_of_rows_with_zhat_only():
+    fusion = _fusion(0.4).eval()
+    assert (fusion.views_with_z, fusion.views_with_estimate) == default_views(0.4)
+    present = torch.arange(16) % 2 == 0
+    features, masks = _inputs(present)
+    out = fusion(features, masks)  # (16, 8)
+    inner_features = {"image": features["image"], "audio": features["audio"][:, :BASE],
+                      SLOT: features["audio"][:, BASE:]}
+    full = fusion.inner(inner_features, _masks(present))
+    alone = fusion.inner(inner_features, view_masks(_masks(present), "query_alone", "image", "audio", SLOT))
+    assert torch.allclose(out[present], full[present])  # rows with Z: the full view
+    assert torch.allclose(out[~present], (full[~present] + alone[~present]) / 2)  # rows with Zhat: the mean
+    assert not torch.allclose(out[~present], full[~present])
+
+
+def test_without_an_alone_share_prediction_is_the_full_view():
+    fusion = _fusion(0.0).eval()
+    assert default_views(0.0) == (("full",), ("full",))
+    present = torch.arange(16) % 2 == 0
+    features, masks = _inputs(present)
+    inner_features = {"image": features["image"], "audio": features["audio"][:, :BASE],
+                      SLOT: features["audio"][:, BASE:]}
+    assert torch.allclose(fusion(features, masks), fusion.inner(inner_features, _masks(present)))
+
+
+def test_alone_share_is_checked():
+    assert TransferFromSettings.from_dict({"column": "image", "model": "m"}).alone_share >= 0
+    with pytest.raises(ConfigError, match="alone_share"):
+        TransferFromSettings.from_dict({"column": "image", "model": "m", "alone_share": 1.5})
