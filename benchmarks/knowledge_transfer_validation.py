@@ -58,7 +58,9 @@ def views(network, val: pd.DataFrame) -> dict:
     """Validation accuracy with images present / emptied for each way of averaging the row's views
     (only the trained defaults when the network was trained without single views)."""
     fusion = network.net_.fusion
-    out = {"with_images": network.evaluate(val)["accuracy"],
+    out = {"val_scores": [round(e.get("val_score", 0), 4) for e in network.history_["epochs"]],
+           "best_epoch": network.history_.get("best_epoch"),
+           "with_images": network.evaluate(val)["accuracy"],
            "images_emptied": network.evaluate(val.assign(image=np.nan))["accuracy"]}
     if getattr(fusion, "alone_share", 0) <= 0:
         return out
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         if args.audio_only:
             audio, _ = fit(rows["train"][["audio", "digit"]], rows["tuning"][["audio", "digit"]], seed)
-            print(json.dumps({"seed": seed, "audio_only": audio.evaluate(val[["audio", "digit"]])["accuracy"]}), flush=True)
+            print(json.dumps({"seed": seed, "audio_only": audio.evaluate(val[["audio", "digit"]])["accuracy"],
+                              "val_scores": [round(e.get("val_score", 0), 4) for e in audio.history_["epochs"]],
+                              "best_epoch": audio.history_.get("best_epoch")}), flush=True)
         for item in args.setting:
             name, options = item.split("=", 1)
             hp = {**HP, "transfer_from": {"column": "image", "model": str(args.keep / "teacher"),

@@ -63,3 +63,25 @@ def test_transfer_network_uses_neighbours_when_the_source_column_is_missing(setu
     np.testing.assert_allclose(loaded.predict_proba(without_image).to_numpy(),
                                predictor.predict_proba(without_image).to_numpy(), atol=1e-5)
 
+
+
+@pytest.mark.slow
+def test_transfer_network_with_single_views_saves_and_loads(setup, tmp_path):
+    """alone_share (issue 17): the fusion is built with it, rows with the image average the full view
+    and the image alone, and the loaded model predicts the same with and without the image."""
+    folder, frame = setup
+    hp = {**HP, "transfer_from": {"column": "image", "model": str(folder / "teacher"), "align": str(folder / "align"),
+                                  "alone_share": 0.5}}
+    predictor = MultimodalPredictor(label="label").fit(frame, hyperparameters=hp, seed=0)
+    fusion = predictor.net_.fusion
+    assert predictor.spec_.architecture.fusion_options["alone_share"] == 0.5
+    assert fusion.views_with_z == ("full", "source_alone") and fusion.views_with_estimate == ("full",)
+    without_image = frame.assign(image=np.nan)
+    assert (predictor.predict(without_image) == frame["label"]).mean() > 0.8
+    assert (predictor.predict(frame) == frame["label"]).mean() > 0.8
+    predictor.save(tmp_path / "m")
+    loaded = MultimodalPredictor.load(tmp_path / "m")
+    assert loaded.net_.fusion.alone_share == 0.5
+    for rows in (frame, without_image):
+        np.testing.assert_allclose(loaded.predict_proba(rows).to_numpy(), predictor.predict_proba(rows).to_numpy(),
+                                   atol=1e-5)

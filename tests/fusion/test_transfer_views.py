@@ -1,6 +1,6 @@
 """Single views of the knowledge-transfer fusion (issue 17): trained with ``alone_share``, rows are
-sometimes shown Y alone or Z alone, and at prediction a row with the estimate Zhat averages its
-views, so that a wrong Zhat can be outvoted by Y alone."""
+sometimes shown Y alone or Z alone, and at prediction a row averages the views chosen for it (by
+default: rows with Z the full view and Z alone, rows with Zhat the full view)."""
 
 from __future__ import annotations
 
@@ -77,19 +77,35 @@ def test_the_fusion_trains_single_views_only_with_an_alone_share():
         assert alone.any() == (share > 0)
 
 
-def test_prediction_averages_the_views_of_rows_with_zhat_only():
+def _views(fusion: TransferFusion, features: dict, present: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The inner fusion's output (B, 8) for each view of every row."""
+    inner_features = {"image": features["image"], "audio": features["audio"][:, :BASE],
+                      SLOT: features["audio"][:, BASE:]}
+    return {v: fusion.inner(inner_features, view_masks(_masks(present), v, "image", "audio", SLOT))
+            for v in ("full", "query_alone", "source_alone")}
+
+
+def test_prediction_averages_the_full_view_and_z_alone_for_rows_with_z():
     fusion = _fusion(0.4).eval()
-    assert (fusion.views_with_z, fusion.views_with_estimate) == default_views(0.4)
+    assert (fusion.views_with_z, fusion.views_with_estimate) == (("full", "source_alone"), ("full",))
     present = torch.arange(16) % 2 == 0
     features, masks = _inputs(present)
     out = fusion(features, masks)  # (16, 8)
-    inner_features = {"image": features["image"], "audio": features["audio"][:, :BASE],
-                      SLOT: features["audio"][:, BASE:]}
-    full = fusion.inner(inner_features, _masks(present))
-    alone = fusion.inner(inner_features, view_masks(_masks(present), "query_alone", "image", "audio", SLOT))
-    assert torch.allclose(out[present], full[present])  # rows with Z: the full view
-    assert torch.allclose(out[~present], (full[~present] + alone[~present]) / 2)  # rows with Zhat: the mean
-    assert not torch.allclose(out[~present], full[~present])
+    view = _views(fusion, features, present)
+    assert torch.allclose(out[present], (view["full"][present] + view["source_alone"][present]) / 2)
+    assert not torch.allclose(out[present], view["full"][present])
+    assert torch.allclose(out[~present], view["full"][~present])  # rows with Zhat: the full view
+
+
+def test_any_views_can_be_averaged_for_rows_with_zhat():
+    fusion = _fusion(0.4).eval()
+    fusion.views_with_z, fusion.views_with_estimate = ("full",), ("full", "query_alone")
+    present = torch.arange(16) % 2 == 0
+    features, masks = _inputs(present)
+    out = fusion(features, masks)
+    view = _views(fusion, features, present)
+    assert torch.allclose(out[present], view["full"][present])
+    assert torch.allclose(out[~present], (view["full"][~present] + view["query_alone"][~present]) / 2)
 
 
 def test_without_an_alone_share_prediction_is_the_full_view():

@@ -16,6 +16,10 @@ frozen source model, and fuses them as Y' = g(Y, Z). ``transfer_from`` keys:
   comes from another row (wrong neighbours, as for rows unlike the training rows, e.g. an unseen
   speaker: the training rows' own neighbours are nearly always right). 0 and 0 train as before
   (Zhat only for rows that lack X).
+- ``alone_share`` (with a neighbour share only): share of the training rows shown Y alone or X's Z
+  alone, so that the network can also predict from either alone; at prediction a row with X then
+  averages the full view and Z alone (a new speaker's Y cannot pull a right Z off course), see
+  :mod:`transmodal.fusion.views`.
 
 At prediction Z comes from the row's X when present; when X is empty, Zhat is the mean Z of the
 ``k`` training rows whose aligned X embedding is nearest to the row's aligned Y embedding. The
