@@ -61,7 +61,7 @@ def run(seeds: list[int], variants: list[str], work: Path, reuse: bool = False) 
             hp = {**HP, "transfer_from": {"column": "image", "model": str(work / "teacher"),
                                           "align": str(work / "align"), **VARIANTS[name]}}
             network, seconds = fit(train, tune, seed, hp)
-            run_[name] = {**views(network, test), "fit_seconds": seconds}
+            run_[name] = {**views(network, test, every=False), "fit_seconds": seconds}
             trust = network.net_.fusion.trust
             if trust is not None:
                 run_[name]["mean_trust"] = float(trust.detach().sigmoid().mean())
