@@ -91,3 +91,17 @@ def test_refitted_members_are_saved_and_loaded_with_identical_predictions(tmp_pa
     for name, member in auto.members_.items():
         assert len(loaded.members_[name].models) == 1
         assert np.array_equal(loaded.members_[name].predict(test), member.predict(test))
+
+
+def test_a_linear_member_with_a_grid_expects_its_refit_to_cost_one_fit_of_the_grid():
+    """fast run 3: the grid's four fits per split made the refit look four times as long as it is,
+    and tfidf_linear was not refitted with 3 s left."""
+    import time
+
+    frame, y = _table(120)
+    member = MEMBERS.get("tfidf_linear")(_context(), {"C": [0.5, 1.0, 2.0, 4.0]})
+    member.prepare(frame)
+    x = member.features(frame)
+    member.models, member.split_seconds = [member.fit_model(x[:80], y[:80], x[80:], y[80:], None)], [8.0]
+    assert member.refit_seconds() == pytest.approx(2.0)
+    assert refit_member(member, frame, y, deadline=time.monotonic() + 3.0) == "; refitted on all 120 rows"

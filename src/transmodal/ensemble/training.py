@@ -139,12 +139,12 @@ def refit_member(member: Member, frame: pd.DataFrame, y: np.ndarray, deadline: f
     return what was done, for its status.
 
     Skipped (the split models are kept) when the kind is not refitted, or when the time left is
-    less than its split models took on average, scaled to every row.
+    less than :meth:`Member.refit_seconds` (about what a split model took, scaled to every row).
     """
     if type(member).refit_model is Member.refit_model:
         return ""
     left = deadline - time.monotonic()
-    needed = float(np.mean(member.split_seconds)) if member.split_seconds else 0.0
+    needed = member.refit_seconds()
     if left < needed:
         return f"; not refitted on every row (needs about {needed:.0f} s, {max(left, 0):.0f} s left)"
     model = member.refit_model(member.features(frame), y, left)

@@ -144,6 +144,11 @@ class Member:
         Default: predicted; a member whose fit already scored them returns those."""
         return self.model_scores(model, x_val)
 
+    def refit_seconds(self) -> float:
+        """About how long :meth:`refit_model` takes: the split models' mean fit time, scaled to
+        every row (:attr:`split_seconds`). Default: that."""
+        return float(np.mean(self.split_seconds)) if self.split_seconds else 0.0
+
     def refit_model(self, x: Any, y: np.ndarray, time_limit: float | None) -> Any:
         """One model fitted on every row ``x`` with what the split models in :attr:`models` learned
         (e.g. the number of boosting rounds, the chosen regularisation), for presets with
