@@ -77,7 +77,7 @@ class TimeBudget(L.Callback):
             self.first_step = self.train_seconds
         step = self.step_seconds()
         left = self.deadline - now - self.reserve()
-        measured = self.steps >= MIN_STEPS  # before that, a guess from a few (warm-up) steps: stop only when out of time
+        measured = self.steps >= MIN_STEPS  # before: a guess from a few warm-up steps, stop only when out of time
         if self.scheduled and measured:  # the schedule ends where the time does
             reachable = trainer.global_step + int(max(left, 0.0) / step)
             module.total_steps = max(trainer.global_step, 1, min(self.scheduled, reachable))
@@ -87,9 +87,10 @@ class TimeBudget(L.Callback):
         if stop and not trainer.should_stop:
             self.stopped_early = trainer.global_step < self.scheduled or not self.scheduled
             trainer.should_stop = True
-            log.info("time limit: training stops after step %d of %d (%.2f s a step, %.1f s kept for the "
-                     "validation pass, %.1f s left)", trainer.global_step, self.scheduled, step, self.reserve(),
-                     self.deadline - now)
+            if self.stopped_early:
+                log.info("time limit: training stops after step %d of %d (%.2f s a step, %.1f s kept for the "
+                         "validation pass, %.1f s left)", trainer.global_step, self.scheduled, step,
+                         self.reserve(), self.deadline - now)
 
     def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self._val_start = self.clock()
