@@ -105,3 +105,28 @@ def test_a_linear_member_with_a_grid_expects_its_refit_to_cost_one_fit_of_the_gr
     member.models, member.split_seconds = [member.fit_model(x[:80], y[:80], x[80:], y[80:], None)], [8.0]
     assert member.refit_seconds() == pytest.approx(2.0)
     assert refit_member(member, frame, y, deadline=time.monotonic() + 3.0) == "; refitted on all 120 rows"
+
+
+@pytest.mark.slow
+def test_a_classical_member_with_embeddings_stops_when_their_encoding_would_overrun(monkeypatch):
+    """medium's embed_linear encodes its texts itself when the store is cold: that encoding keeps the
+    member's deadline (EncodingTimeUp, a TimeoutError the fit reports as ``stopped``)."""
+    import time
+
+    from transmodal.encoders.text_builtin import BuiltinText
+    from transmodal.engine.encoding import EncodingTimeUp
+    from transmodal.ensemble.training import fit_member
+
+    slow_forward = BuiltinText.forward
+
+    def forward(self, inputs):
+        time.sleep(0.3)  # a slow machine
+        return slow_forward(self, inputs)
+
+    monkeypatch.setattr(BuiltinText, "forward", forward)
+    frame, y = _table(200)
+    frame["review"] = [f"{text} cold {i}" for i, text in enumerate(frame["review"])]  # not in the store
+    member = MEMBERS.get("tfidf_linear")(_context(), {"tfidf": False, "embeddings": {"text": "builtin_text"}})
+    rows = np.arange(len(y))
+    with pytest.raises(EncodingTimeUp):
+        fit_member(member, frame, y, [(rows[:150], rows[150:])], rows[150:], time.monotonic() + 0.2)
