@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speaker", default="george")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--audio-only", action="store_true", help="Also fit the audio-only predictor.")
-    parser.add_argument("--setting", nargs="*", default=[], help="NAME=JSON of transfer_from options.")
+    parser.add_argument("--setting", nargs="*", default=[],
+                        help="NAME=JSON of transfer_from options (and the hyperparameter select_epoch).")
+    parser.add_argument("--few-views", action="store_true", help="Evaluate 4 views, not 10.")
     args = parser.parse_args(argv)
     rows = split(args.speaker)
     print({k: len(v) for k, v in rows.items()}, flush=True)
@@ -98,10 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                               "best_epoch": audio.history_.get("best_epoch")}), flush=True)
         for item in args.setting:
             name, options = item.split("=", 1)
-            hp = {**HP, "transfer_from": {"column": "image", "model": str(args.keep / "teacher"),
-                                          "align": str(args.work / "align"), **json.loads(options)}}
+            options = json.loads(options)
+            top = {k: options.pop(k) for k in ("select_epoch",) if k in options}  # hyperparameters
+            hp = {**HP, **top, "transfer_from": {"column": "image", "model": str(args.keep / "teacher"),
+                                                 "align": str(args.work / "align"), **options}}
             network, _ = fit(rows["train"], rows["tuning"], seed, hp)
-            print(json.dumps({"seed": seed, "setting": name, **views(network, val)}), flush=True)
+            print(json.dumps({"seed": seed, "setting": name, **views(network, val, not args.few_views)}), flush=True)
     return 0
 
 
