@@ -54,6 +54,7 @@ def test_transfer_network_uses_neighbours_when_the_source_column_is_missing(setu
     predictor = MultimodalPredictor(label="label").fit(frame, hyperparameters=hp, seed=0)
     assert predictor.spec_.architecture.fusion == "transfer" and predictor.config_.fusion == "concat"
     assert predictor.net_.fusion.slot and predictor.net_.fusion.trust is None  # defaults: Zhat in its own slot
+    assert predictor.net_.fusion.alone_share == 0.5  # and single views
     without_image = frame.assign(image=np.nan)
     accuracy = (predictor.predict(without_image) == frame["label"]).mean()
     assert accuracy > 0.8

@@ -119,6 +119,6 @@ def test_without_an_alone_share_prediction_is_the_full_view():
 
 
 def test_alone_share_is_checked():
-    assert TransferFromSettings.from_dict({"column": "image", "model": "m"}).alone_share >= 0
+    assert TransferFromSettings.from_dict({"column": "image", "model": "m"}).alone_share == 0.5  # default
     with pytest.raises(ConfigError, match="alone_share"):
         TransferFromSettings.from_dict({"column": "image", "model": "m", "alone_share": 1.5})
