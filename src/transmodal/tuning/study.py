@@ -29,6 +29,7 @@ from transmodal.config import FitConfig
 from transmodal.errors import ConfigError, DataError, TransmodalError
 from transmodal.fitting.pipeline import FitResult, run_fit
 from transmodal.fitting.state import FitRequest
+from transmodal.tuning.orphans import fail_orphaned_trials
 from transmodal.tuning.settings import TuneSettings
 from transmodal.tuning.space import SearchSpace, with_values
 from transmodal.tuning.trials import param_importances, trial_row
@@ -251,6 +252,7 @@ def run_trials(study: optuna.Study, objective: Objective, settings: TuneSettings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
+        fail_orphaned_trials(study, settings)
         done, running = trial_counts(study)
         if settings.n_trials is not None and done >= settings.n_trials:
             return
