@@ -8,7 +8,7 @@ import pytest
 
 from transmodal import MultimodalPredictor
 from transmodal.tuning.final import StopAfterEpochs, final_epochs, fold_epochs
-from tunetools import SPACE, TRIAL_HYPERPARAMETERS, numbers_table
+from tunetools import SPACE, TRIAL_HYPERPARAMETERS, numbers_table, tuned_on_numbers
 
 HYPERPARAMETERS = {**TRIAL_HYPERPARAMETERS, "max_epochs": 6, "patience": 2}
 FOLD_TUNE = {"n_trials": 3, "search_space": SPACE, "cv_folds": 3, "pruner": "none"}
@@ -31,8 +31,7 @@ def test_stop_after_epochs_ends_a_fit_on_every_row_early():
 
 @pytest.fixture(scope="module")
 def all_rows() -> MultimodalPredictor:
-    return MultimodalPredictor(label="label", eval_metric="roc_auc").fit(
-        numbers_table(90), hyperparameters=HYPERPARAMETERS, seed=0, tune=FOLD_TUNE)
+    return tuned_on_numbers(HYPERPARAMETERS, FOLD_TUNE)
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from transmodal.data.readers import Table
 from transmodal.errors import ConfigError
 from transmodal.tuning.folds import fold_tables
 from transmodal.tuning.settings import TuneSettings
-from tunetools import SPACE, TRIAL_HYPERPARAMETERS, numbers_table
+from tunetools import SPACE, TRIAL_HYPERPARAMETERS, numbers_table, tuned_on_numbers
 
 
 def table(n: int = 60) -> Table:
@@ -63,8 +63,7 @@ HYPERPARAMETERS = {**TRIAL_HYPERPARAMETERS, "max_epochs": 4, "patience": 4}
 
 @pytest.fixture(scope="module")
 def folded() -> MultimodalPredictor:
-    return MultimodalPredictor(label="label", eval_metric="roc_auc").fit(
-        numbers_table(90), hyperparameters=HYPERPARAMETERS, seed=0, tune=FOLD_TUNE)
+    return tuned_on_numbers(HYPERPARAMETERS, FOLD_TUNE)
 
 
 @pytest.mark.slow

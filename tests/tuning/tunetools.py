@@ -24,6 +24,14 @@ def numbers_table(n: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": label})
 
 
+def tuned_on_numbers(hyperparameters: dict, tune: dict, n: int = 90):
+    """A ``MultimodalPredictor`` (AUROC) fitted with ``tune`` on :func:`numbers_table` of ``n`` rows."""
+    from transmodal import MultimodalPredictor
+
+    return MultimodalPredictor(label="label", eval_metric="roc_auc").fit(
+        numbers_table(n), hyperparameters=hyperparameters, seed=0, tune=tune)
+
+
 def write_numbers(folder: Path, n: int = 60) -> Path:
     """Write :func:`numbers_table` as ``folder/numbers.csv`` and the test space as ``folder/space.yaml``."""
     path = folder / "numbers.csv"

@@ -93,24 +93,30 @@ class NeuralMember(Member):
     def validation_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
         """The kept epoch's scores of the tuning rows from its fit, when it kept one per row of ``x``
         (else they are predicted)."""
-        kept = (getattr(predictor, "tuning_scores_", None) or {}).get(self.context.task.name)
+        task = self.context.task
+        kept = (getattr(predictor, "tuning_scores_", None) or {}).get(task.name)
         if kept is None or len(kept) != len(x):
             return self.model_scores(predictor, x)
-        task = self.context.task
         if task.problem_type == "regression":
-            return (np.asarray(kept, dtype=np.float64).reshape(-1) - task.target_mean) / task.target_std
+            return self._ensemble_space(np.asarray(kept).reshape(-1))
         classes = next(t.classes for t in predictor.tasks_ if t.name == task.name)
-        proba = pd.DataFrame(np.asarray(kept, dtype=np.float64), columns=classes)
-        return proba.reindex(columns=task.classes, fill_value=0.0).to_numpy(dtype=np.float64)  # (N, C)
+        return self._ensemble_space(pd.DataFrame(np.asarray(kept, dtype=np.float64), columns=classes))
 
     def model_scores(self, predictor, x: pd.DataFrame) -> np.ndarray:
         task = self.context.task
         frame = x.drop(columns=[task.name], errors="ignore")
         if task.problem_type == "regression":
-            values = np.asarray(predictor.predict(frame), dtype=np.float64)
-            return (values - task.target_mean) / task.target_std
-        proba = predictor.predict_proba(frame)
-        return proba.reindex(columns=task.classes, fill_value=0.0).to_numpy(dtype=np.float64)  # (N, C)
+            return self._ensemble_space(predictor.predict(frame))
+        return self._ensemble_space(predictor.predict_proba(frame))
+
+    def _ensemble_space(self, outputs) -> np.ndarray:
+        """A fold predictor's outputs in the ensemble's space: regression values standardised
+        ``(N,)``; class probabilities (a frame with a column per class) in the task's class order,
+        0 for a class the fold never saw ``(N, C)``."""
+        task = self.context.task
+        if task.problem_type == "regression":
+            return (np.asarray(outputs, dtype=np.float64) - task.target_mean) / task.target_std
+        return outputs.reindex(columns=task.classes, fill_value=0.0).to_numpy(dtype=np.float64)  # (N, C)
 
     def save(self) -> MemberFiles:
         from transmodal.ensemble.members.predictors import add_predictor
