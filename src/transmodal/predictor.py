@@ -82,9 +82,11 @@ class MultimodalPredictor(FittedAttributes):
                 search's sampler.
             tune: Search hyperparameters with Optuna (:class:`~transmodal.tuning.settings.TuneSettings`
                 as a dict: ``n_trials``, ``timeout``, ``search_space``, ``storage``, ``study_name``,
-                ``n_jobs``, ``pruner``, ``cv_folds``): every trial is a fit of ``hyperparameters``
-                changed by the trial's values (one fit per fold with ``cv_folds`` >= 2), the best
-                trial's model is the one kept (with folds, its configuration fitted once more), and
+                ``n_jobs``, ``pruner``, ``cv_folds``, ``final_fit``): every trial is a fit of
+                ``hyperparameters`` changed by the trial's values (one fit per fold with ``cv_folds``
+                >= 2), the best trial's model is the one kept (with folds, its configuration fitted
+                once more: ``final_fit`` ``all_rows``, the default here, or ``holdout``; the fold
+                models' average, ``fold_models``, is an ensemble: :meth:`fit_fold_models`), and
                 ``time_limit`` applies to each fit. None: one fit.
             **fit_options: Options of extensions (e.g. transfer sources; ``report=False`` skips the
                 run report's evaluation passes over the tuning rows); unknown ones raise.
@@ -94,7 +96,60 @@ class MultimodalPredictor(FittedAttributes):
 
         Raises:
             DataError: bad cells or labels (all of them are listed).
+            ConfigError: a bad setting, or ``tune.final_fit="fold_models"`` with ``cv_folds`` >= 2
+                (k networks; this predictor holds one).
         """
+        settings = None
+        if tune is not None:
+            from transmodal.tuning.settings import TuneSettings
+
+            settings = TuneSettings.from_dict(tune).with_final_fit("all_rows")
+            if settings.cv_folds > 1 and settings.final_fit == "fold_models":
+                raise ConfigError("tune.final_fit='fold_models' keeps the chosen configuration's "
+                                  f"{settings.cv_folds} fold networks, and a MultimodalPredictor holds one: use "
+                                  "transmodal.AutoPredictor(label).tune(...) (or transmodal tune), which averages "
+                                  "them, or tune.final_fit='all_rows'")
+        (result,) = self._fit_results(train_data, tuning_data, column_types, hyperparameters, time_limit, seed,
+                                      settings, fit_options)
+        self._take(result)
+        return self
+
+    def fit_fold_models(self, train_data, tuning_data=None, column_types: dict[str, str] | None = None,
+                        hyperparameters: dict[str, Any] | None = None, time_limit: float | None = None,
+                        seed: int = 0, tune: dict[str, Any] | None = None,
+                        **fit_options: Any) -> list["MultimodalPredictor"]:
+        """A search whose chosen configuration is kept as its k fold models (``tune.final_fit=
+        "fold_models"``, ``tune.cv_folds`` >= 2; 3 when not given): one fitted predictor per fold,
+        each trained on its fold's training rows with its epoch chosen on that fold's tuning rows.
+
+        Their average is one model, an ensemble: ``AutoPredictor(label).tune(...)`` calls this and
+        holds them (saved, served and predicted as one). Arguments as :meth:`fit`; this predictor
+        stays unfitted (its parameters are the fold predictors').
+
+        Returns:
+            The fold predictors, in fold order; each one's ``history_["tuning"]`` is the study's summary.
+
+        Raises:
+            ConfigError: ``cv_folds`` < 2 or another ``final_fit`` given.
+        """
+        from transmodal.tuning.settings import TuneSettings
+
+        settings = TuneSettings.from_dict({"cv_folds": 3, **(tune or {})}).with_final_fit("fold_models")
+        if settings.cv_folds < 2 or settings.final_fit != "fold_models":
+            raise ConfigError(f"fold models need tune.cv_folds >= 2 and tune.final_fit='fold_models'; got cv_folds="
+                              f"{settings.cv_folds}, final_fit={settings.final_fit!r}")
+        results = self._fit_results(train_data, tuning_data, column_types, hyperparameters, time_limit, seed,
+                                    settings, fit_options)
+        folds = []
+        for i, result in enumerate(results):
+            result.history["tuning"] = {**result.history["tuning"], "fold": i}
+            folds.append(type(self)(**self.get_params())._take(result, self.config_, self.fit_log_))
+        return folds
+
+    def _fit_results(self, train_data, tuning_data, column_types, hyperparameters, time_limit, seed, settings,
+                     fit_options: dict[str, Any]) -> list:
+        """The fit's results: one plain fit (``settings`` None), or the search's model fits; sets
+        ``config_`` (the model's config) and ``fit_log_``."""
         from transmodal.fitting.log import captured_log
         from transmodal.fitting.precheck import check_before_fit
         from transmodal.fitting.state import FitRequest
@@ -118,18 +173,26 @@ class MultimodalPredictor(FittedAttributes):
 
             from transmodal.fitting.pipeline import run_fit
 
-            if tune is None:
-                result = run_fit(request, train, tuning)
+            if settings is None:
+                results = [run_fit(request, train, tuning)]
             else:
-                from transmodal.tuning.settings import TuneSettings
                 from transmodal.tuning.study import run_study
 
-                outcome = run_study(request, train, tuning, TuneSettings.from_dict(tune))
-                result, self.config_ = outcome.result, outcome.config
-                result.history["tuning"] = outcome.summary
-                if result.report is not None:
-                    result.report["tuning"] = {**outcome.summary, "trials": outcome.trials}
+                outcome = run_study(request, train, tuning, settings)
+                results, self.config_ = outcome.results, outcome.config
+                for result in results:
+                    result.history["tuning"] = outcome.summary
+                    if result.report is not None:
+                        result.report["tuning"] = {**outcome.summary, "trials": outcome.trials}
         self.fit_log_ = lines
+        return results
+
+    def _take(self, result, config: FitConfig | None = None, fit_log: list[str] | None = None) -> "MultimodalPredictor":
+        """Become the fitted model of ``result`` (a fit's :class:`~transmodal.fitting.pipeline.FitResult`)."""
+        if config is not None:
+            self.config_ = config
+        if fit_log is not None:
+            self.fit_log_ = fit_log
         self.spec_, self.net_, self.history_ = result.spec, result.net, result.history
         self.bad_rows_, self.report_ = result.bad_rows, result.report
         self.tuning_scores_ = result.tuning_scores  # the kept epoch's scores of the tuning rows (not saved)

@@ -64,5 +64,6 @@ def print_info(model: Path) -> None:
     for row in config["members"]:
         typer.echo(f"  {row['member']:<20} {row['kind']:<13} weight {row['weight']:.3f}  tuning "
                    f"{row['tuning_score']:.4f}  fit {row['fit_seconds']:.1f} s  {row['status']}")
-    typer.echo(f"fit {config['fit_seconds']:.1f} s of {config['time_limit']:g} s; ensemble tuning "
+    limit = "" if config["time_limit"] is None else f" of {config['time_limit']:g} s"
+    typer.echo(f"fit {config['fit_seconds']:.1f} s{limit}; ensemble tuning "
                f"{config['eval_metric']} {config['tuning_score']:.4f}")

@@ -26,8 +26,9 @@ def tune(
     pruner: str = typer.Option("median", "--pruner", help="median, successive_halving or none."),
     cv_folds: int = typer.Option(1, "--cv-folds", help="Score each trial by the mean over this many folds of "
                                  "TABLE, then fit the chosen configuration once more (1: score on the tuning rows)."),
-    final_fit: str = typer.Option("all_rows", "--final-fit", help="With --cv-folds: fit the chosen configuration "
-                                  "on every row for its folds' mean best epoch (all_rows) or with the holdout (holdout)."),
+    final_fit: str = typer.Option("fold_models", "--final-fit", help="With --cv-folds: keep the chosen configuration's "
+                                  "fold models, averaged (fold_models: an ensemble folder), or fit it once more on every "
+                                  "row for its folds' mean best epoch (all_rows) or with the holdout (holdout)."),
     base_trial: bool = typer.Option(True, "--base-trial/--no-base-trial", help="Make a new study's first trial the "
                                     "base hyperparameters (--config, --set)."),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes on this machine (needs --storage)."),
@@ -66,24 +67,39 @@ def tune(
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     hyperparameters = {"progress_bar": False, **hyperparameters_from(config, set_)}
-    predictor = MultimodalPredictor(label[0] if len(label) == 1 else label, problem_type=parse_problem_types(problem_type),
-                                    eval_metric=eval_metric, allowed_root=allowed_root)
+    fit_args = dict(tuning_data=table_data(tuning, na_value) if tuning else None,
+                    column_types=parse_column_types(column_type), hyperparameters=hyperparameters,
+                    time_limit=time_limit, seed=seed, tune=settings)
+    folds = cv_folds > 1 and final_fit == "fold_models"
+    if folds:
+        from transmodal.ensemble.auto import AutoPredictor
+
+        if len(label) > 1:
+            raise ConfigError("--final-fit fold_models keeps the fold models as an ensemble, which learns one "
+                              "--label; give one, or --final-fit all_rows")
+        model = AutoPredictor(label[0], problem_type=parse_problem_types(problem_type), eval_metric=eval_metric,
+                              allowed_root=allowed_root)
+    else:
+        settings["final_fit"] = None if final_fit == "fold_models" else final_fit  # one holdout: the best trial's fit
+        model = MultimodalPredictor(label[0] if len(label) == 1 else label,
+                                    problem_type=parse_problem_types(problem_type), eval_metric=eval_metric,
+                                    allowed_root=allowed_root)
     try:
-        predictor.fit(table_data(table, na_value), tuning_data=table_data(tuning, na_value) if tuning else None,
-                      column_types=parse_column_types(column_type), hyperparameters=hyperparameters,
-                      time_limit=time_limit, seed=seed, tune=settings)
+        (model.tune if folds else model.fit)(table_data(table, na_value), **fit_args)
     except KeyboardInterrupt:
         fail("interrupted" + ("; rerun the same command to resume the study" if storage else ""), 130)
     finally:
         log.removeHandler(handler)
-    predictor.save(out)
-    summary = predictor.history_["tuning"]
+    model.save(out)
+    summary = model.tuning_ if folds else model.history_["tuning"]
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n)
-    folds = ""
-    if cv_folds > 1:
+    how = ""
+    if folds:
+        how = f" over {cv_folds} folds, its {cv_folds} fold models averaged (an ensemble folder)"
+    elif cv_folds > 1:
         where = (f"on every row for {summary['final_epochs']} epoch(s)" if summary.get("final_epochs")
                  else "with the holdout")
-        folds = f" over {cv_folds} folds, its configuration fitted again {where}"
-    typer.echo(f"saved trial {summary['best_trial']} to {out} (tuning {predictor.eval_metric_} score "
-               f"{summary['best_score']:.4f}{folds}; {summary['trials']} trial(s): {states}; "
+        how = f" over {cv_folds} folds, its configuration fitted again {where}"
+    typer.echo(f"saved trial {summary['best_trial']} to {out} (tuning {model.eval_metric_} score "
+               f"{summary['best_score']:.4f}{how}; {summary['trials']} trial(s): {states}; "
                f"{summary['seconds']:.1f} s; trials.csv beside the model)")

@@ -116,6 +116,29 @@ class AutoPredictor:
         self.bagged_ = len(splits) > 1
         return self
 
+    def tune(self, train_data, tuning_data=None, tune: dict[str, Any] | None = None,
+             hyperparameters: dict[str, Any] | None = None, column_types: dict[str, str] | None = None,
+             time_limit: float | None = None, seed: int = 0, **fit_options: Any) -> "AutoPredictor":
+        """Search hyperparameters of the fusion network with trials scored on folds, and keep the
+        chosen configuration's fold models as this ensemble: their predictions averaged
+        (``tune.final_fit="fold_models"``; :mod:`transmodal.ensemble.tuned`).
+
+        Args:
+            tune: :class:`~transmodal.tuning.settings.TuneSettings` as a dict (``cv_folds`` 3 when
+                not given, at least 2; ``final_fit`` must be ``fold_models`` if given).
+            hyperparameters: The base :class:`~transmodal.config.FitConfig` (as a dict) trials change.
+            Other arguments: as :meth:`MultimodalPredictor.fit <transmodal.predictor.MultimodalPredictor.fit>`
+            (``time_limit`` applies to each fit).
+
+        Returns:
+            self: one ``neural`` member (the k fold predictors) with weight 1; ``tuning_`` is the
+            study's summary, ``trials_`` its trials (``trials.csv`` in the saved folder).
+        """
+        from transmodal.ensemble.tuned import tune_fold_models
+
+        return tune_fold_models(self, train_data, tuning_data, tune, hyperparameters, column_types, time_limit,
+                                seed, **fit_options)
+
     def _training_rows(self, train_data, tuning_data, column_types, skip_bad: bool) -> tuple[pd.DataFrame, np.ndarray, Any]:
         """The validated training (+ tuning) rows, the encoded label, the tuning rows' positions;
         sets ``task_``, ``column_types_``, ``eval_metric_`` and ``bad_rows_``."""
@@ -183,6 +206,12 @@ class AutoPredictor:
         self.results_ = [{"member": r.name, "kind": r.kind, "options": r.options, "status": r.status,
                           "tuning_score": float(r.tuning_score), "fit_seconds": float(r.fit_seconds),
                           "weight": self.weights_.get(r.name, 0.0)} for r in results]
+
+    @property
+    def tasks_(self) -> list:
+        """The task as a list (the interface of a predictor, read by the server)."""
+        self._check_fitted()
+        return [self.task_]
 
     # ---- prediction --------------------------------------------------------------------------
     def _metric_targets(self, y: np.ndarray) -> np.ndarray:

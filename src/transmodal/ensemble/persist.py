@@ -17,7 +17,7 @@ def ensemble_config(auto) -> dict[str, Any]:
     return {"version": FORMAT_VERSION, "params": auto.get_params(), "task": auto.task_.to_dict(),
             "column_types": dict(auto.column_types_), "eval_metric": auto.eval_metric_, "preset": auto.preset_,
             "time_limit": auto.time_limit_, "fit_seconds": auto.fit_seconds_, "tuning_score": auto.tuning_score_,
-            "bagged": auto.bagged_, "weights": dict(auto.weights_),
+            "bagged": auto.bagged_, "weights": dict(auto.weights_), "tuning": getattr(auto, "tuning_", None),
             "members": [{**row, "saved": row["member"] in saved_members(auto)} for row in auto.results_]}
 
 
@@ -37,6 +37,10 @@ def save_ensemble(auto, path: str | Path) -> Path:
         write_members(staging, saved)
         board = auto.leaderboard()
         board.to_csv(staging / "leaderboard.csv", index=False)
+        if getattr(auto, "trials_", None):  # a search's fold models (ensemble.tuned): its trials
+            import pandas as pd
+
+            pd.DataFrame(auto.trials_).to_csv(staging / "trials.csv", index=False)
         (staging / "report.html").write_text(report_html(auto, board), encoding="utf-8")
 
     return save_folder(path, {"ensemble": ensemble_config(auto)}, tensors, extra=extra, external=external)
@@ -64,6 +68,7 @@ def load_ensemble(cls, path: str | Path, trust_remote_code: bool = False, allowe
         auto.column_types_, auto.eval_metric_ = dict(config["column_types"]), config["eval_metric"]
         auto.preset_, auto.time_limit_, auto.fit_seconds_ = config["preset"], config["time_limit"], config["fit_seconds"]
         auto.tuning_score_, auto.bagged_ = config["tuning_score"], config["bagged"]
+        auto.tuning_ = config.get("tuning")  # a search's summary (ensemble.tuned); None for a preset's fit
         auto.weights_, auto.results_, auto.bad_rows_ = dict(config["weights"]), list(config["members"]), []
         entries = [{"name": r["member"], "kind": r["kind"], "saved": r["saved"]} for r in auto.results_]
         files = read_members(path, folder.manifest, weights, entries)
@@ -86,11 +91,12 @@ def report_html(auto, board) -> str:
     """The run report of an ensemble: what was fitted and the leaderboard (text escaped)."""
     import html
 
+    limit = "" if auto.time_limit_ is None else f" of {auto.time_limit_:g} s"
     rows = "".join(f"<li>{html.escape(str(c))}: {html.escape(m)}</li>" for c, m in auto.column_types_.items())
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>transmodal ensemble: "
             f"{html.escape(auto.label)}</title></head><body><h1>Ensemble for {html.escape(auto.label)}</h1>"
             f"<p>preset {html.escape(auto.preset_)}, {html.escape(auto.task_.problem_type)}, selected on "
-            f"{html.escape(auto.eval_metric_)}; fit {auto.fit_seconds_:.1f} s of {auto.time_limit_:g} s; "
+            f"{html.escape(auto.eval_metric_)}; fit {auto.fit_seconds_:.1f} s{limit}; "
             f"{'k-fold bagged' if auto.bagged_ else 'holdout'} tuning rows</p><h2>Leaderboard</h2>"
             f"{board.to_html(index=False, float_format=lambda v: f'{v:.4f}', na_rep='')}"
             f"<h2>Columns</h2><ul>{rows}</ul></body></html>")

@@ -2,8 +2,9 @@
 
 The server talks to the predictor only through ``predict``/``predict_proba`` on a DataFrame and its
 learned attributes (``column_types_``, ``tasks_``, ``labels``), so any saved predictor serves the same
-way: single- or multi-task, and any other predictor kind that ``MultimodalPredictor.load`` reads
-(whatever its predict path: the fast inference path is the predictor's own business).
+way: single- or multi-task, any other predictor kind that ``MultimodalPredictor.load`` reads
+(whatever its predict path: the fast inference path is the predictor's own business), and an
+ensemble folder (``AutoPredictor.load``: presets, a search's fold models), which has the same surface.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class ServedModel:
     """A loaded predictor and what ``GET /metadata`` tells about it.
 
     Attributes:
-        predictor: The loaded ``MultimodalPredictor``.
+        predictor: The loaded ``MultimodalPredictor`` (or ``AutoPredictor`` of an ensemble folder).
         metadata: Columns with their modalities, labels, tasks (with classes), format version and the
             manifest's SHA-256.
     """
@@ -77,11 +78,18 @@ def load_served(model_dir: str | Path, allowed_root: str | Path | None) -> Serve
     """
     from transmodal import __version__
     from transmodal.persistence import MANIFEST_FILE, peek_config, read_regular_file
-    from transmodal.predictor import MultimodalPredictor
 
-    predictor = MultimodalPredictor.load(model_dir, allowed_root=allowed_root)
-    manifest = read_regular_file(Path(model_dir) / MANIFEST_FILE)
     config = peek_config(model_dir) or {}
+    if isinstance(config, dict) and "ensemble" in config:
+        from transmodal.ensemble.auto import AutoPredictor
+
+        predictor = AutoPredictor.load(model_dir, allowed_root=allowed_root)
+        config = config["ensemble"]
+    else:
+        from transmodal.predictor import MultimodalPredictor
+
+        predictor = MultimodalPredictor.load(model_dir, allowed_root=allowed_root)
+    manifest = read_regular_file(Path(model_dir) / MANIFEST_FILE)
     tasks = [{"name": t.name, "problem_type": t.problem_type, "classes": [json_value(c) for c in t.classes]}
              for t in predictor.tasks_]
     metadata = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from transmodal.config import check_fields, section_from_dict
 from transmodal.errors import ConfigError, spelled
 
 PRUNERS = ("median", "successive_halving", "none")
-FINAL_FITS = ("all_rows", "holdout")
+FINAL_FITS = ("fold_models", "all_rows", "holdout")
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,21 @@ class TuneSettings:
     (``tuning_data`` or the fit's holdout), and the best trial's fit is the model. With k >= 2, a trial
     is k fits on folds of the training table (each fold's rows tune one fit: every training row
     scores the trial once), its score is the mean of the folds' best tuning scores, and the pruner
-    watches its first fold's epochs; the chosen configuration is then fitted once more, and that fit
-    is the model. ``final_fit`` says how: ``all_rows`` (the default) fits it on every training row, no
-    rows held out, for as many epochs as its folds' best epochs on average (the learning-rate schedule
-    still spans ``max_epochs``, as in the folds; ``tuning_data`` is not used); ``holdout`` fits it as a
-    plain fit would be (``tuning_data`` or the holdout choosing the epoch).
+    watches its first fold's epochs. ``final_fit`` says which model the chosen configuration becomes:
+
+    - ``fold_models``: its k fold networks themselves (each trained on its fold's training rows, its
+      epoch chosen on its own fold's tuning rows), kept together as one model that averages their
+      predictions: bagging, the variance-reducing choice AutoGluon makes. k networks are an ensemble,
+      so this model is an :class:`~transmodal.ensemble.auto.AutoPredictor` (``AutoPredictor.tune``,
+      ``transmodal tune``); ``MultimodalPredictor.fit`` holds one network and refuses it.
+    - ``all_rows``: one network fitted on every training row, no rows held out, for as many epochs as
+      its folds' best epochs on average (the learning-rate schedule still spans ``max_epochs``, as in
+      the folds; ``tuning_data`` is not used).
+    - ``holdout``: one network fitted as a plain fit would be (``tuning_data`` or the holdout choosing
+      the epoch).
+
+    None (the default) is the entry point's: ``fold_models`` where the result can be an ensemble
+    (``AutoPredictor.tune``, ``transmodal tune``), ``all_rows`` in ``MultimodalPredictor.fit``.
 
     ``base_trial`` (default on) makes the first trial of a new study the fit's own hyperparameters
     (the values the base config gives the space's keys; a key whose base value lies outside the space
@@ -49,7 +60,7 @@ class TuneSettings:
     heartbeat_seconds: int = 10  # database storages: a worker's trial whose heartbeat is 2x older is failed
     features_shared: bool = True  # frozen encoders' features shared by the trials (fit option feature_memo)
     cv_folds: int = 1  # 1: score trials on the tuning rows; k >= 2: mean over k folds of the training table, then refit
-    final_fit: str = "all_rows"  # cv_folds >= 2: "all_rows" (every row, the folds' mean best epoch) or "holdout"
+    final_fit: str | None = None  # cv_folds >= 2: "fold_models", "all_rows" or "holdout"; None: the entry point's
     base_trial: bool = True  # the first trial of a new study is the fit's own hyperparameters
 
     def __post_init__(self) -> None:
@@ -62,7 +73,7 @@ class TuneSettings:
             raise ConfigError(f"tune.timeout={self.timeout!r} is out of range; valid: seconds > 0, or None")
         if self.pruner not in PRUNERS:
             raise ConfigError(f"tune.pruner={self.pruner!r} is not a valid choice; valid: {', '.join(PRUNERS)}")
-        if self.final_fit not in FINAL_FITS:
+        if self.final_fit is not None and self.final_fit not in FINAL_FITS:
             raise ConfigError(f"tune.final_fit={self.final_fit!r} is not a valid choice; valid: {', '.join(FINAL_FITS)}")
         for key in ("n_jobs", "heartbeat_seconds", "cv_folds"):
             if getattr(self, key) < 1:
@@ -85,6 +96,10 @@ class TuneSettings:
         if values is not None and not isinstance(values, dict):
             raise ConfigError(f"tune must be a dict such as {{'n_trials': 20}}, got {values!r}")
         return section_from_dict(cls, values, "tune")
+
+    def with_final_fit(self, default: str) -> "TuneSettings":
+        """These settings with ``final_fit`` set to ``default`` when it was not given."""
+        return self if self.final_fit is not None else dataclasses.replace(self, final_fit=default)
 
     def name_for(self, labels: tuple[str, ...]) -> str:
         """The study name: the one given, or ``transmodal-<labels>``."""

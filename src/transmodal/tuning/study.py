@@ -3,9 +3,10 @@
 Read top to bottom: the search space is loaded and checked against the fit's config; the study is
 opened (in memory, or created or loaded in a database); worker processes start when ``n_jobs`` > 1;
 this process runs trials until the study holds ``n_trials`` finished ones (or the timeout passes);
-the best trial's fit is the result (fitted again with its parameters when another process ran it,
-or when trials were scored on folds: ``tune.cv_folds``, :mod:`transmodal.tuning.folds`, fitted on
-every row or on the holdout: ``tune.final_fit``, :mod:`transmodal.tuning.final`); the trials table
+the best trial's fit is the result (fitted again with its parameters when another process ran it;
+when trials were scored on folds, ``tune.cv_folds``, :mod:`transmodal.tuning.folds`, its fold fits,
+or its configuration fitted on every row or with the holdout: ``tune.final_fit``,
+:mod:`transmodal.tuning.final`); the trials table
 and the parameter importances go to the history and the run report. A new study's first trial is
 the fit's own hyperparameters (``tune.base_trial``).
 """
@@ -26,12 +27,13 @@ import optuna
 from optuna.trial import TrialState
 
 from transmodal.config import FitConfig
-from transmodal.errors import ConfigError, DataError, TransmodalError
+from transmodal.errors import ConfigError, DataError
 from transmodal.fitting.pipeline import FitResult, run_fit
 from transmodal.fitting.state import FitRequest
+from transmodal.tuning.final import final_model
 from transmodal.tuning.orphans import fail_orphaned_trials
 from transmodal.tuning.settings import TuneSettings
-from transmodal.tuning.space import SearchSpace, with_values
+from transmodal.tuning.space import SearchSpace
 from transmodal.tuning.trials import param_importances, trial_row
 
 LOG = logging.getLogger("transmodal.tuning")
@@ -47,16 +49,24 @@ class TuneOutcome:
     """What a study produced.
 
     Attributes:
-        result: The best trial's fit.
-        config: The best trial's hyperparameters.
+        results: The model's fits: the best trial's fit (or its configuration's final fit), one;
+            with ``tune.final_fit="fold_models"``, its k fold fits, in fold order.
+        config: The best trial's hyperparameters (as the final fit used them).
         summary: The study in a few numbers (joins the predictor's history as ``tuning``).
         trials: One row per trial of the study (``trials.csv``).
     """
 
-    result: FitResult
+    results: list[FitResult]
     config: FitConfig
     summary: dict[str, Any]
     trials: list[dict[str, Any]]
+
+    @property
+    def result(self) -> FitResult:
+        """The model's one fit (not for ``fold_models``, which keeps k)."""
+        if len(self.results) != 1:
+            raise ValueError(f"the study kept {len(self.results)} fold fits, not one")
+        return self.results[0]
 
 
 def run_study(request: FitRequest, train, tune, settings: TuneSettings) -> TuneOutcome:
@@ -86,20 +96,21 @@ def run_study(request: FitRequest, train, tune, settings: TuneSettings) -> TuneO
     workers = start_workers(request, train, tune, settings)
     run_trials(study, objective, settings, started)
     failures = [f"worker {p.pid} exited with code {p.exitcode}" for p in join_workers(workers) if p.exitcode]
-    result, config, refit, final = best_fit(study, objective)
+    results, config, refit, final = final_model(study, objective)
     rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
     summary = study_summary(study, settings, space, request, rows)
     summary.update(seconds=time.monotonic() - started, refit=refit, worker_failures=failures,
                    importances=param_importances(study, request.seed), **final)
-    return TuneOutcome(result, config, summary, rows)
+    return TuneOutcome(results, config, summary, rows)
 
 
 class Objective:
     """One trial: the trial's hyperparameters, its fit (or one fit per fold) with pruning, the
     (mean) best tuning score.
 
-    Without folds, keeps the best fit this process ran (its network), so that the saved model is the
-    best trial's without training it again when this process ran it.
+    Keeps the best trial's fits this process ran (their networks): without folds its fit, with
+    ``tune.final_fit="fold_models"`` its fold fits, so that the saved model is the best trial's
+    without training it again when this process ran it.
     """
 
     def __init__(self, request: FitRequest, train, tune, space: SearchSpace, base: dict[str, Any],
@@ -107,7 +118,7 @@ class Objective:
         self.request, self.train, self.tune = request, train, tune
         self.space, self.base, self.settings = space, base, settings
         self.folds = trial_folds(request, train, settings)  # None: trials are scored on ``tune``
-        self.best: tuple[int, float, FitResult, FitConfig] | None = None
+        self.best: tuple[int, float, list[FitResult], FitConfig] | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
@@ -129,8 +140,8 @@ class Objective:
         if self.folds is not None:
             trial.set_user_attr("fold_scores", " ".join(f"{value:.4f}" for value in scores))
             trial.set_user_attr("fold_epochs", " ".join(str(int(r.history["best_epoch"]) + 1) for r in fits))
-        elif self.best is None or score > self.best[1]:
-            self.best = (trial.number, score, fits[0], config)
+        if (self.folds is None or self.settings.final_fit == "fold_models") and (self.best is None or score > self.best[1]):
+            self.best = (trial.number, score, fits, config)
         return score
 
     def fit_trial(self, config: FitConfig, trial: optuna.Trial) -> list[FitResult]:
@@ -285,46 +296,6 @@ def trial_counts(study: optuna.Study) -> tuple[int, int]:
         elif t.state == TrialState.RUNNING:
             running += 1
     return done, running
-
-
-def best_fit(study: optuna.Study, objective: Objective) -> tuple[FitResult, FitConfig, bool, dict[str, Any]]:
-    """The best complete trial's fit and config, whether it had to be fitted again, and what the
-    final fit was (:func:`~transmodal.tuning.final.final_fit_record`). It is fitted again when
-    another process ran it (a fit is reproducible for its seed on CPU), or when trials were scored on
-    folds: on every training row for its folds' mean best epoch (``final_fit="all_rows"``), or on the
-    training table with the tuning rows choosing its epoch (``"holdout"``).
-
-    Raises:
-        TransmodalError: no trial completed (the first recorded error is shown).
-    """
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
-        errors = [t.user_attrs["error"] for t in study.get_trials(deepcopy=False) if "error" in t.user_attrs]
-        detail = f"; first error: {errors[0]}" if errors else " (every trial was pruned or none ran)"
-        raise TransmodalError(f"no trial of the study completed{detail}")
-    from transmodal.tuning.final import all_rows_request, final_epochs, final_fit_record, fold_epochs
-
-    best = study.best_trial
-    if objective.best is not None and objective.best[0] == best.number:
-        return objective.best[2], objective.best[3], False, {}
-    config = FitConfig.from_dict(with_values(objective.base, {**objective.space.fixed(), **best.params}))
-    request = objective.request_for(config)
-    if objective.folds is None:
-        LOG.info("refitting trial %d (run by another process) with its parameters", best.number)
-        return run_fit(request, objective.train, objective.tune), config, True, {}
-    kind, epochs = objective.settings.final_fit, fold_epochs(best.user_attrs.get("fold_epochs"))
-    if kind == "all_rows" and not epochs:  # a study stored before fold epochs were recorded
-        LOG.warning("trial %d recorded no fold epochs: its configuration is fitted with the holdout", best.number)
-        kind = "holdout"
-    where, count = "the training table", None
-    if kind == "all_rows":
-        count = final_epochs(epochs)
-        request, where = all_rows_request(request, count), f"every training row for {count} epoch(s) (folds: {epochs})"
-    LOG.info("fitting trial %d's configuration (best mean score over %d folds, %.4f) on %s",
-             best.number, len(objective.folds), best.value, where)
-    result = run_fit(request, objective.train, None if kind == "all_rows" else objective.tune)
-    # the config the model was fitted with (all rows: holdout_fraction 0; the epochs it trained are in the record)
-    return result, request.config, True, final_fit_record(kind, epochs, count)
 
 
 def study_summary(study: optuna.Study, settings: TuneSettings, space: SearchSpace, request: FitRequest,
