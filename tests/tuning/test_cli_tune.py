@@ -47,12 +47,13 @@ def test_cv_folds_score_trials_on_folds_and_save_the_refitted_model(tmp_path, ca
 
     table = write_numbers(tmp_path)
     main(["tune", str(table), "--label", "label", "--trials", "2", "--cv-folds", "2", "--pruner", "none",
-          "--search-space", str(tmp_path / "space.yaml"), "--set", "max_epochs=2", "--out", str(tmp_path / "m")])
+          "--final-fit", "all_rows", "--search-space", str(tmp_path / "space.yaml"), "--set", "max_epochs=2",
+          "--out", str(tmp_path / "m")])
     out = capsys.readouterr().out
     trials = pd.read_csv(tmp_path / "m" / "trials.csv")
     assert [len(str(s).split()) for s in trials["fold_scores"]] == [2, 2]
     assert [len(str(s).split()) for s in trials["fold_epochs"]] == [2, 2]
-    assert "over 2 folds, its configuration fitted again on every row for" in out  # --final-fit all_rows, the default
+    assert "over 2 folds, its configuration fitted again on every row for" in out
     report = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
     assert "the mean over 2 folds), its configuration fitted again on every training row for" in report
 

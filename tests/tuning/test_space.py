@@ -111,7 +111,7 @@ def test_base_values_are_the_base_configs_values_the_space_holds():
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"final_fit": "everything"}, r"tune\.final_fit='everything' is not a valid choice; valid: all_rows, holdout"),
+    ({"final_fit": "everything"}, r"tune\.final_fit='everything' is not a valid choice; valid: fold_models, all_rows, holdout"),
     ({"base_trial": "yes"}, r"tune\.base_trial must be"),
 ])
 def test_final_fit_and_base_trial_are_checked(values, message):
@@ -119,6 +119,6 @@ def test_final_fit_and_base_trial_are_checked(values, message):
         TuneSettings.from_dict(values)
 
 
-def test_final_fit_defaults_to_all_rows_and_the_base_trial_is_on():
+def test_final_fit_defaults_to_the_entry_points_and_the_base_trial_is_on():
     settings = TuneSettings.from_dict({})
-    assert settings.final_fit == "all_rows" and settings.base_trial is True
+    assert settings.final_fit is None and settings.base_trial is True  # MultimodalPredictor.fit: all_rows
