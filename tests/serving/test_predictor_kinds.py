@@ -85,3 +85,33 @@ def test_two_workers_from_the_command_line(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_an_ensemble_folder_of_fold_models_serves(tmp_path):
+    """A search's fold models (an ``AutoPredictor`` folder, ``tune.final_fit="fold_models"``) serve as a
+    predictor does: metadata from its columns and task, the predictions and probabilities it makes."""
+    from fastapi.testclient import TestClient
+
+    from transmodal.ensemble.auto import AutoPredictor
+    from transmodal.serving.app import create_app
+    from transmodal.serving.settings import ServeSettings
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    table = pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": np.where(x[:, 0] > 0, "yes", "no")})
+    auto = AutoPredictor("label").tune(
+        table, hyperparameters={"max_epochs": 2, "batch_size": 16, "hidden_dim": 8, "progress_bar": False},
+        tune={"n_trials": 1, "cv_folds": 2, "pruner": "none", "search_space": {"dropout": {"low": 0.0, "high": 0.3}}})
+    folder = auto.save(tmp_path / "folds")
+    rows = table.drop(columns=["label"]).head(5)
+    with TestClient(create_app(ServeSettings(str(folder)))) as client:
+        metadata = client.get("/metadata").json()
+        predicted = client.post("/predict", json={"rows": rows.to_dict(orient="records")})
+        probabilities = client.post("/predict_proba", json={"rows": rows.to_dict(orient="records")})
+    assert [c["name"] for c in metadata["columns"]] == ["x1", "x2"] and metadata["labels"] == ["label"]
+    assert metadata["tasks"] == [{"name": "label", "problem_type": "binary", "classes": ["no", "yes"]}]
+    assert predicted.status_code == 200, predicted.text
+    assert predicted.json()["predictions"] == auto.predict(rows).tolist()
+    np.testing.assert_allclose([[p["no"], p["yes"]] for p in probabilities.json()["probabilities"]],
+                               auto.predict_proba(rows).to_numpy(), atol=1e-6)
