@@ -123,19 +123,10 @@ class PredictorModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.val_scores = {name: torch.cat([p[0] for p in pairs]).numpy() for name, pairs in self._val_outputs.items()
                            if pairs}
-        scores = []
-        for task in self.net.tasks:
-            metric_name = self.eval_metric if task.problem_type in METRICS.get(self.eval_metric).problem_types \
-                else _default_metric(task, several=len(self.net.tasks) > 1)
-            metric = METRICS.get(metric_name)
-            y_score, y_true = _gather(self._val_outputs[task.name], task)
-            if len(y_true) == 0:
-                continue
-            value = metric(y_true, y_score, task)
-            value = value if np.isfinite(value) else (0.0 if metric.greater_is_better else 1e9)
-            self.log(f"val/{task.name}/{metric_name}", value, sync_dist=True)
-            scores.append(metric.score(value))
-        self.log("val_score", float(np.mean(scores)) if scores else 0.0, prog_bar=True, sync_dist=True)
+        score, values = tuning_score(self.net.tasks, self.eval_metric, self._val_outputs)
+        for key, value in values.items():
+            self.log(f"val/{key}", value, sync_dist=True)
+        self.log("val_score", score, prog_bar=True, sync_dist=True)
 
     # ---- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):
@@ -165,6 +156,28 @@ def task_weighting(config: FitConfig, tasks: list[str]):
 
     settings = MultitaskSettings.from_config(config.multitask, tasks)
     return build_weighting(settings.weighting, tasks, settings.weights, settings.weighting_options)
+
+
+def tuning_score(tasks: list[TaskSpec], eval_metric: str, pairs: dict[str, list]) -> tuple[float, dict[str, float]]:
+    """The early-stopping score (higher is better, the mean over tasks) of scored tuning rows, and
+    each task's metric value as ``{"TASK/METRIC": value}``.
+
+    Args:
+        pairs: Task name -> ``[(scores, targets), ...]`` batches (tensors).
+    """
+    scores, values = [], {}
+    for task in tasks:
+        metric_name = eval_metric if task.problem_type in METRICS.get(eval_metric).problem_types \
+            else _default_metric(task, several=len(tasks) > 1)
+        metric = METRICS.get(metric_name)
+        y_score, y_true = _gather(pairs[task.name], task)
+        if len(y_true) == 0:
+            continue
+        value = metric(y_true, y_score, task)
+        value = value if np.isfinite(value) else (0.0 if metric.greater_is_better else 1e9)
+        values[f"{task.name}/{metric_name}"] = value
+        scores.append(metric.score(value))
+    return (float(np.mean(scores)) if scores else 0.0), values
 
 
 def _gather(pairs: list, task: TaskSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -54,10 +54,13 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
                 sampler_weights: np.ndarray | None, seed: int, time_limit: float | None,
                 extra_losses: list | None = None, callbacks: list | None = None,
                 trainer_options: dict[str, Any] | None = None, select_epoch: bool = True,
-                auxiliary_modules: dict[str, Any] | None = None) -> dict[str, Any]:
+                auxiliary_modules: dict[str, Any] | None = None,
+                caches: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``net`` in place and restore its best state (``select_epoch``; otherwise train every
     epoch of the budget, with no early stopping, and keep the last). ``auxiliary_modules`` train
-    beside ``net`` for the extra loss terms and are not part of it.
+    beside ``net`` for the extra loss terms and are not part of it. ``caches`` (``{"train", "val"}``
+    :class:`~transmodal.engine.cache.EmbeddingCache` of the frozen inputs, from
+    :func:`frozen_stage_caches`) are used as given: inputs already complete in them are not encoded again.
 
     Returns:
         The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float,
@@ -70,10 +73,11 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     start_run(seed)
     train_loader = make_loader(train, net, config, shuffle=True, sampler_weights=sampler_weights, seed=seed)
     tune_loader = make_loader(tune, net, config, shuffle=False)
-    caches = stage_caches(net, {"train": train, "val": tune}, enabled=config.embedding_cache)
     begin = time.monotonic()
-    encoding = fill_stage_caches(net, caches, {"train": train, "val": tune}, config.embedding_store,
-                                 config.encode_batch_size, config.accelerator)
+    if caches is None:
+        caches, encoding = frozen_stage_caches(net, config, train, tune)
+    else:
+        encoding = {}
     if time_limit:  # the up-front encoding counts: the limit is for the whole training stage
         time_limit = max(time_limit - (time.monotonic() - begin), MIN_TRAINING_SHARE * time_limit)
     run = build_trainer(TrainerSettings.from_config(config),
@@ -84,3 +88,13 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
     module.extra_losses.extend(extra_losses or [])
     return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch, "encoding": encoding,
             "trainer": run.hardware()}
+
+
+def frozen_stage_caches(net: EncoderNet, config: FitConfig, train: TableDataset,
+                        tune: TableDataset) -> tuple[dict[str, Any], dict[str, dict]]:
+    """The ``{"train", "val"}`` caches of ``net``'s frozen inputs, filled up front (through the
+    embedding store when ``config.embedding_store``), and the encoding statistics per stage and input."""
+    caches = stage_caches(net, {"train": train, "val": tune}, enabled=config.embedding_cache)
+    encoding = fill_stage_caches(net, caches, {"train": train, "val": tune}, config.embedding_store,
+                                 config.encode_batch_size, config.accelerator)
+    return caches, encoding

@@ -26,6 +26,8 @@ class TransferSettings:
     inference_quantize: str | None = None  # lora: "int8" runs the merged encoder in int8 when predicting
     # (faster on a CPU; costs accuracy: the head trained on fp32 features); "auto": as the encoder was set
     # before the adapters went in (int8 for the default MiniLM on a CPU); None: fp32
+    calibrate_epochs: int = 3  # lora with int8 inference: epochs of fusion and heads refitted on the int8
+    # features of the merged encoders after training (the tuning rows choose the epoch); 0: the head as trained
     alpha: float = 0.01  # l2sp: pull towards the starting weights
     layers: int = 1  # partial: top layer groups that train
     train_fusion: bool | None = None  # linear_probe: also train the fusion
