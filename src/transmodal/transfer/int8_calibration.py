@@ -4,7 +4,7 @@ A LoRA predictor with ``transfer.inference_quantize="int8"`` predicts through in
 merged encoders (:func:`transmodal.encoders.adapters.merge_for_inference`): the cost of a frozen
 int8 encoder. Its fusion and heads were trained on the fp32 features of the unmerged encoders, so
 int8's small feature error reaches a head fitted to fp32 features (issue 15 c: -0.0066 AUROC on a
-weak model). :func:`calibrate_int8`, run after training, merges the adapters, encodes the training
+weak model). :func:`calibrate_heads`, run after training, merges the adapters, encodes the training
 and tuning rows once through the int8 copies (length-sorted, as a prediction does; never through the
 embedding store), and trains the fusion and heads on those features for a few epochs with every
 encoder frozen. The epoch with the best tuning score is kept; when none beats the head as trained
@@ -31,28 +31,29 @@ from transmodal.model import MultimodalNet
 log = logging.getLogger(__name__)
 
 
-def calibrate_int8(net: MultimodalNet, config: FitConfig, train: TableDataset, tune: TableDataset,
-                   eval_metric: str, adapters: dict[str, dict], epochs: int, seed: int = 0,
-                   select_epoch: bool = True, class_weights: dict | None = None,
-                   sampler_weights: np.ndarray | None = None) -> tuple[dict[str, Any], dict | None]:
-    """Merge ``net``'s adapters and refit its fusion and heads on int8 features (see the module doc).
+def calibrate_heads(net: MultimodalNet, config: FitConfig, train: TableDataset, tune: TableDataset,
+                    eval_metric: str, adapters: dict[str, dict], epochs: int, seed: int = 0,
+                    select_epoch: bool = True, class_weights: dict | None = None,
+                    sampler_weights: np.ndarray | None = None) -> tuple[dict[str, Any], dict | None]:
+    """Merge ``net``'s adapters and refit its fusion and heads on the features the merged encoders
+    give when predicting: int8 for an input whose adapter says ``inference_quantize="int8"``, fp32
+    otherwise (see the module doc; the fit calls it for int8 only, fp32 is a control for benchmarks).
 
     Args:
         config: The fit's training config; the calibration uses it with ``max_epochs=epochs``.
-        adapters: The model spec's adapters; nothing is refitted unless one says
-            ``inference_quantize="int8"``.
+        adapters: The model spec's adapters per input.
         select_epoch: Keep the best epoch by tuning score (or the head as trained); False: the last.
 
     Returns:
         A record for the fit history (seconds, tuning scores before and after, epoch kept), and the
-        kept state's scores of the tuning rows per task (None when nothing was refitted).
+        kept state's scores of the tuning rows per task (None when ``epochs`` is 0).
     """
     from transmodal.engine.training import fit_network, frozen_stage_caches
 
     merge_for_inference(net, adapters)
-    if epochs <= 0 or not quantized_after_merge(adapters):
+    if epochs <= 0:
         return {}, None
-    start = time.perf_counter()
+    start, kind = time.perf_counter(), "int8" if quantized_after_merge(adapters) else "fp32"
     calibration = dataclasses.replace(config, max_epochs=epochs, patience=epochs, embedding_store=False,
                                       embedding_cache=True)
     with frozen_encoders(net):
@@ -60,19 +61,19 @@ def calibrate_int8(net: MultimodalNet, config: FitConfig, train: TableDataset, t
         encoded = time.perf_counter() - start
         before, before_scores = scored_tuning_rows(net, tune, calibration, eval_metric, caches["val"])
         trained = {k: v.detach().clone() for k, v in net.state_dict().items() if not k.startswith("encoders.")}
-        log.info("int8 calibration: fusion and heads refitted on int8 features of the merged encoders "
-                 "(%d epoch(s); tuning score with the head as trained: %.4f)", epochs, before)
+        log.info("calibration: fusion and heads refitted on %s features of the merged encoders (%d epoch(s); "
+                 "tuning score with the head as trained: %.4f)", kind, epochs, before)
         history = fit_network(net, calibration, train, tune, eval_metric, class_weights or {}, sampler_weights,
                               seed, None, select_epoch=select_epoch, caches=caches)
         kept = not select_epoch or history["best_score"] > before
         if not kept:
             net.load_state_dict(trained, strict=False)
     net.eval()
-    record = {"epochs": epochs, "encoding_seconds": round(encoded, 3),
+    record = {"features": kind, "epochs": epochs, "encoding_seconds": round(encoded, 3),
               "seconds": round(time.perf_counter() - start, 3), "tuning_score_as_trained": before,
               "tuning_score_calibrated": history["best_score"], "best_epoch": history["best_epoch"],
               "kept": "calibrated" if kept else "as trained"}
-    log.info("int8 calibration: kept the head %s (tuning score %.4f) in %.1f s", record["kept"],
+    log.info("calibration: kept the head %s (tuning score %.4f) in %.1f s", record["kept"],
              history["best_score"] if kept else before, record["seconds"])
     return record, (history.get("tuning_scores") if kept else before_scores)
 

@@ -37,17 +37,17 @@ class TransferStrategy(Extension):
 
     def finish(self, state: FitState) -> None:
         """A LoRA predictor that predicts through int8 merged encoders: fusion and heads refitted on
-        int8 features (:func:`transmodal.transfer.int8_calibration.calibrate_int8`)."""
+        int8 features (:func:`transmodal.transfer.int8_calibration.calibrate_heads`)."""
         from transmodal.encoders.adapters import quantized_after_merge
 
         epochs = int(state.config.transfer.get("calibrate_epochs", 3))
         if not state.adapters or not quantized_after_merge(state.adapters) or epochs <= 0:
             return
         from transmodal.build import class_weights, sampler_weights
-        from transmodal.transfer.int8_calibration import calibrate_int8
+        from transmodal.transfer.int8_calibration import calibrate_heads
 
         config, targets = state.training_config(), state.train_set.targets
-        record, scores = calibrate_int8(
+        record, scores = calibrate_heads(
             state.net, config, state.train_set, state.tune_set, state.eval_metric, state.adapters, epochs,
             seed=state.seed, select_epoch=state.select_epoch,
             class_weights=class_weights(state.tasks, targets, config.class_weight),
