@@ -44,13 +44,19 @@ def _state(predictor, part: str, name: str | None = None) -> dict[str, torch.Ten
 
 
 @pytest.mark.slow
-def test_calibration_refits_only_fusion_and_heads_on_the_int8_features_predict_uses(tiny_bert, table_dir):
+def test_calibration_refits_only_fusion_and_heads_on_the_int8_features_predict_uses(tiny_bert, table_dir, tmp_path,
+                                                                                  monkeypatch):
     from sklearn.metrics import log_loss
+
+    from transmodal.embedding_store import open_store
+
+    monkeypatch.setenv("TRANSMODAL_CACHE", str(tmp_path / "store"))
 
     table, tune = _tables(table_dir)
     plain = _fit(table, tune, tiny_bert, inference_quantize="int8", calibrate_epochs=0)
     calibrated = _fit(table, tune, tiny_bert, inference_quantize="int8", calibrate_epochs=3)
     assert "int8_calibration" not in plain.history_
+    assert open_store().info().encoders == {}, "merged (trained) encoders' features went to the embedding store"
     record = calibrated.history_["int8_calibration"]
     assert record["epochs"] == 3 and record["kept"] in ("calibrated", "as trained")
 

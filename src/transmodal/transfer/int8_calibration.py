@@ -5,10 +5,10 @@ merged encoders (:func:`transmodal.encoders.adapters.merge_for_inference`): the 
 int8 encoder. Its fusion and heads were trained on the fp32 features of the unmerged encoders, so
 int8's small feature error reaches a head fitted to fp32 features (issue 15 c: -0.0066 AUROC on a
 weak model). :func:`calibrate_heads`, run after training, merges the adapters, encodes the training
-and tuning rows once through the int8 copies (length-sorted, as a prediction does; never through the
-embedding store), and trains the fusion and heads on those features for a few epochs with every
-encoder frozen. The epoch with the best tuning score is kept; when none beats the head as trained
-(scored on the same int8 features), the head as trained is kept.
+and tuning rows once through the int8 copies (length-sorted, as a prediction does; the merged
+encoders' features never go to the embedding store), and trains the fusion and heads on those
+features for a few epochs with every encoder frozen. The epoch with the best tuning score is kept;
+when none beats the head as trained (scored on the same int8 features), the head as trained is kept.
 """
 
 from __future__ import annotations
@@ -48,16 +48,16 @@ def calibrate_heads(net: MultimodalNet, config: FitConfig, train: TableDataset, 
         A record for the fit history (seconds, tuning scores before and after, epoch kept), and the
         kept state's scores of the tuning rows per task (None when ``epochs`` is 0).
     """
-    from transmodal.engine.training import fit_network, frozen_stage_caches
+    from transmodal.engine.training import fit_network
 
     merge_for_inference(net, adapters)
     if epochs <= 0:
         return {}, None
     start, kind = time.perf_counter(), "int8" if quantized_after_merge(adapters) else "fp32"
-    calibration = dataclasses.replace(config, max_epochs=epochs, patience=epochs, embedding_store=False,
-                                      embedding_cache=True)
+    calibration = dataclasses.replace(config, max_epochs=epochs, patience=epochs, embedding_cache=True)
+    stored = [name for name, encoder in named_encoders(net).items() if encoder.frozen]  # frozen before: their store rows
     with frozen_encoders(net):
-        caches, _ = frozen_stage_caches(net, calibration, train, tune)
+        caches = prediction_features(net, calibration, {"train": train, "val": tune}, stored)
         encoded = time.perf_counter() - start
         before, before_scores = scored_tuning_rows(net, tune, calibration, eval_metric, caches["val"])
         trained = {k: v.detach().clone() for k, v in net.state_dict().items() if not k.startswith("encoders.")}
@@ -96,6 +96,26 @@ def frozen_encoders(net: MultimodalNet) -> Iterator[None]:
             encoder.frozen = frozen
             for parameter, grad in zip(encoder.parameters(), grads):
                 parameter.requires_grad_(grad)
+
+
+def prediction_features(net: MultimodalNet, config: FitConfig, datasets: dict[str, TableDataset],
+                        stored: list[str]) -> dict[str, Any]:
+    """``{"train", "val"}`` caches of every input's features as a prediction computes them (the
+    encoders frozen by :func:`frozen_encoders`); only the ``stored`` inputs (frozen before the
+    calibration, so their features are the encoder's own) go through the embedding store: an adapted
+    encoder's merged features are not written there."""
+    from transmodal.embedding_store import open_store
+    from transmodal.engine.cache import stage_caches
+    from transmodal.engine.encoding import fill_cache
+
+    store = open_store() if config.embedding_store else None
+    caches = stage_caches(net, datasets)
+    for stage, cache in caches.items():
+        for names, shared in (([n for n in cache.names if n in stored], store),
+                              ([n for n in cache.names if n not in stored], None)):
+            if names:
+                fill_cache(net, datasets[stage], cache, shared, config.encode_batch_size, names=names, min_write=1)
+    return caches
 
 
 @torch.no_grad()
