@@ -11,7 +11,8 @@ Parts (``python -m benchmarks.encoding_limit PART``):
 - ``refit`` (b): ``transmodal fit`` of the clothing training table twice, each in a new process,
   other head hyperparameters the second time, one fresh store: encoding seconds of each.
 - ``predict`` (c): ``transmodal predict`` of the 2,000 test rows in a fresh process (model load
-  included) with a cold store, for the frozen-MiniLM model of ``refit`` and for a LoRA model.
+  included) with a cold store, for the frozen-MiniLM model of ``refit``, for a LoRA model (``--lora``:
+  trained here on 600 rows) and for any ``NAME=FOLDER`` given (e.g. ``benchmarks.lora_int8_quality``'s).
 - ``latency`` (d): one-row ``predict`` of a loaded predictor, 1,000 calls on distinct test rows.
 - ``images`` (e): frozen EfficientNet-Lite0 over the 9,583 fashion_mm photos, cold then warm store.
 
@@ -183,7 +184,8 @@ def part_refit(work: Path) -> dict:
             "encoding_speedup": first["seconds"] / max(second["seconds"], 1e-9)}
 
 
-def part_predict(work: Path, lora_model: Path | None) -> dict:
+def part_predict(work: Path, lora_model: Path | None, given: dict[str, Path] | None = None) -> dict:
+    """``given``: more models by name (``--model NAME=FOLDER``), predicted after the others, in order."""
     paths = build_clothing()
     test = pd.read_csv(paths["test"])[FEATURES + [LABEL]]
     table = work / "test.csv"
@@ -192,6 +194,7 @@ def part_predict(work: Path, lora_model: Path | None) -> dict:
     models = {"frozen_minilm": work / "first"} if (work / "first").is_dir() else {}  # made by the refit part
     if lora_model is not None:
         models["lora"] = lora_model
+    models.update(given or {})
     for name, model in models.items():
         cold = Path(tempfile.mkdtemp(prefix="cold-store-", dir=work))
         seconds, _ = cli("predict", str(model), str(table), "--out", str(work / f"pred-{name}.csv"), store=cold)
@@ -292,7 +295,8 @@ def main() -> None:
         results["refit"] = part_refit(work)
     elif part == "predict":
         lora = part_lora_model(work) if "--lora" in sys.argv else None
-        results["predict"] = part_predict(work, lora)
+        given = dict(arg.split("=", 1) for arg in sys.argv[2:] if "=" in arg)
+        results["predict"] = part_predict(work, lora, {name: Path(folder) for name, folder in given.items()})
     elif part == "latency":
         results["latency"] = part_latency(work)
     elif part == "images":

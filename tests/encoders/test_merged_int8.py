@@ -81,3 +81,24 @@ def test_inference_quantize_none_keeps_the_merged_encoder_in_fp32(tiny_bert, tab
     np.testing.assert_allclose(loaded.predict_proba(table).to_numpy(), predictor.predict_proba(table).to_numpy(),
                                atol=1e-5)
     assert "_int8_copy" not in vars(loaded.net_.encoder("review"))
+
+
+class _OneInput:
+    """The part of a network a transfer strategy reads: input names and their encoders."""
+
+    def __init__(self, encoder) -> None:
+        self.input_names, self._encoder = ["review"], encoder
+
+    def encoder(self, name):
+        return self._encoder
+
+
+@pytest.mark.parametrize("time_limit, expected", [(None, "int8"), (60.0, None)])
+def test_auto_settles_to_fp32_in_a_fit_with_a_time_limit(tiny_bert, time_limit, expected):
+    from transmodal.transfer.base import StrategyContext
+    from transmodal.transfer.lora import lora
+
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    ctx = StrategyContext(net=_OneInput(encoder), tasks=[], train=None, time_limit=time_limit)
+    lora(ctx, {"strategy": "lora", "r": 2, "inference_quantize": "auto"})
+    assert ctx.adapters["review"]["inference_quantize"] == expected

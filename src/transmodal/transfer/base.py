@@ -34,6 +34,7 @@ class StrategyContext:
         transferred: True when weights were copied from a source predictor.
         init_from: The ``init_from`` folder (a path) or predictor object, or None.
         teacher: The ``teacher=`` fit option (a folder or a fitted predictor), or None.
+        time_limit: The fit's time limit in seconds, or None.
         extra_losses: Out: loss terms ``(module, batch, out) -> {name: loss}``.
         callbacks: Out: Lightning callbacks.
         optimizer: Out: optimizer settings for this fit (``layer_decay``).
@@ -47,6 +48,7 @@ class StrategyContext:
     transferred: bool = False
     init_from: Any = None
     teacher: Any = None
+    time_limit: float | None = None
     extra_losses: list = field(default_factory=list)
     callbacks: list = field(default_factory=list)
     optimizer: dict[str, Any] = field(default_factory=dict)

@@ -31,10 +31,15 @@ def lora(ctx: StrategyContext, options: dict) -> None:
         lora_dropout: Dropout on the LoRA path (default 0.0).
         train_norms: Also train the normalisation layers of built-in nets (default True).
         inference_quantize: ``"int8"``: predict through an int8 copy of the merged encoder (faster
-            on a CPU, at an accuracy cost: benchmarks/RESULTS.md, issue 15 c); ``"auto"``: as the
-            encoder was set before the adapters went in; ``None`` (default): fp32.
+            on a CPU), with fusion and heads refitted on its int8 features after training
+            (``calibrate_epochs``, default 3; :mod:`transmodal.transfer.int8_calibration`); ``"auto"``:
+            as the encoder was set before the adapters went in, and fp32 in a fit with a time limit
+            (the calibration's encoding pass is not in its budget); ``None`` (default): fp32.
+        calibrate_epochs: Epochs of that refit (0: the head as trained predicts from int8 features).
     """
     spec = adapter_spec(options)
+    if spec["inference_quantize"] == "auto" and ctx.time_limit:  # int8 calibrates after training: an
+        spec = {**spec, "inference_quantize": None}  # extra encoding pass a time budget does not plan for
     chosen = {id(e) for e in encoders(ctx.net, options)}
     for name in ctx.net.input_names:
         encoder = ctx.net.encoder(name)

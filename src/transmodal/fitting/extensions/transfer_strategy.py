@@ -25,7 +25,8 @@ class TransferStrategy(Extension):
             raise ConfigError(STRATEGIES.unknown_message(name, "transfer.strategy"))
         ctx = StrategyContext(net=state.net, tasks=state.tasks, train=state.train,
                               transferred=bool(state.records.get("transfer", {}).get("copied")),
-                              init_from=state.options.get("init_from"), teacher=state.options.get("teacher"))
+                              init_from=state.options.get("init_from"), teacher=state.options.get("teacher"),
+                              time_limit=state.request.time_limit)
         STRATEGIES.get(name)(ctx, options)
         state.adapters.update(ctx.adapters)
         state.base = ctx.base
