@@ -45,7 +45,9 @@ def tune(
     na_value: List[str] = typer.Option([], "--na-value", help="A string that means 'missing' (repeat)."),
 ) -> None:
     """Search hyperparameters on TABLE with Optuna and save the best trial's model to --out, with
-    trials.csv (every trial's parameters, score, state and time) and the report.
+    trials.csv (every trial's parameters, score, state and time) and the report. With --cv-folds
+    the model is the chosen configuration's fold models averaged (an ensemble folder; --final-fit
+    all_rows or holdout: one network fitted once more).
 
     Start the same command twice with one --storage to run two workers on one study; rerun it after a
     kill to resume (the study ends when it holds --trials finished trials).
