@@ -58,3 +58,17 @@ def test_lora_text_true_adapts_every_text_encoder_and_nothing_else():
     hp = MEMBERS.get("neural")(context, options)._hyperparameters(frame)
     assert hp["transfer"] == {"strategy": "lora", "r": 8, "inputs": ["Title", "Review Text"]}
     assert "inputs" not in plan.options["hyperparameters"]["transfer"]  # the preset is not changed
+
+
+def test_only_with_runs_a_member_only_on_tables_with_those_modalities():
+    from transmodal.ensemble.presets import MemberPlan
+
+    plan = MemberPlan("photos", "lightgbm", only_with=["image", "audio"])
+    assert plan.skip_reason({"photo": "image", "name": "text"}) is None
+    assert plan.skip_reason({"clip": "audio"}) is None
+    assert plan.skip_reason({"name": "text", "age": "numeric"}).startswith("skipped: only_with image/audio")
+    assert MemberPlan("any", "lightgbm").skip_reason({"name": "text"}) is None
+    with pytest.raises(ConfigError, match="'photo', which is not a modality"):
+        MemberPlan("bad", "lightgbm", only_with=["photo"])
+    kept = load_preset("best").with_overrides({"neural_frozen": {"hyperparameters": {"max_epochs": 1}}})
+    assert {m.name: m for m in kept.members}["neural_frozen"].only_with == ["image", "audio"]  # overrides keep it

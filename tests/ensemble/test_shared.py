@@ -58,3 +58,30 @@ def test_the_memo_is_closed_after_the_fit_and_holds_no_rows(monkeypatch):
     assert not memo.active and len(memo) == 0
     model.predict(tiny_frame(20, seed=1))
     assert len(memo) == 0  # prediction never fills it
+
+
+def test_members_with_the_same_embeddings_share_them_and_read_the_training_rows_once(monkeypatch):
+    from transmodal.ensemble.members import embeddings
+
+    frame = tiny_frame(120)
+    encoder = {"text": {"name": "builtin_text", "output_dim": 8}}
+    calls = {"fit": 0, "read": 0}
+    fit, read = embeddings.FrozenEmbeddings.fit, embeddings.FrozenEmbeddings._features
+
+    def counted_fit(self, rows):
+        calls["fit"] += bool(self.columns)  # not the empty ones of members without embeddings
+        return fit(self, rows)
+
+    def counted_read(self, rows):
+        calls["read"] += len(rows) == len(frame)  # the training rows
+        return read(self, rows)
+
+    monkeypatch.setattr(embeddings.FrozenEmbeddings, "fit", counted_fit)
+    monkeypatch.setattr(embeddings.FrozenEmbeddings, "_features", counted_read)
+    options = {"tfidf_linear": {"embeddings": encoder}, "lightgbm": {"embeddings": encoder, "embedding_components": 3}}
+    together = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=600, hyperparameters=options)
+    members = together.members_
+    assert calls == {"fit": 1, "read": 1}  # fitted once, its features of the training rows read once
+    assert members["tfidf_linear"].embeddings is members["lightgbm"].embeddings
+    together.predict_proba(frame)
+    assert calls["read"] == 3  # prediction reads them again: once per member with embeddings (no memo)

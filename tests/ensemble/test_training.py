@@ -38,14 +38,15 @@ def test_the_lora_text_member_is_skipped_on_a_table_without_text():
 
 
 def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_that_run(tmp_path, monkeypatch):
-    """AV-digits with ``best``: the LoRA text member comes after the frozen network and has 60% of
-    the budget; on a table without text its share must not be lost (the fit used 127 s of 600)."""
+    """AV-digits with ``best``: the LoRA text member comes after the frozen network and has most of
+    the budget; on a table without text its share must not be lost (the fit used 127 s of 600).
+    The members that read images (``only_with: [image]``) run there too."""
     import transmodal.ensemble.training as training
 
-    allowed = {}
+    allowed = []
 
     def fit_member(member, frame, y, splits, selection, deadline, must_fit=False):
-        allowed[member.kind] = deadline - training.time.monotonic()
+        allowed.append(deadline - training.time.monotonic())
         return np.full(len(selection), 0.5), "ok"
 
     monkeypatch.setattr(training, "fit_member", fit_member)
@@ -59,5 +60,34 @@ def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_tha
     assert results["neural_lora"].status == "skipped: lora_text, and the table has no text column to adapt"
     assert results["tfidf_linear"].status.startswith("skipped: no column it reads")
     assert results["lightgbm"].status.startswith("skipped: no column it reads")
-    assert list(allowed) == ["neural"]  # only the frozen network ran, with the whole budget (less the reserve)
-    assert allowed["neural"] > 100.0 * (1 - training.RESERVE) - 1.0
+    ran = [name for name, r in results.items() if r.status == "ok"]
+    assert ran == ["lightgbm_image", "neural_image", "neural_frozen"]
+    budgets = {m.name: m.budget for m in preset.members}
+    first = budgets["lightgbm_image"] / sum(budgets[name] for name in ran)  # the skipped shares are not counted
+    assert allowed[0] == pytest.approx(100.0 * (1 - training.RESERVE) * first, abs=1.0)
+    assert allowed[-1] > 100.0 * (1 - training.RESERVE) - 1.0  # each left its time unused: the last gets it all
+
+
+def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_before(tmp_path, monkeypatch):
+    """Clothing-like table (text, numbers, categories): ``best`` fits exactly the members it fitted
+    before the image members existed, with the same shares."""
+    import transmodal.ensemble.training as training
+
+    allowed = []
+
+    def fit_member(member, frame, y, splits, selection, deadline, must_fit=False):
+        allowed.append(deadline - training.time.monotonic())
+        return np.full(len(selection), 0.5), "ok"
+
+    monkeypatch.setattr(training, "fit_member", fit_member)
+    frame = pd.DataFrame({"review": ["good"] * 40, "age": range(40), "y": [0, 1] * 20})
+    y = frame["y"].to_numpy()
+    context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"review": "text", "age": "numeric"}, "roc_auc")
+    preset = load_preset("best")
+    splits, selection = make_splits(y, "binary", preset, 0)
+    results = fit_members(preset, context, frame, y, splits, selection, 100.0, lambda p, rows: 0.5)
+    assert [r.name for r in results if r.status == "ok"] == ["tfidf_linear", "lightgbm", "neural_lora"]
+    assert {r.name: r.status for r in results}["lightgbm_image"].startswith("skipped: only_with image")
+    budgets = {m.name: m.budget for m in preset.members}
+    share = budgets["tfidf_linear"] / (budgets["tfidf_linear"] + budgets["lightgbm"] + budgets["neural_lora"])
+    assert allowed[0] == pytest.approx(100.0 * (1 - training.RESERVE) * share, abs=1.0)

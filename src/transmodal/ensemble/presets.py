@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from transmodal.config import section_from_dict
+from transmodal.data.schema import MODALITIES
 from transmodal.errors import ConfigError, did_you_mean, spelled
 
 PRESET_FOLDER = "presets"  # inside the transmodal package (package data, not a module)
@@ -32,6 +33,9 @@ class MemberPlan:
         budget: Share of the fit's time limit this member may use (0 < budget <= 1).
         min_seconds: The member is skipped when less time than this is left.
         options: The kind's options (see each member file).
+        only_with: Modalities (``image``, ``audio``, ...): when given, the member runs only on a
+            table with a column of one of them, and is skipped before the budget is shared out
+            otherwise (e.g. a model of frozen image embeddings on a table without images).
     """
 
     name: str
@@ -39,10 +43,22 @@ class MemberPlan:
     budget: float = 0.5
     min_seconds: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)
+    only_with: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 0 < self.budget <= 1:
             raise ConfigError(f"member {self.name!r}: budget must be in (0, 1], got {self.budget}")
+        wrong = [m for m in self.only_with if m not in MODALITIES]
+        if wrong:
+            raise ConfigError(f"member {self.name!r}: only_with names {wrong[0]!r}, which is not a modality; "
+                              f"modalities are {', '.join(MODALITIES)}")
+
+    def skip_reason(self, column_types: dict[str, str]) -> str | None:
+        """Why the member does not run on a table of these ``{column: modality}`` (``only_with``),
+        or None."""
+        if self.only_with and not set(self.only_with) & set(column_types.values()):
+            return f"skipped: only_with {'/'.join(self.only_with)}, and the table has no such column"
+        return None
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,7 @@ class Preset:
         for plan in self.members:
             options = copy.deepcopy(plan.options)
             _merge(options, overrides.get(plan.name) or {})
-            members.append(MemberPlan(plan.name, plan.kind, plan.budget, plan.min_seconds, options))
+            members.append(dataclasses.replace(plan, options=options))
         return dataclasses.replace(self, members=tuple(members))
 
 

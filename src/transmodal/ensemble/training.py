@@ -210,8 +210,12 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
 
 
 def _skip_reason(plan, context: MemberContext) -> str | None:
-    """The member kind's :meth:`Member.skip_reason` for ``plan`` (an unknown kind: None; its fit
-    then reports the error in its row)."""
+    """The plan's own reason (:meth:`MemberPlan.skip_reason`: ``only_with``), else the member kind's
+    :meth:`Member.skip_reason` for ``plan`` (an unknown kind: None; its fit then reports the error
+    in its row)."""
+    reason = plan.skip_reason(context.column_types)
+    if reason:
+        return reason
     try:
         kind = MEMBERS.get(plan.kind)
     except Exception:  # noqa: BLE001 - reported by the member's own fit

@@ -20,7 +20,8 @@ import pandas as pd
 
 from transmodal.ensemble.members.base import MemberContext, MemberFiles
 
-FIT = {"max_epochs": 1, "holdout_fraction": 0.0, "progress_bar": False, "hidden_dim": 16}
+# one epoch of a head nobody reads, in few large batches (the encoders' settings are all that is used)
+FIT = {"max_epochs": 1, "holdout_fraction": 0.0, "progress_bar": False, "hidden_dim": 16, "batch_size": 512}
 
 
 class FrozenEmbeddings:
@@ -56,17 +57,24 @@ class FrozenEmbeddings:
 
     def transform(self, frame: pd.DataFrame, scaled: bool = False) -> np.ndarray:
         """``(N, D)`` features of ``frame``'s rows; ``scaled``: standardised with the mean and std
-        of the rows :meth:`fit` saw (for linear models)."""
-        from transmodal.engine.inference import fill_missing_inputs, frozen_cache
+        of the rows :meth:`fit` saw (for linear models). During an ensemble fit the features of one
+        frame are read once (:func:`~transmodal.ensemble.members.shared.memo_rows`)."""
+        from transmodal.ensemble.members.shared import memo_rows
 
         if self.predictor is None:
             return np.zeros((len(frame), 0), dtype=np.float32)
+        features = memo_rows(self.context, self, frame, self._features)
+        return ((features - self.mean) / self.std).astype(np.float32) if scaled else features
+
+    def _features(self, frame: pd.DataFrame) -> np.ndarray:
+        """``(N, D)`` frozen features, through the predictor's prediction path."""
+        from transmodal.engine.inference import fill_missing_inputs, frozen_cache
+
         predictor = self.predictor
         dataset = predictor.dataset(frame.drop(columns=[self.context.label], errors="ignore"))
         cache = frozen_cache(predictor.net_, dataset)
         fill_missing_inputs(predictor.net_, dataset, cache, predictor.config_)
-        features = np.hstack([cache.values[name].numpy() for name in cache.names]).astype(np.float32)  # (N, D)
-        return ((features - self.mean) / self.std).astype(np.float32) if scaled else features
+        return np.hstack([cache.values[name].numpy() for name in cache.names]).astype(np.float32)  # (N, D)
 
     def save(self, files: MemberFiles, prefix: str) -> dict[str, Any]:
         from transmodal.ensemble.members.predictors import add_predictor

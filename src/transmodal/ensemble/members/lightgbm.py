@@ -18,7 +18,7 @@ import pandas as pd
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
-from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
+from transmodal.ensemble.members.shared import frozen_embeddings, text_tfidf, tfidf_rows
 
 OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
 
@@ -28,18 +28,23 @@ class LightGBMMember(Member):
     """Options: ``svd_components`` (text features; 0: none), ``num_boost_round``, ``learning_rate``,
     ``num_leaves``, ``early_stopping_rounds``, ``min_data_in_leaf``, ``feature_fraction``, ``num_threads``
     (1 by default: OpenMP threads spin badly on a shared CPU), ``embeddings`` (``{modality or column:
-    encoder}``: frozen features of image/audio/text columns, :mod:`transmodal.ensemble.members.embeddings`)."""
+    encoder}``: frozen features of image/audio/text columns, :mod:`transmodal.ensemble.members.embeddings`),
+    ``embedding_components`` (0: the frozen features as they are; k: their first k principal
+    components, fitted on every row like the SVD of the text: 1,280 EfficientNet features give the
+    trees many weak columns to split on, a few dozen components the directions that vary most)."""
 
     kind = "lightgbm"
     OPTIONS = {"svd_components": 64, "num_boost_round": 400, "learning_rate": 0.05, "num_leaves": 31,
                "early_stopping_rounds": 40, "min_data_in_leaf": 20, "feature_fraction": 0.8, "num_threads": 1,
-               "embeddings": {}}
+               "embeddings": {}, "embedding_components": 0}
     skip_reason = staticmethod(classical_skip_reason)
 
     def prepare(self, frame: pd.DataFrame) -> None:
         ctx = self.context
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
-        self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
+        self.embeddings = frozen_embeddings(ctx, self.options["embeddings"], frame)  # shared
+        self.projection = principal_components(self.embeddings.transform(frame), self.options["embedding_components"],
+                                              ctx.seed)
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.text = text_tfidf(ctx, frame)  # shared with the fit's other members
         self.components = np.zeros((0, 0), dtype=np.float32)
@@ -56,8 +61,14 @@ class LightGBMMember(Member):
         if self.components.size:
             parts.append(np.asarray(tfidf_rows(self.context, self.text, frame) @ self.components.T,
                                     dtype=np.float32))  # (N, k)
-        parts.append(self.embeddings.transform(frame))  # (N, D) frozen features, or (N, 0)
+        parts.append(self._embedded(frame))
         return np.hstack(parts)
+
+    def _embedded(self, frame: pd.DataFrame) -> np.ndarray:
+        """The frozen features ``(N, D)`` (none: ``(N, 0)``), or their principal components ``(N, k)``."""
+        features = self.embeddings.transform(frame)
+        mean, components = self.projection
+        return features if not components.size else ((features - mean) @ components.T).astype(np.float32)
 
     def _params(self) -> dict[str, Any]:
         task, o = self.context.task, self.options
@@ -105,7 +116,8 @@ class LightGBMMember(Member):
         return out
 
     def save(self) -> MemberFiles:
-        tensors: dict[str, np.ndarray] = {"svd/components": self.components}
+        tensors: dict[str, np.ndarray] = {"svd/components": self.components, "pca/mean": self.projection[0],
+                                          "pca/components": self.projection[1]}
         files = MemberFiles(tensors, texts={f"fold{i}.txt": b.model_to_string() for i, b in enumerate(self.models)})
         files.meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
                       "numbers": self.numbers.save("", tensors), "folds": len(self.models),
@@ -124,12 +136,26 @@ class LightGBMMember(Member):
         self.numbers = Numbers.load(meta["numbers"], "", tensors)
         self.embeddings = FrozenEmbeddings.load(context, meta["embeddings"], files, "embed/", **load_options)
         self.components = np.asarray(tensors["svd/components"], dtype=np.float32)
+        self.projection = tuple(np.asarray(tensors.get(f"pca/{key}", np.zeros((0,) * dims)), dtype=np.float32)
+                                for key, dims in (("mean", 1), ("components", 2)))  # older folders: none
         self.models = []
         for i in range(int(meta["folds"])):
             booster = lgb.Booster(model_str=files.texts[f"fold{i}.txt"])
             booster.best_iteration = int(meta["best_iteration"][i])
             self.models.append(booster)
         return self
+
+
+def principal_components(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The mean ``(D,)`` and first ``k`` principal directions ``(k, D)`` of ``features`` ``(N, D)``;
+    empty arrays when ``k`` is 0 or not below ``D`` (the features are then used as they are)."""
+    k = min(int(k), len(features) - 1)
+    if k <= 0 or k >= features.shape[1]:
+        return np.zeros(0, dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit(features)
+    return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
 
 
 def _stop_at(deadline: float):

@@ -9,8 +9,8 @@ column with the most characters per row only, the others stay frozen and cached)
 reading the rows and building the network), ``encoding_share`` (the up-front encoding of frozen
 inputs must end within this share of the member's time, or the member stops at once rather than
 overrun it: :func:`transmodal.engine.encoding.encoding_deadline`), ``only_without_text`` (skipped
-on a table with a text column: in ``best`` the LoRA member covers those tables, and this member
-the image/audio tables it cannot read). Each fold model trains on its
+on a table with a text column; the presets now say when a member runs with the plan's
+``only_with`` modalities instead, :class:`~transmodal.ensemble.presets.MemberPlan`). Each fold model trains on its
 training rows with its validation rows as tuning data (early stopping), within the member's time;
 the scores of those rows are the ones of the kept epoch's validation pass (not predicted again).
 

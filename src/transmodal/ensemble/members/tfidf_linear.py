@@ -17,7 +17,7 @@ from transmodal.ensemble.members.base import (MEMBERS, Member, MemberContext, Me
                                               probabilities)
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
-from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
+from transmodal.ensemble.members.shared import frozen_embeddings, text_tfidf, tfidf_rows
 
 
 @MEMBERS.register("tfidf_linear")
@@ -47,7 +47,7 @@ class TfidfLinear(Member):
         self.text = text_tfidf(ctx, frame) if self.options["tfidf"] else TextTfidf([])
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
-        self.embeddings = FrozenEmbeddings(ctx, self.options["embeddings"]).fit(frame)
+        self.embeddings = frozen_embeddings(ctx, self.options["embeddings"], frame)  # shared
 
     def features(self, frame: pd.DataFrame):
         import scipy.sparse as sp
