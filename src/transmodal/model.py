@@ -75,8 +75,12 @@ class MultimodalNet(nn.Module):
                masks: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Fusion, sharing and heads on given features: ``(fused (B, H), {task: outputs (B, K)})``."""
         fused = self.fusion(features, masks)  # (B, H)
+        return fused, self.head_outputs(fused)
+
+    def head_outputs(self, fused: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sharing and heads on a fused vector (B, H): ``{task: outputs (B, K)}``."""
         per_task = self.sharing(fused) if self.sharing is not None else {t.name: fused for t in self.tasks}
-        return fused, {t.name: self.heads[module_key(t.name)](per_task[t.name]) for t in self.tasks}
+        return {t.name: self.heads[module_key(t.name)](per_task[t.name]) for t in self.tasks}
 
 
 def outputs_to_scores(outputs: torch.Tensor, task: TaskSpec) -> torch.Tensor:

@@ -86,3 +86,24 @@ def test_transfer_network_with_single_views_saves_and_loads(setup, tmp_path):
     for rows in (frame, without_image):
         np.testing.assert_allclose(loaded.predict_proba(rows).to_numpy(), predictor.predict_proba(rows).to_numpy(),
                                    atol=1e-5)
+
+
+@pytest.mark.slow
+def test_transfer_network_with_a_query_alone_loss_saves_and_loads(setup, tmp_path):
+    """query_alone_weight and average_query_alone (issue 17): the Y-alone term is trained and logged,
+    rows without the image average the full view and Y alone, and the loaded model predicts the same."""
+    folder, frame = setup
+    hp = {**HP, "transfer_from": {"column": "image", "model": str(folder / "teacher"), "align": str(folder / "align"),
+                                  "query_alone_weight": 1.0, "average_query_alone": True}}
+    predictor = MultimodalPredictor(label="label").fit(frame, hyperparameters=hp, seed=0)
+    assert all(epoch["train/transfer/query_alone"] > 0 for epoch in predictor.history_["epochs"])
+    fusion = predictor.net_.fusion
+    assert fusion.views_with_estimate == ("full", "query_alone")
+    without_image = frame.assign(image=np.nan)
+    assert (predictor.predict(without_image) == frame["label"]).mean() > 0.8
+    predictor.save(tmp_path / "m")
+    loaded = MultimodalPredictor.load(tmp_path / "m")
+    assert loaded.net_.fusion.views_with_estimate == ("full", "query_alone")
+    for rows in (frame, without_image):
+        np.testing.assert_allclose(loaded.predict_proba(rows).to_numpy(), predictor.predict_proba(rows).to_numpy(),
+                                   atol=1e-5)

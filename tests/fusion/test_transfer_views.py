@@ -122,3 +122,49 @@ def test_alone_share_is_checked():
     assert TransferFromSettings.from_dict({"column": "image", "model": "m"}).alone_share == 0.5  # default
     with pytest.raises(ConfigError, match="alone_share"):
         TransferFromSettings.from_dict({"column": "image", "model": "m", "alone_share": 1.5})
+
+
+def test_a_view_of_every_row_is_the_inner_fusion_on_that_views_masks():
+    fusion = _fusion(0.0).eval()
+    present = torch.arange(16) % 2 == 0
+    features, masks = _inputs(present)
+    view = _views(fusion, features, present)
+    for name in ("full", "query_alone", "source_alone"):
+        assert torch.allclose(fusion.view(features, masks, name), view[name])
+    changed = {"image": features["image"] + 5.0, "audio": features["audio"].clone()}
+    changed["audio"][:, BASE:] += 5.0  # other Z and Zhat: Y alone does not move
+    assert torch.allclose(fusion.view(changed, masks, "query_alone"), view["query_alone"])
+    assert not torch.allclose(fusion.view(changed, masks, "full"), view["full"])
+    no_slot = TransferFusion({"image": Z, "audio": BASE + Z}, 8, 0.0, source="image", query="audio", z_dim=Z)
+    with pytest.raises(ValueError, match="estimate slot"):
+        no_slot.view(features, masks, "query_alone")
+
+
+def test_average_query_alone_averages_y_alone_into_rows_with_zhat():
+    torch.manual_seed(0)
+    fusion = TransferFusion({"image": Z, "audio": BASE + Z}, 8, 0.0, source="image", query="audio", z_dim=Z,
+                            inner="concat", neighbour_share=0.5, estimate_slot=True, alone_share=0.0,
+                            average_query_alone=True).eval()
+    assert (fusion.views_with_z, fusion.views_with_estimate) == (("full",), ("full", "query_alone"))
+    assert default_views(0.5, True) == (("full", "source_alone"), ("full", "query_alone"))
+    present = torch.arange(16) % 2 == 0
+    features, masks = _inputs(present)
+    out = fusion(features, masks)
+    view = _views(fusion, features, present)
+    assert torch.allclose(out[present], view["full"][present])
+    assert torch.allclose(out[~present], (view["full"][~present] + view["query_alone"][~present]) / 2)
+
+
+def test_query_alone_options_are_checked():
+    settings = TransferFromSettings.from_dict({"column": "image", "model": "m"})
+    assert (settings.query_alone_weight, settings.average_query_alone) == (0.0, False)  # defaults
+    with pytest.raises(ConfigError, match="query_alone_weight"):
+        TransferFromSettings.from_dict({"column": "image", "model": "m", "query_alone_weight": -1.0})
+    with pytest.raises(ConfigError, match="average_query_alone needs Y alone trained"):
+        TransferFromSettings.from_dict({"column": "image", "model": "m", "alone_share": 0.0,
+                                        "average_query_alone": True})
+    weighted = TransferFromSettings.from_dict({"column": "image", "model": "m", "query_alone_weight": 1.0,
+                                               "neighbour_share": 0.0})
+    with pytest.raises(ConfigError, match="need neighbour_share > 0"):
+        weighted.check_slot(False)
+    weighted.check_slot(True)

@@ -46,7 +46,8 @@ class TransferFusion(Fusion):
     def __init__(self, input_dims: dict[str, int], output_dim: int, dropout: float = 0.1, *, source: str | None = None,
                  query: str | None = None, z_dim: int = 0, inner: str = "concat",
                  inner_options: dict[str, Any] | None = None, neighbour_share: float = 0.0,
-                 neighbour_noise: float = 0.0, estimate_slot: bool = False, alone_share: float = 0.0) -> None:
+                 neighbour_noise: float = 0.0, estimate_slot: bool = False, alone_share: float = 0.0,
+                 average_query_alone: bool = False) -> None:
         dims = dict(input_dims)
         self.slot = bool(estimate_slot) and source is not None
         if source is not None:
@@ -55,11 +56,13 @@ class TransferFusion(Fusion):
             dims[estimate_name(source)] = int(z_dim)  # Zhat, apart from Z
         super().__init__(dims, output_dim, dropout, source=source, query=query, z_dim=z_dim, inner=inner,
                          neighbour_share=neighbour_share, neighbour_noise=neighbour_noise,
-                         estimate_slot=bool(estimate_slot), alone_share=float(alone_share))
+                         estimate_slot=bool(estimate_slot), alone_share=float(alone_share),
+                         average_query_alone=bool(average_query_alone))
         self.source, self.query, self.z_dim = source, query, int(z_dim)
         self.alone_share = float(alone_share) if self.slot else 0.0
         # views averaged at prediction, for rows with Z and rows with Zhat (see ``views.py``)
-        self.views_with_z, self.views_with_estimate = default_views(self.alone_share)
+        self.views_with_z, self.views_with_estimate = default_views(self.alone_share,
+                                                                    bool(average_query_alone) and self.slot)
         self.neighbour_share, self.neighbour_noise = float(neighbour_share), float(neighbour_noise)
         self.inner = build_fusion(inner, dims, output_dim, dropout, dict(inner_options or {}))
         self.output_dim = self.inner.output_dim
@@ -85,24 +88,48 @@ class TransferFusion(Fusion):
     def forward(self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.source is None:  # not set up by transfer_from: the inner fusion alone
             return self.inner(features, masks)
+        if self.slot:  # Z in X's slot, Zhat in its own; each row has one of them (or neither)
+            features, masks = self.slotted(features, masks)
+            if self.training:
+                slot = estimate_name(self.source)
+                return self.inner(features, alone_rows(masks, self.source, self.query, slot, self.alone_share))
+            return self.blended(features, masks)  # (B, output_dim)
         features, masks = dict(features), dict(masks)
         query = features[self.query]  # (B, D_base + Dz)
         base, zhat = query[:, : -self.z_dim], query[:, -self.z_dim:]
         estimated = self.estimated_rows(masks[self.source]).unsqueeze(-1)  # (B, 1)
         z = features[self.source]
         features[self.query] = base
-        if self.slot:  # Z in X's slot, Zhat in its own; each row has one of them (or neither)
-            rows = estimated.squeeze(-1)  # (B,)
-            slot = estimate_name(self.source)
-            features[slot] = self.estimate(zhat.to(z.dtype))
-            masks[slot] = rows & masks[self.query]
-            masks[self.source] = masks[self.source] & ~rows
-            if self.training:
-                return self.inner(features, alone_rows(masks, self.source, self.query, slot, self.alone_share))
-            return self.blended(features, masks)  # (B, output_dim)
         features[self.source] = torch.where(estimated, self.estimate(zhat.to(z.dtype)), z)
         masks[self.source] = masks[self.source] | masks[self.query]
         return self.inner(features, masks)  # (B, output_dim)
+
+    def slotted(self, features: dict[str, torch.Tensor],
+                masks: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The inner fusion's inputs with the estimate slot: ``base(Y)`` in Y's, Z in X's and Zhat in
+        ``"<X>~estimate"`` (rows without X, and while training ``neighbour_share`` of the others)."""
+        features, masks = dict(features), dict(masks)
+        query = features[self.query]  # (B, D_base + Dz)
+        base, zhat = query[:, : -self.z_dim], query[:, -self.z_dim:]
+        rows = self.estimated_rows(masks[self.source])  # (B,)
+        slot = estimate_name(self.source)
+        features[self.query] = base
+        features[slot] = self.estimate(zhat.to(features[self.source].dtype))
+        masks[slot] = rows & masks[self.query]
+        masks[self.source] = masks[self.source] & ~rows
+        return features, masks
+
+    def view(self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], view: str) -> torch.Tensor:
+        """The inner fusion's output (B, output_dim) for one view (:data:`~transmodal.fusion.views.VIEWS`)
+        of every row, e.g. Y alone for an extra loss (``transfer_from.query_alone_weight``).
+
+        Raises:
+            ValueError: the fusion has no estimate slot (views need it), or an unknown view.
+        """
+        if not self.slot:
+            raise ValueError("views of a knowledge-transfer row need the estimate slot (neighbour_share > 0)")
+        features, masks = self.slotted(features, masks)
+        return self.inner(features, view_masks(masks, view, self.source, self.query, estimate_name(self.source)))
 
     def blended(self, features: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
         """Prediction: per row, the mean of the inner fusion's outputs over the row's views (rows

@@ -20,6 +20,14 @@ frozen source model, and fuses them as Y' = g(Y, Z). ``transfer_from`` keys:
   alone or X's Z alone, so that the network can also predict from either alone; at prediction a row
   with X then averages the full view and Z alone (a new speaker's Y cannot pull a right Z off course),
   see :mod:`transmodal.fusion.views`. 0 trains and predicts as before.
+- ``query_alone_weight`` (default 0): weight of an extra loss on every training row's Y-alone view
+  (``transfer/query_alone``: Y through the same fusion and heads, Z and Zhat hidden), so that Y's own
+  path trains on every row as in a Y-only predictor instead of on a share of them. Needs a neighbour
+  share (the estimate slot) when there is an alignment; without one, Y alone is Y with every other
+  input masked.
+- ``average_query_alone`` (default false): at prediction, rows without X average the full view (Y
+  with Zhat) and Y alone (needs the estimate slot, and Y alone trained by ``alone_share`` or
+  ``query_alone_weight``).
 
 When the rows to predict come from new sources (an unseen speaker) and the tuning rows do not, the
 tuning score cannot show how the network does without X (Z and Zhat are both right on the tuning
@@ -64,6 +72,8 @@ class TransferFromSettings:
     neighbour_share: float = 0.5  # training rows with X that get Zhat instead of Z
     neighbour_noise: float = 0.3  # of those, rows given another row's Zhat (wrong neighbours)
     alone_share: float = 0.5  # training rows shown Y alone or Z alone (with a neighbour share only)
+    query_alone_weight: float = 0.0  # extra loss on every training row's Y-alone view
+    average_query_alone: bool = False  # rows without X: mean of the full view and Y alone at prediction
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TransferFromSettings":
@@ -80,7 +90,24 @@ class TransferFromSettings:
             value = getattr(settings, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"transfer_from.{name} must be in [0, 1), got {value!r}")
+        weight = settings.query_alone_weight
+        if isinstance(weight, bool) or not (isinstance(weight, (int, float)) and 0 <= weight < float("inf")):
+            raise ConfigError(f"transfer_from.query_alone_weight must be a number >= 0, got {weight!r}")
+        if settings.average_query_alone and not (settings.alone_share > 0 or weight > 0):
+            raise ConfigError("transfer_from.average_query_alone needs Y alone trained: set alone_share or "
+                              "query_alone_weight above 0")
         return settings
+
+    def check_slot(self, slot: bool) -> None:
+        """Views need the estimate slot when there is an alignment (``slot``: neighbour_share > 0).
+
+        Raises:
+            ConfigError: ``query_alone_weight`` or ``average_query_alone`` without it.
+        """
+        if not slot and (self.query_alone_weight > 0 or self.average_query_alone):
+            raise ConfigError("transfer_from.query_alone_weight and average_query_alone need neighbour_share > 0 "
+                              "(Zhat in a slot of its own, so that Y can be shown alone); set neighbour_share "
+                              "or leave them at 0 / false")
 
 
 def load_model(folder):
@@ -98,6 +125,7 @@ class KnowledgeTransfer(Extension):
         self.source: Any = None
         self.align: Any = None
         self.column = self.query = ""
+        self.options: TransferFromSettings | None = None
 
     @classmethod
     def wanted(cls, request: FitRequest) -> bool:
@@ -106,7 +134,7 @@ class KnowledgeTransfer(Extension):
     def initialise(self, state: FitState) -> None:
         from transmodal.build import encoder_spec
 
-        options = TransferFromSettings.from_dict(state.config.transfer_from)
+        options = self.options = TransferFromSettings.from_dict(state.config.transfer_from)
         self.column = options.column
         inputs = {spec.name: spec for spec in state.inputs}
         if self.column not in inputs:
@@ -124,6 +152,7 @@ class KnowledgeTransfer(Extension):
         if {self.column, self.query} - set(self.align.columns):
             raise ConfigError(f"transfer_from align model aligns {list(self.align.columns)}, "
                               f"not {self.column!r} and {self.query!r}")
+        options.check_slot(options.neighbour_share > 0)
         tower = self.align.net_.tower(self.query)
         bank = min(options.bank_size, len(state.train.frame))
         choices[self.query] = {
@@ -140,7 +169,8 @@ class KnowledgeTransfer(Extension):
                          "neighbour_share": float(options.neighbour_share),
                          "neighbour_noise": float(options.neighbour_noise),
                          "estimate_slot": options.neighbour_share > 0,
-                         "alone_share": float(options.alone_share)}, inner.hidden_dim)
+                         "alone_share": float(options.alone_share),
+                         "average_query_alone": bool(options.average_query_alone)}, inner.hidden_dim)
 
     def _only_other(self, inputs: dict) -> str:
         others = [n for n, s in inputs.items() if n != self.column and s.modality != "tabular"]
@@ -167,6 +197,11 @@ class KnowledgeTransfer(Extension):
         query.bank_values.copy_(self._source_features(state, encoder, rows))
         state.records["transfer_from"]["bank_size"] = len(rows)
 
+    def attach(self, state: FitState) -> None:
+        weight = float(self.options.query_alone_weight) if self.options is not None else 0.0
+        if weight > 0:
+            state.training.extra_losses.append(QueryAloneTerm(weight, self.query))
+
     def _source_features(self, state: FitState, encoder, rows: np.ndarray) -> torch.Tensor:
         """Z = f(X) of the bank rows (N, Dz)."""
         spec = next(s for s in state.train_set.inputs if s.name == self.column)
@@ -177,3 +212,28 @@ class KnowledgeTransfer(Extension):
                 items = [state.train_set.item(spec, int(r)) for r in rows[start:start + 256]]
                 chunks.append(encoder(encoder.prepare(items)).float())
         return torch.cat(chunks)
+
+
+class QueryAloneTerm:
+    """Extra loss ``{"transfer/query_alone": w * task loss of Y alone}`` on every training row with Y:
+    the row's Y through the same fusion (Z and Zhat hidden: their placeholders stand in) and heads."""
+
+    def __init__(self, weight: float, query: str) -> None:
+        self.weight, self.query = weight, query
+
+    def __call__(self, module, batch: dict[str, Any], out: dict[str, Any]) -> dict[str, torch.Tensor]:
+        from transmodal.fusion.views import QUERY_ALONE
+
+        net = module.net
+        rows = out["masks"][self.query]  # (B,) bool
+        if not bool(rows.any()):
+            return {}
+        features = {n: f[rows] for n, f in out["features"].items()}  # (R, D_n)
+        masks = {n: m[rows] for n, m in out["masks"].items()}  # (R,)
+        if hasattr(net.fusion, "view") and getattr(net.fusion, "source", None) is not None:
+            fused = net.fusion.view(features, masks, QUERY_ALONE)  # (R, H)
+        else:  # no alignment: the plain fusion with every other input masked
+            fused = net.fusion(features, {n: m if n == self.query else torch.zeros_like(m) for n, m in masks.items()})
+        targets = {t: v[rows] for t, v in batch["targets"].items()}  # task -> (R,) or (R, K)
+        losses = module.task_losses({"targets": targets}, {"outputs": net.head_outputs(fused)})
+        return {"transfer/query_alone": self.weight * sum(losses.values())}
