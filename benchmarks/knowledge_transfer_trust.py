@@ -37,7 +37,12 @@ VARIANTS = {"issue5": {"neighbour_share": 0.0, "neighbour_noise": 0.0},
             # trained for the whole epoch budget, the last epoch kept (hyperparameter select_epoch False):
             # the tuning rows (training speakers) score ~1.0 from the first epoch, with or without images
             "alone05_last": {"neighbour_share": 0.5, "neighbour_noise": 0.3, "alone_share": 0.5, "select_epoch": False},
-            "alone08_last": {"neighbour_share": 0.5, "neighbour_noise": 0.3, "alone_share": 0.8, "select_epoch": False}}
+            "alone08_last": {"neighbour_share": 0.5, "neighbour_noise": 0.3, "alone_share": 0.8, "select_epoch": False},
+            # plus an extra loss on every row's Y-alone view (weight 1 or 2); "_avg": rows without the image
+            # average the full view and Y alone at prediction
+            **{f"qa{w}{avg}": {"neighbour_share": 0.5, "neighbour_noise": 0.3, "alone_share": 0.5, "select_epoch": False,
+                               "query_alone_weight": float(w), "average_query_alone": bool(avg)}
+               for w in (1, 2) for avg in ("", "_avg")}}
 TOP_LEVEL = ("select_epoch",)  # variant keys that are hyperparameters, not transfer_from options
 RESULTS = "issue-17-knowledge-transfer"
 
