@@ -55,6 +55,8 @@ def test_transfer_network_uses_neighbours_when_the_source_column_is_missing(setu
     assert predictor.spec_.architecture.fusion == "transfer" and predictor.config_.fusion == "concat"
     assert predictor.net_.fusion.slot and predictor.net_.fusion.trust is None  # defaults: Zhat in its own slot
     assert predictor.net_.fusion.alone_share == 0.5  # and single views
+    assert predictor.history_["transfer_from"]["query_alone_weight"] == 2.0  # and the Y-alone loss
+    assert "train/transfer/query_alone" in predictor.history_["epochs"][0]
     without_image = frame.assign(image=np.nan)
     accuracy = (predictor.predict(without_image) == frame["label"]).mean()
     assert accuracy > 0.8

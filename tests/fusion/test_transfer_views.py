@@ -157,12 +157,14 @@ def test_average_query_alone_averages_y_alone_into_rows_with_zhat():
 
 def test_query_alone_options_are_checked():
     settings = TransferFromSettings.from_dict({"column": "image", "model": "m"})
-    assert (settings.query_alone_weight, settings.average_query_alone) == (0.0, False)  # defaults
+    assert (settings.query_alone_weight, settings.average_query_alone) == (None, False)  # defaults:
+    assert (settings.weight(True), settings.weight(False)) == (2.0, 0.0)  # 2 with the estimate slot, else 0
+    settings.check_slot(False)  # the default weight does not ask for the slot
     with pytest.raises(ConfigError, match="query_alone_weight"):
         TransferFromSettings.from_dict({"column": "image", "model": "m", "query_alone_weight": -1.0})
     with pytest.raises(ConfigError, match="average_query_alone needs Y alone trained"):
         TransferFromSettings.from_dict({"column": "image", "model": "m", "alone_share": 0.0,
-                                        "average_query_alone": True})
+                                        "query_alone_weight": 0.0, "average_query_alone": True})
     weighted = TransferFromSettings.from_dict({"column": "image", "model": "m", "query_alone_weight": 1.0,
                                                "neighbour_share": 0.0})
     with pytest.raises(ConfigError, match="need neighbour_share > 0"):
