@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", default="Recommended IND", choices=list(TARGETS))
     parser.add_argument("--eval-metric", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--tuning-out", default=None,
+                        help="also save each member's scores of the selection rows and their labels (.npz), "
+                             "to study the ensemble without refitting")
     args = parser.parse_args(argv)
     os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="transmodal-bench16-")  # cold store
 
@@ -44,6 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     problem = "binary" if args.label == "Recommended IND" else "multiclass"
     run = fit_and_score(args.label, problem, args.eval_metric, train, test, presets=args.preset,
                         time_limit=args.time_limit, column_types={"Age": "numeric"})
+    if args.tuning_out:
+        import numpy as np
+
+        auto = run["auto"]
+        np.savez(args.tuning_out, targets=auto.selection_targets_,
+                 **{name: p for name, p in auto.selection_predictions_.items()})
     baseline = tfidf_baseline(train, test, args.label)
     result = {"machine": machine(), "label": args.label, "preset": args.preset, **run["record"],
               "tfidf_logreg": baseline}

@@ -64,6 +64,28 @@ def test_mean_pooling_ignores_padding(tiny_bert: str) -> None:
     assert torch.allclose(alone[0], padded[0], atol=1e-5)
 
 
+def test_layers_concatenate_the_mean_of_each_last_layer(tiny_bert: str) -> None:
+    from transmodal.engine.encoding import encoder_key
+
+    one = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert})
+    two = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "layers": 2})
+    inputs = one.prepare(["the cat sat", "dog"])
+    out = two(inputs)
+    assert two.output_dim == 64 and out.shape == (2, 64)
+    assert torch.allclose(out[:, 32:], one(inputs), atol=1e-6)  # the last layer comes last
+    states = one.model(**inputs, output_hidden_states=True).hidden_states
+    mask = inputs["attention_mask"].unsqueeze(-1).float()
+    assert torch.allclose(out[:, :32], (states[-2] * mask).sum(1) / mask.sum(1), atol=1e-6)
+    assert "layers" not in one.settings and two.settings["layers"] == 2  # one layer keeps the store key
+    assert encoder_key(one) != encoder_key(two)
+    with pytest.raises(ConfigError, match="has 2 layers"):
+        build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "layers": 3})
+    every = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "layers": "all"})
+    assert every.output_dim == 64 and torch.allclose(every(inputs), out, atol=1e-6)
+    with pytest.raises(ConfigError, match="whole number"):
+        build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "layers": 0})
+
+
 def test_max_length_truncates(tiny_bert: str) -> None:
     encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "max_length": 5})
     inputs = encoder.prepare(["the cat sat on the mat and the dog sat on the mat too"])

@@ -45,6 +45,7 @@ def test_save_load_identical_predictions_with_every_member_kind(every_kind):
     assert np.array_equal(loaded.predict_proba(test).to_numpy(), auto.predict_proba(test).to_numpy())
     assert loaded.predict(test).tolist() == auto.predict(test).tolist()
     assert loaded.evaluate(test) == auto.evaluate(test)
+    assert loaded.blend_ == auto.blend_ == "geometric"  # medium's blend, kept with the weights
     assert np.allclose(loaded.embed(test), auto.embed(test))
     for name, member in auto.members_.items():
         assert np.array_equal(loaded.members_[name].predict(test), member.predict(test))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from transmodal.ensemble.selection import greedy_weights
 
@@ -36,3 +37,29 @@ def test_regression_scores_by_negative_error():
     y = np.linspace(0, 1, 50)
     weights, score = greedy_weights([y + 0.5, y - 0.5, y + 3], lambda p: -float(np.abs(p - y).mean()), rounds=8)
     assert np.allclose(weights, [0.5, 0.5, 0.0]) and np.isclose(score, 0.0)
+
+
+def test_geometric_blend_of_a_binary_label_averages_the_logits():
+    from transmodal.ensemble.selection import blend_scores
+
+    logit = lambda p: np.log(p[:, 1] / p[:, 0])  # noqa: E731
+    a = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    b = np.array([[0.6, 0.4], [0.01, 0.99], [0.3, 0.7]])
+    mixed = blend_scores([a, b], [0.25, 0.75], "geometric")
+    assert np.allclose(mixed.sum(axis=1), 1.0)
+    assert np.allclose(logit(mixed), 0.25 * logit(a) + 0.75 * logit(b))
+    assert np.allclose(blend_scores([a, b], [0.25, 0.75], "mean"), 0.25 * a + 0.75 * b)
+    values = np.array([1.0, -2.0])
+    assert np.allclose(blend_scores([values, 3 * values], [0.5, 0.5], "geometric"), 2 * values)  # regression
+
+
+def test_geometric_selection_scores_the_renormalised_mix_and_refuses_unknown_blends():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    members = [np.eye(3)[np.where(rng.random(300) < q, y, rng.integers(0, 3, 300))] * 0.7 + 0.1 for q in (0.6, 0.8)]
+    seen = []
+    weights, best = greedy_weights(members, lambda p: seen.append(p) or accuracy_of(y)(p), rounds=6, blend="geometric")
+    assert np.isclose(weights.sum(), 1.0) and weights[1] >= weights[0]
+    assert all(np.allclose(p.sum(axis=1), 1.0) and (p > 0).all() for p in seen)  # probabilities, not logs
+    with pytest.raises(ValueError, match="blend"):
+        greedy_weights(members, accuracy_of(y), blend="median")

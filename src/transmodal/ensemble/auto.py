@@ -110,7 +110,9 @@ class AutoPredictor:
                                   raw, log or (lambda message: None))
         finally:
             memo.close()
+        self.blend_ = preset.blend
         self._select(results, raw, metric.score, preset.selection_rounds)
+        self.selection_targets_ = y_selection  # with selection_predictions_: in memory only, never saved
         self.preset_, self.time_limit_ = preset.name, limit
         self.fit_seconds_ = time.monotonic() - start
         self.bagged_ = len(splits) > 1
@@ -180,8 +182,11 @@ class AutoPredictor:
         """Weights by greedy forward selection over the members that were fitted; ``raw(p, rows)``
         scores predictions of the selection rows on a row mask, ``orient`` makes that
         higher-is-better. A member stopped before all its folds predicted some rows only: it takes
-        part when the rows every taking part member predicted stay at least half of them."""
-        from transmodal.ensemble.selection import greedy_weights
+        part when the rows every taking part member predicted stay at least half of them. Sets
+        ``weights_``, ``members_``, ``tuning_score_``, ``results_`` and ``selection_predictions_``
+        (``{member: its scores of the selection rows}``, NaN where a fold was not fitted; kept in
+        memory for diagnosis, not saved)."""
+        from transmodal.ensemble.selection import blend_scores, greedy_weights
         from transmodal.ensemble.training import covered
 
         fitted = [r for r in results if r.member is not None]
@@ -199,10 +204,11 @@ class AutoPredictor:
                 r.status += "; left out: it predicted too few tuning rows"
         chosen = [r for r in fitted if r in chosen]  # preset order
         predictions = [np.nan_to_num(r.predictions) for r in chosen]
-        weights, _ = greedy_weights(predictions, lambda p: orient(raw(p, rows)), rounds)
+        weights, _ = greedy_weights(predictions, lambda p: orient(raw(p, rows)), rounds, self.blend_)
         self.weights_ = {r.name: float(w) for r, w in zip(chosen, weights)}
         self.members_ = {r.name: r.member for r in chosen}  # only those with a weight are saved
-        self.tuning_score_ = float(raw(sum(w * p for p, w in zip(predictions, weights)), rows))
+        self.tuning_score_ = float(raw(blend_scores(predictions, weights, self.blend_), rows))
+        self.selection_predictions_ = {r.name: r.predictions for r in fitted}
         self.results_ = [{"member": r.name, "kind": r.kind, "options": r.options, "status": r.status,
                           "tuning_score": float(r.tuning_score), "fit_seconds": float(r.fit_seconds),
                           "weight": self.weights_.get(r.name, 0.0)} for r in results]
@@ -254,7 +260,11 @@ class AutoPredictor:
         return out
 
     def _ensemble(self, scores: dict[str, np.ndarray]) -> np.ndarray:
-        return sum(self.weights_[name] * s for name, s in scores.items() if self.weights_.get(name, 0.0) > 0)
+        """The members' scores combined with their weights in the fit's ``blend_`` space."""
+        from transmodal.ensemble.selection import blend_scores
+
+        used = [name for name in scores if self.weights_.get(name, 0.0) > 0]
+        return blend_scores([scores[n] for n in used], [self.weights_[n] for n in used], self.blend_)
 
     def _scores(self, data) -> np.ndarray:
         frame, _ = self._frame(data)

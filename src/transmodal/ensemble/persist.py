@@ -18,6 +18,7 @@ def ensemble_config(auto) -> dict[str, Any]:
             "column_types": dict(auto.column_types_), "eval_metric": auto.eval_metric_, "preset": auto.preset_,
             "time_limit": auto.time_limit_, "fit_seconds": auto.fit_seconds_, "tuning_score": auto.tuning_score_,
             "bagged": auto.bagged_, "weights": dict(auto.weights_), "tuning": getattr(auto, "tuning_", None),
+            "blend": auto.blend_,
             "members": [{**row, "saved": row["member"] in saved_members(auto)} for row in auto.results_]}
 
 
@@ -69,6 +70,7 @@ def load_ensemble(cls, path: str | Path, trust_remote_code: bool = False, allowe
         auto.preset_, auto.time_limit_, auto.fit_seconds_ = config["preset"], config["time_limit"], config["fit_seconds"]
         auto.tuning_score_, auto.bagged_ = config["tuning_score"], config["bagged"]
         auto.tuning_ = config.get("tuning")  # a search's summary (ensemble.tuned); None for a preset's fit
+        auto.blend_ = config.get("blend", "mean")  # folders saved before the option: probabilities averaged
         auto.weights_, auto.results_, auto.bad_rows_ = dict(config["weights"]), list(config["members"]), []
         entries = [{"name": r["member"], "kind": r["kind"], "saved": r["saved"]} for r in auto.results_]
         files = read_members(path, folder.manifest, weights, entries)

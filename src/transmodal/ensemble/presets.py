@@ -74,6 +74,8 @@ class Preset:
         bag_max_rows: Tables with at most this many rows are bagged (every member: out-of-fold
             predictions on every row, so the weights are not fitted on a handful of rows).
         selection_rounds: Steps of greedy forward selection.
+        blend: How the members' scores are averaged (:mod:`transmodal.ensemble.selection`):
+            ``mean`` (class probabilities) or ``geometric`` (log-probabilities, renormalised).
         refit_full: After its split models, a member whose kind can be refitted (the classical
             ones) gets one model fitted on every row, which replaces them for prediction; its
             tuning score and weight stay those of the split models (AutoGluon's ``refit_full``).
@@ -88,6 +90,7 @@ class Preset:
     bag_max_rows: int = 2000
     selection_rounds: int = 50
     refit_full: bool = False
+    blend: str = "mean"
     members: tuple[MemberPlan, ...] = ()
 
     def __post_init__(self) -> None:
@@ -99,6 +102,10 @@ class Preset:
         if not 0 < self.holdout_fraction < 1 or self.bag_folds < 2 or self.selection_rounds < 1:
             raise ConfigError(f"preset {self.name!r}: holdout_fraction in (0, 1), bag_folds >= 2 and "
                               "selection_rounds >= 1 are required")
+        from transmodal.ensemble.selection import BLENDS
+
+        if self.blend not in BLENDS:
+            raise ConfigError(f"preset {self.name!r}: blend must be one of {', '.join(BLENDS)}, got {self.blend!r}")
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> "Preset":
         """A copy whose members' options are updated from ``{member name: {option: value}}``.

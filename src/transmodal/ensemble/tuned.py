@@ -75,7 +75,7 @@ def from_fold_models(auto, folds: list, seed: int = 0, trials: list[dict[str, An
     member.models = list(folds)
     seconds = float(summary.get("seconds") or 0.0)
     score = float(summary.get("best_score", float("nan")))
-    auto.members_, auto.weights_ = {MEMBER: member}, {MEMBER: 1.0}
+    auto.members_, auto.weights_, auto.blend_ = {MEMBER: member}, {MEMBER: 1.0}, "mean"
     auto.results_ = [{"member": MEMBER, "kind": member.kind, "options": member.options, "weight": 1.0,
                       "status": f"ok: trial {summary.get('best_trial')}'s {len(folds)} fold models, averaged",
                       "tuning_score": score, "fit_seconds": seconds}]
