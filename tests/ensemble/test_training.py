@@ -50,6 +50,7 @@ def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_tha
         return np.full(len(selection), 0.5), "ok"
 
     monkeypatch.setattr(training, "fit_member", fit_member)
+    monkeypatch.setattr(training, "refit_member", lambda *args: "")  # best's refit_full: nothing fitted to refit
     frame = pd.DataFrame({"photo": [str(tmp_path / f"{i}.png") for i in range(40)], "y": [0, 1] * 20})
     y = frame["y"].to_numpy()
     context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"photo": "image"}, "roc_auc")
@@ -60,6 +61,8 @@ def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_tha
     assert results["neural_lora"].status == "skipped: lora_text, and the table has no text column to adapt"
     assert results["tfidf_linear"].status.startswith("skipped: no column it reads")
     assert results["lightgbm"].status.startswith("skipped: no column it reads")
+    # its embeddings option names text columns only: skipped before budgeting as well
+    assert results["embed_linear"].status.startswith("skipped: no column it reads")
     ran = [name for name, r in results.items() if r.status == "ok"]
     assert ran == ["lightgbm_image", "neural_image", "neural_frozen"]
     budgets = {m.name: m.budget for m in preset.members}
@@ -69,8 +72,8 @@ def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_tha
 
 
 def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_before(tmp_path, monkeypatch):
-    """Clothing-like table (text, numbers, categories): ``best`` fits exactly the members it fitted
-    before the image members existed, with the same shares."""
+    """Clothing-like table (text, numbers, categories): ``best`` fits its text-table members only,
+    and the image members' shares are not counted."""
     import transmodal.ensemble.training as training
 
     allowed = []
@@ -80,14 +83,16 @@ def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_b
         return np.full(len(selection), 0.5), "ok"
 
     monkeypatch.setattr(training, "fit_member", fit_member)
+    monkeypatch.setattr(training, "refit_member", lambda *args: "")  # best's refit_full: nothing fitted to refit
     frame = pd.DataFrame({"review": ["good"] * 40, "age": range(40), "y": [0, 1] * 20})
     y = frame["y"].to_numpy()
     context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"review": "text", "age": "numeric"}, "roc_auc")
     preset = load_preset("best")
     splits, selection = make_splits(y, "binary", preset, 0)
     results = fit_members(preset, context, frame, y, splits, selection, 100.0, lambda p, rows: 0.5)
-    assert [r.name for r in results if r.status == "ok"] == ["tfidf_linear", "lightgbm", "neural_lora"]
+    ran = ["tfidf_linear", "tfidf_nbsvm", "lightgbm", "embed_linear", "neural_lora"]
+    assert [r.name for r in results if r.status == "ok"] == ran
     assert {r.name: r.status for r in results}["lightgbm_image"].startswith("skipped: only_with image")
     budgets = {m.name: m.budget for m in preset.members}
-    share = budgets["tfidf_linear"] / (budgets["tfidf_linear"] + budgets["lightgbm"] + budgets["neural_lora"])
+    share = budgets["tfidf_linear"] / sum(budgets[name] for name in ran)
     assert allowed[0] == pytest.approx(100.0 * (1 - training.RESERVE) * share, abs=1.0)

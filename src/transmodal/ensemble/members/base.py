@@ -85,11 +85,14 @@ CLASSICAL_SKIP = "skipped: no column it reads (image and audio columns need its 
 
 
 def classical_skip_reason(context: MemberContext, options: dict[str, Any]) -> str | None:
-    """A classical member reads text, categories and numbers, and the columns of its ``embeddings``
-    option: with none of them it is skipped."""
-    if context.columns("text", "categorical", "numeric") or options.get("embeddings"):
-        return None
-    return CLASSICAL_SKIP
+    """A classical member reads categories and numbers, text columns (unless ``tfidf`` is false),
+    and the image/audio/text columns its ``embeddings`` option names (by modality or column): with
+    none of them it is skipped."""
+    embedded = options.get("embeddings") or {}
+    reads = context.columns("categorical", "numeric") + (context.columns("text") if options.get("tfidf", True) else [])
+    reads += [c for c, m in context.column_types.items()
+              if m in ("image", "audio", "text") and (c in embedded or m in embedded)]
+    return None if reads else CLASSICAL_SKIP
 
 
 class Member:
