@@ -12,6 +12,7 @@ with the features' mean and std on the fitted rows (tensors; linear members read
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from transmodal.ensemble.members.base import MemberContext, MemberFiles
+from transmodal.ensemble.members.shared import memo_rows, open_memo
 
 # one epoch of a head nobody reads, in few large batches (the encoders' settings are all that is used)
 FIT = {"max_epochs": 1, "holdout_fraction": 0.0, "progress_bar": False, "hidden_dim": 16, "batch_size": 512}
@@ -59,8 +61,6 @@ class FrozenEmbeddings:
         """``(N, D)`` features of ``frame``'s rows; ``scaled``: standardised with the mean and std
         of the rows :meth:`fit` saw (for linear models). During an ensemble fit the features of one
         frame are read once (:func:`~transmodal.ensemble.members.shared.memo_rows`)."""
-        from transmodal.ensemble.members.shared import memo_rows
-
         if self.predictor is None:
             return np.zeros((len(frame), 0), dtype=np.float32)
         features = memo_rows(self.context, self, frame, self._features)
@@ -105,3 +105,15 @@ class FrozenEmbeddings:
 def _scale_key(prefix: str) -> str:
     """Key prefix of the features' mean and std: ``embed/`` -> ``embed.scale/``."""
     return f"{prefix.rstrip('/')}.scale/"
+
+
+def frozen_embeddings(context, encoders: dict[str, Any], frame: pd.DataFrame):
+    """A :class:`~transmodal.ensemble.members.embeddings.FrozenEmbeddings` of ``encoders`` fitted on
+    ``frame``; built once per fit for the same encoders when the context has an open memo."""
+    memo = open_memo(context)
+    if memo is None or not encoders:
+        return FrozenEmbeddings(context, encoders).fit(frame)
+    key = ("embeddings", json.dumps(encoders, sort_keys=True, default=str))
+    if key not in memo:
+        memo[key] = FrozenEmbeddings(context, encoders).fit(frame)
+    return memo[key]

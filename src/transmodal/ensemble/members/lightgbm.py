@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
-from transmodal.ensemble.members.embeddings import FrozenEmbeddings
+from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
-from transmodal.ensemble.members.shared import frozen_embeddings, text_tfidf, tfidf_rows
+from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
 

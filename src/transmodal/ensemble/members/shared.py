@@ -14,7 +14,6 @@ and prediction never reads or fills it.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import pandas as pd
@@ -33,6 +32,11 @@ class FitMemo(dict):
         self.active = False
 
 
+def open_memo(context) -> FitMemo | None:
+    """The context's memo while its fit runs, else None."""
+    return _open(context)
+
+
 def _open(context) -> FitMemo | None:
     memo = getattr(context, "memo", None)
     return memo if memo is not None and memo.active else None
@@ -48,20 +52,6 @@ def text_tfidf(context, frame: pd.DataFrame) -> TextTfidf:
     key = ("tfidf", tuple(columns))
     if key not in memo:
         memo[key] = TextTfidf(columns).fit(frame)
-    return memo[key]
-
-
-def frozen_embeddings(context, encoders: dict[str, Any], frame: pd.DataFrame):
-    """A :class:`~transmodal.ensemble.members.embeddings.FrozenEmbeddings` of ``encoders`` fitted on
-    ``frame``; built once per fit for the same encoders when the context has an open memo."""
-    from transmodal.ensemble.members.embeddings import FrozenEmbeddings
-
-    memo = _open(context)
-    if memo is None or not encoders:
-        return FrozenEmbeddings(context, encoders).fit(frame)
-    key = ("embeddings", json.dumps(encoders, sort_keys=True, default=str))
-    if key not in memo:
-        memo[key] = FrozenEmbeddings(context, encoders).fit(frame)
     return memo[key]
 
 

@@ -15,9 +15,9 @@ import pandas as pd
 
 from transmodal.ensemble.members.base import (MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason,
                                               probabilities)
-from transmodal.ensemble.members.embeddings import FrozenEmbeddings
+from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
-from transmodal.ensemble.members.shared import frozen_embeddings, text_tfidf, tfidf_rows
+from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 
 @MEMBERS.register("tfidf_linear")
