@@ -1,6 +1,6 @@
 """LoRA adapters merged for prediction, then run in int8 (``transfer.inference_quantize``): "auto"
-takes the encoder's own ``quantize`` setting, the fitted and the loaded predictor predict alike, and
-``None`` (the default) keeps the merged encoder in fp32."""
+(the default) takes the encoder's own ``quantize`` setting and is fp32 under a time limit, the
+fitted and the loaded predictor predict alike, and ``None`` keeps the merged encoder in fp32."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def tiny_bert(tmp_path_factory) -> str:
 def test_auto_follows_the_encoders_quantize_setting_and_explicit_values_win(tiny_bert):
     int8 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
     fp32 = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
-    assert adapter_spec({"strategy": "lora"})["inference_quantize"] is None  # fp32 unless asked
+    assert adapter_spec({"strategy": "lora"})["inference_quantize"] is None  # the lora strategy passes its default
     auto = adapter_spec({"inference_quantize": "auto"})
     assert resolve_inference_quantize(int8, auto)["inference_quantize"] == "int8"
     assert resolve_inference_quantize(fp32, auto)["inference_quantize"] is None
@@ -75,7 +75,7 @@ def test_inference_quantize_none_keeps_the_merged_encoder_in_fp32(tiny_bert, tab
     from transmodal.predictor import MultimodalPredictor
 
     table = str(table_dir / "table.csv")
-    predictor = _fit(table, tiny_bert)  # the default
+    predictor = _fit(table, tiny_bert, inference_quantize=None)
     assert predictor.spec_.adapters["review"]["inference_quantize"] is None
     loaded = MultimodalPredictor.load(predictor.save(tmp_path / "model"))
     np.testing.assert_allclose(loaded.predict_proba(table).to_numpy(), predictor.predict_proba(table).to_numpy(),
@@ -93,12 +93,20 @@ class _OneInput:
         return self._encoder
 
 
-@pytest.mark.parametrize("time_limit, expected", [(None, "int8"), (60.0, None)])
-def test_auto_settles_to_fp32_in_a_fit_with_a_time_limit(tiny_bert, time_limit, expected):
+@pytest.mark.parametrize("given, quantize, time_limit, expected", [
+    ({}, "int8", None, "int8"),  # the default is "auto": int8 on an int8 base (the packaged MiniLM on a CPU)
+    ({}, None, None, None),  # ... fp32 on an fp32 base
+    ({}, "int8", 60.0, None),  # ... fp32 in a fit with a time limit
+    ({"inference_quantize": "auto"}, "int8", 60.0, None),
+    ({"inference_quantize": None}, "int8", None, None),  # an explicit None wins
+    ({"inference_quantize": "int8"}, "int8", 60.0, "int8"),  # as does an explicit int8
+])
+def test_inference_quantize_defaults_to_auto_which_is_fp32_under_a_time_limit(tiny_bert, given, quantize, time_limit,
+                                                                                expected):
     from transmodal.transfer.base import StrategyContext
     from transmodal.transfer.lora import lora
 
-    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": "int8"})
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True, "quantize": quantize})
     ctx = StrategyContext(net=_OneInput(encoder), tasks=[], train=None, time_limit=time_limit)
-    lora(ctx, {"strategy": "lora", "r": 2, "inference_quantize": "auto"})
+    lora(ctx, {"strategy": "lora", "r": 2, **given})
     assert ctx.adapters["review"]["inference_quantize"] == expected

@@ -23,7 +23,8 @@ INFERENCE_QUANTIZE = (None, "int8", "auto")
 def adapter_spec(options: dict) -> dict[str, Any]:
     """The JSON adapter settings from the ``transfer`` options (defaults filled in).
 
-    ``inference_quantize`` (default None: fp32) may be ``"auto"`` here;
+    ``inference_quantize`` (None when not given: fp32; the ``lora`` strategy's default is ``"auto"``)
+    may be ``"auto"`` here;
     :func:`resolve_inference_quantize` settles it per encoder before the adapters go in.
 
     Raises:

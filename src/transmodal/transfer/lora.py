@@ -19,6 +19,8 @@ from transmodal.encoders.adapters import adapter_spec, inject, resolve_inference
 from transmodal.errors import ConfigError
 from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders
 
+DEFAULT_INFERENCE_QUANTIZE = "auto"  # transfer.inference_quantize when not given
+
 
 @STRATEGIES.register("lora")
 def lora(ctx: StrategyContext, options: dict) -> None:
@@ -33,11 +35,13 @@ def lora(ctx: StrategyContext, options: dict) -> None:
         inference_quantize: ``"int8"``: predict through an int8 copy of the merged encoder (faster
             on a CPU), with fusion and heads refitted on its int8 features after training
             (``calibrate_epochs``, default 3; :mod:`transmodal.transfer.int8_calibration`); ``"auto"``:
-            as the encoder was set before the adapters went in, and fp32 in a fit with a time limit
-            (the calibration's encoding pass is not in its budget); ``None`` (default): fp32.
+            as the encoder was set before the adapters went in (int8 for the packaged MiniLM on a
+            CPU), and fp32 in a fit with a time limit (the calibration's encoding pass is not in its
+            budget); the default (test AUROC of the transfer benchmark's LoRA predictor: int8
+            0.9617, fp32 0.9610; benchmarks/RESULTS.md, issue 15 c); ``None``: fp32.
         calibrate_epochs: Epochs of that refit (0: the head as trained predicts from int8 features).
     """
-    spec = adapter_spec(options)
+    spec = adapter_spec({"inference_quantize": DEFAULT_INFERENCE_QUANTIZE, **options})
     if spec["inference_quantize"] == "auto" and ctx.time_limit:  # int8 calibrates after training: an
         spec = {**spec, "inference_quantize": None}  # extra encoding pass a time budget does not plan for
     chosen = {id(e) for e in encoders(ctx.net, options)}

@@ -23,9 +23,10 @@ class TransferSettings:
     lora_alpha: float | None = None  # lora: scaling numerator (default 2 r)
     lora_dropout: float = 0.0
     train_norms: bool = True  # lora: also train normalisation layers of built-in nets
-    inference_quantize: str | None = None  # lora: "int8" runs the merged encoder in int8 when predicting
-    # (faster on a CPU; costs accuracy: the head trained on fp32 features); "auto": as the encoder was set
-    # before the adapters went in (int8 for the default MiniLM on a CPU); None: fp32
+    inference_quantize: str | None = "auto"  # lora: "int8" runs the merged encoder in int8 when predicting
+    # (faster on a CPU), its head refitted on int8 features after training; "auto" (default): as the encoder was
+    # set before the adapters went in (int8 for the default MiniLM on a CPU), fp32 in a fit with a time limit;
+    # None: fp32
     calibrate_epochs: int = 3  # lora with int8 inference: epochs of fusion and heads refitted on the int8
     # features of the merged encoders after training (the tuning rows choose the epoch); 0: the head as trained
     alpha: float = 0.01  # l2sp: pull towards the starting weights
