@@ -9,8 +9,25 @@ import pytest
 
 from transmodal.ensemble.members.base import MemberContext
 from transmodal.ensemble.presets import load_preset
-from transmodal.ensemble.training import fit_members, make_splits
+from transmodal.ensemble.training import RESERVE, fit_members, make_splits
 from transmodal.heads.task import TaskSpec
+
+
+@pytest.fixture
+def member_deadlines(monkeypatch) -> list[float]:
+    """Every member's fit is a stub that scores 0.5 and records the seconds it was allowed (in order);
+    ``best``'s refit_full has nothing fitted to refit."""
+    import transmodal.ensemble.training as training
+
+    allowed = []
+
+    def fit_member(member, frame, y, splits, selection, deadline, must_fit=False):
+        allowed.append(deadline - training.time.monotonic())
+        return np.full(len(selection), 0.5), "ok"
+
+    monkeypatch.setattr(training, "fit_member", fit_member)
+    monkeypatch.setattr(training, "refit_member", lambda *args: "")
+    return allowed
 
 
 def test_classical_members_without_a_column_they_read_are_skipped_with_the_reason(tmp_path):
@@ -37,20 +54,10 @@ def test_the_lora_text_member_is_skipped_on_a_table_without_text():
         member.prepare(pd.DataFrame({"photo": [], "clip": []}))
 
 
-def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_that_run(tmp_path, monkeypatch):
+def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_that_run(tmp_path, member_deadlines):
     """AV-digits with ``best``: the LoRA text member comes after the frozen network and has most of
     the budget; on a table without text its share must not be lost (the fit used 127 s of 600).
     The members that read images (``only_with: [image]``) run there too."""
-    import transmodal.ensemble.training as training
-
-    allowed = []
-
-    def fit_member(member, frame, y, splits, selection, deadline, must_fit=False):
-        allowed.append(deadline - training.time.monotonic())
-        return np.full(len(selection), 0.5), "ok"
-
-    monkeypatch.setattr(training, "fit_member", fit_member)
-    monkeypatch.setattr(training, "refit_member", lambda *args: "")  # best's refit_full: nothing fitted to refit
     frame = pd.DataFrame({"photo": [str(tmp_path / f"{i}.png") for i in range(40)], "y": [0, 1] * 20})
     y = frame["y"].to_numpy()
     context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"photo": "image"}, "roc_auc")
@@ -67,23 +74,13 @@ def test_a_member_that_cannot_read_the_table_leaves_its_share_to_the_members_tha
     assert ran == ["lightgbm_image", "neural_image", "neural_frozen"]
     budgets = {m.name: m.budget for m in preset.members}
     first = budgets["lightgbm_image"] / sum(budgets[name] for name in ran)  # the skipped shares are not counted
-    assert allowed[0] == pytest.approx(100.0 * (1 - training.RESERVE) * first, abs=1.0)
-    assert allowed[-1] > 100.0 * (1 - training.RESERVE) - 1.0  # each left its time unused: the last gets it all
+    assert member_deadlines[0] == pytest.approx(100.0 * (1 - RESERVE) * first, abs=1.0)
+    assert member_deadlines[-1] > 100.0 * (1 - RESERVE) - 1.0  # each left its time unused: the last gets it all
 
 
-def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_before(tmp_path, monkeypatch):
+def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_before(tmp_path, member_deadlines):
     """Clothing-like table (text, numbers, categories): ``best`` fits its text-table members only,
     and the image members' shares are not counted."""
-    import transmodal.ensemble.training as training
-
-    allowed = []
-
-    def fit_member(member, frame, y, splits, selection, deadline, must_fit=False):
-        allowed.append(deadline - training.time.monotonic())
-        return np.full(len(selection), 0.5), "ok"
-
-    monkeypatch.setattr(training, "fit_member", fit_member)
-    monkeypatch.setattr(training, "refit_member", lambda *args: "")  # best's refit_full: nothing fitted to refit
     frame = pd.DataFrame({"review": ["good"] * 40, "age": range(40), "y": [0, 1] * 20})
     y = frame["y"].to_numpy()
     context = MemberContext("y", TaskSpec("y", "binary", [0, 1]), {"review": "text", "age": "numeric"}, "roc_auc")
@@ -95,4 +92,4 @@ def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_b
     assert {r.name: r.status for r in results}["lightgbm_image"].startswith("skipped: only_with image")
     budgets = {m.name: m.budget for m in preset.members}
     share = budgets["tfidf_linear"] / sum(budgets[name] for name in ran)
-    assert allowed[0] == pytest.approx(100.0 * (1 - training.RESERVE) * share, abs=1.0)
+    assert member_deadlines[0] == pytest.approx(100.0 * (1 - RESERVE) * share, abs=1.0)

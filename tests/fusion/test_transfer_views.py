@@ -85,6 +85,16 @@ def _views(fusion: TransferFusion, features: dict, present: torch.Tensor) -> dic
             for v in ("full", "query_alone", "source_alone")}
 
 
+def _assert_rows_with_zhat_average_y_alone(fusion: TransferFusion) -> None:
+    """Rows with Z predict the full view; rows with Zhat the mean of the full view and Y alone."""
+    present = torch.arange(16) % 2 == 0
+    features, masks = _inputs(present)
+    out = fusion(features, masks)
+    view = _views(fusion, features, present)
+    assert torch.allclose(out[present], view["full"][present])
+    assert torch.allclose(out[~present], (view["full"][~present] + view["query_alone"][~present]) / 2)
+
+
 def test_prediction_averages_the_full_view_and_z_alone_for_rows_with_z():
     fusion = _fusion(0.4).eval()
     assert (fusion.views_with_z, fusion.views_with_estimate) == (("full", "source_alone"), ("full",))
@@ -100,12 +110,7 @@ def test_prediction_averages_the_full_view_and_z_alone_for_rows_with_z():
 def test_any_views_can_be_averaged_for_rows_with_zhat():
     fusion = _fusion(0.4).eval()
     fusion.views_with_z, fusion.views_with_estimate = ("full",), ("full", "query_alone")
-    present = torch.arange(16) % 2 == 0
-    features, masks = _inputs(present)
-    out = fusion(features, masks)
-    view = _views(fusion, features, present)
-    assert torch.allclose(out[present], view["full"][present])
-    assert torch.allclose(out[~present], (view["full"][~present] + view["query_alone"][~present]) / 2)
+    _assert_rows_with_zhat_average_y_alone(fusion)
 
 
 def test_without_an_alone_share_prediction_is_the_full_view():
@@ -147,12 +152,7 @@ def test_average_query_alone_averages_y_alone_into_rows_with_zhat():
                             average_query_alone=True).eval()
     assert (fusion.views_with_z, fusion.views_with_estimate) == (("full",), ("full", "query_alone"))
     assert default_views(0.5, True) == (("full", "source_alone"), ("full", "query_alone"))
-    present = torch.arange(16) % 2 == 0
-    features, masks = _inputs(present)
-    out = fusion(features, masks)
-    view = _views(fusion, features, present)
-    assert torch.allclose(out[present], view["full"][present])
-    assert torch.allclose(out[~present], (view["full"][~present] + view["query_alone"][~present]) / 2)
+    _assert_rows_with_zhat_average_y_alone(fusion)
 
 
 def test_query_alone_options_are_checked():
