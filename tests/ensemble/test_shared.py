@@ -36,7 +36,7 @@ def test_tfidf_is_fitted_once_per_fit_and_predictions_are_unchanged(monkeypatch)
     assert calls == {"fit": 1, "transform": 1}
     assert together.members_["tfidf_linear"].text is together.members_["lightgbm"].text
 
-    monkeypatch.setattr(shared, "_open", lambda context: None)  # each member builds its own
+    monkeypatch.setattr(shared, "open_memo", lambda context: None)  # each member builds its own
     alone = _fit(frame)
     assert calls["fit"] == 4
     np.testing.assert_allclose(together.predict_proba(frame).to_numpy(), alone.predict_proba(frame).to_numpy(),

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from transmodal.ensemble.members.base import MemberContext, MemberFiles
-from transmodal.ensemble.members.shared import memo_rows, open_memo
+from transmodal.ensemble.members.shared import memo_built, memo_rows
 
 # one epoch of a head nobody reads, in few large batches (the encoders' settings are all that is used)
 FIT = {"max_epochs": 1, "holdout_fraction": 0.0, "progress_bar": False, "hidden_dim": 16, "batch_size": 512}
@@ -110,10 +110,7 @@ def _scale_key(prefix: str) -> str:
 def frozen_embeddings(context, encoders: dict[str, Any], frame: pd.DataFrame):
     """A :class:`~transmodal.ensemble.members.embeddings.FrozenEmbeddings` of ``encoders`` fitted on
     ``frame``; built once per fit for the same encoders when the context has an open memo."""
-    memo = open_memo(context)
-    if memo is None or not encoders:
+    if not encoders:
         return FrozenEmbeddings(context, encoders).fit(frame)
-    key = ("embeddings", json.dumps(encoders, sort_keys=True, default=str))
-    if key not in memo:
-        memo[key] = FrozenEmbeddings(context, encoders).fit(frame)
-    return memo[key]
+    return memo_built(context, ("embeddings", json.dumps(encoders, sort_keys=True, default=str)),
+                      lambda: FrozenEmbeddings(context, encoders).fit(frame))

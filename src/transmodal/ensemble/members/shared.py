@@ -34,31 +34,32 @@ class FitMemo(dict):
 
 def open_memo(context) -> FitMemo | None:
     """The context's memo while its fit runs, else None."""
-    return _open(context)
-
-
-def _open(context) -> FitMemo | None:
     memo = getattr(context, "memo", None)
     return memo if memo is not None and memo.active else None
+
+
+def memo_built(context, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``, kept once per fit under ``key`` when the context has an open memo; outside a
+    fit it is built every time."""
+    memo = open_memo(context)
+    if memo is None:
+        return build()
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]
 
 
 def text_tfidf(context, frame: pd.DataFrame) -> TextTfidf:
     """The TF-IDF of ``context``'s text columns fitted on ``frame`` (the fit's rows); built once
     per fit when the context has an open memo."""
     columns = context.columns("text")
-    memo = _open(context)
-    if memo is None:
-        return TextTfidf(columns).fit(frame)
-    key = ("tfidf", tuple(columns))
-    if key not in memo:
-        memo[key] = TextTfidf(columns).fit(frame)
-    return memo[key]
+    return memo_built(context, ("tfidf", tuple(columns)), lambda: TextTfidf(columns).fit(frame))
 
 
 def memo_rows(context, owner: Any, frame: pd.DataFrame, compute: Callable[[pd.DataFrame], Any]) -> Any:
     """``compute(frame)``, kept once per fit for the same ``owner`` (the object whose features they
     are) and the same frame object; outside a fit it is computed every time."""
-    memo = _open(context)
+    memo = open_memo(context)
     if memo is None:
         return compute(frame)
     key = ("rows", id(owner))
@@ -73,13 +74,4 @@ def memo_rows(context, owner: Any, frame: pd.DataFrame, compute: Callable[[pd.Da
 def tfidf_rows(context, text: TextTfidf, frame: pd.DataFrame) -> Any:
     """``text.transform(frame)`` (sparse ``(N, terms)``), computed once per fit for the same
     TF-IDF and the same frame object; outside a fit it is computed every time."""
-    memo = _open(context)
-    if memo is None:
-        return text.transform(frame)
-    key = ("tfidf rows", id(text))
-    held = memo.get(key)
-    if held is not None and held[0] is frame:
-        return held[1]
-    matrix = text.transform(frame)
-    memo[key] = (frame, matrix)  # the frame is held too, so its id cannot be reused while held
-    return matrix
+    return memo_rows(context, text, frame, text.transform)
