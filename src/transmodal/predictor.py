@@ -150,7 +150,7 @@ class MultimodalPredictor(FittedAttributes):
                      fit_options: dict[str, Any]) -> list:
         """The fit's results: one plain fit (``settings`` None), or the search's model fits; sets
         ``config_`` (the model's config) and ``fit_log_``."""
-        from transmodal.fitting.log import captured_log
+        from transmodal.engine.run_log import captured_log
         from transmodal.fitting.precheck import check_before_fit
         from transmodal.fitting.state import FitRequest
 

@@ -52,6 +52,8 @@ def test_retrieval_counts_every_matching_row(aligned, pairs):
 def test_save_load_round_trip(aligned, pairs, tmp_path):
     aligned.save(tmp_path / "m")
     assert is_alignment_folder(tmp_path / "m")
+    assert len(pd.read_csv(tmp_path / "m" / "metrics.csv")) == len(aligned.history_["epochs"]) > 0
+    assert "epoch" in (tmp_path / "m" / "fit.log").read_text(encoding="utf-8")
     loaded = AlignmentModel.load(tmp_path / "m")
     path = str(pairs / "pairs.csv")
     np.testing.assert_allclose(loaded.encode(path, "image"), aligned.encode(path, "image"), atol=1e-5)

@@ -74,6 +74,29 @@ def test_folder_holds_no_pickle_and_a_tampered_member_file_is_refused(every_kind
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_folder_keeps_the_fits_log_and_every_members_epochs(every_kind, tmp_path):
+    auto, _, folder = every_kind
+    log = (folder / "fit.log").read_text(encoding="utf-8")
+    assert all(f"member {row['member']}: " in log for row in auto.results_)  # one line per member
+    epochs = pd.read_csv(folder / "metrics.csv")
+    neural = auto.members_["neural_frozen"].models
+    assert len(epochs[epochs["member"] == "neural_frozen"]) == sum(len(m.history_["epochs"]) for m in neural) > 0
+    classical = [n for n, m in auto.members_.items() if m.kind != "neural"]
+    assert sorted(epochs[epochs["member"].isin(classical)]["member"]) == sorted(classical)  # one pass each
+    resaved = AutoPredictor.load(folder).save(tmp_path / "again")  # a loaded model has no log of a fit
+    assert (resaved / "metrics.csv").is_file() and not (resaved / "fit.log").exists()
+
+
+def test_a_fast_fit_folder_holds_fit_log_and_metrics_csv(tmp_path):
+    frame = tiny_frame(60)
+    folder = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=120).save(tmp_path / "m")
+    log = (folder / "fit.log").read_text(encoding="utf-8")
+    assert "member tfidf_linear: ok" in log
+    epochs = pd.read_csv(folder / "metrics.csv")
+    assert "tfidf_linear" in set(epochs["member"]) and epochs["val_score"].notna().all()
+
+
 def test_leaderboard_columns_and_weights(fitted):
     auto, test = fitted
     board = auto.leaderboard(test)

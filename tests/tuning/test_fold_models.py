@@ -89,6 +89,10 @@ def test_fold_models_save_load_and_predict_identically_from_the_command_line(bag
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))["ensemble"]
     assert config["tuning"]["final_fit"] == "fold_models" and config["weights"] == {"neural": 1.0}
     assert len(pd.read_csv(folder / "trials.csv")) == FOLD_TUNE["n_trials"]
+    assert "trial" in (folder / "fit.log").read_text(encoding="utf-8")  # the search's status lines
+    epochs = pd.read_csv(folder / "metrics.csv")  # every fold model's epochs
+    models = bagged.members_["neural"].models
+    assert epochs["model"].tolist() == [i for i, m in enumerate(models) for _ in m.history_["epochs"]]
     new_rows = numbers_table(30, seed=9)
     loaded = AutoPredictor.load(folder)
     np.testing.assert_array_equal(loaded.predict_proba(new_rows).to_numpy(), bagged.predict_proba(new_rows).to_numpy())

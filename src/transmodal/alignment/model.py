@@ -72,8 +72,16 @@ class AlignmentModel:
                 captions); rows sharing any aligned cell are positives in any case.
 
         Returns:
-            self.
+            self (``fit_log_``: the fit's status lines, the saved folder's ``fit.log``).
         """
+        from transmodal.engine.run_log import captured_log
+
+        with captured_log() as lines:
+            self._fit(table, tuning_data, seed, item_column)
+        self.fit_log_ = lines
+        return self
+
+    def _fit(self, table, tuning_data, seed: int, item_column: str | None) -> None:
         import torch
 
         from transmodal.alignment.training import fit_alignment, row_keys, split_by_item
@@ -103,7 +111,6 @@ class AlignmentModel:
         keys = {"train": row_keys(train.frame, list(self.columns), item_column),
                 "val": row_keys(tune.frame, list(self.columns), item_column)}
         self.history_ = fit_alignment(self.net_, self.config_, train_set, tune_set, keys, seed)
-        return self
 
     def _build_towers(self, train_set, seed: int) -> None:
         """Encoder settings fitted on the training rows, then the towers (training from scratch)."""
@@ -337,7 +344,15 @@ class AlignmentModel:
             source = reference_path(encoder.settings)
             if source is not None:
                 external[column] = {"checkpoint": encoder.settings.get("checkpoint"), "files": reference_digests(source)}
-        return save_folder(path, config, state, external=external)
+        return save_folder(path, config, state, extra=self._write_run_files, external=external)
+
+    def _write_run_files(self, folder: Path) -> None:
+        """``metrics.csv`` (one row per epoch) and, for the model that ran the fit, ``fit.log``."""
+        from transmodal.engine.run_log import METRICS_CSV, write_fit_log, write_metrics_csv
+
+        write_metrics_csv(getattr(self, "history_", {}).get("epochs") or [], folder / METRICS_CSV)
+        if getattr(self, "fit_log_", None) is not None:
+            write_fit_log(self.fit_log_, folder)
 
     @classmethod
     def load(cls, path: str | Path) -> "AlignmentModel":

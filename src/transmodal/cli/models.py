@@ -36,7 +36,7 @@ def fit_ensemble(table, tuning, label: str, out: Path, presets: str, time_limit:
 
     auto = AutoPredictor(label, problem_type=problem_type, eval_metric=eval_metric, allowed_root=allowed_root)
     auto.fit(table, tuning_data=tuning, presets=presets, time_limit=time_limit, column_types=column_types,
-             hyperparameters=hyperparameters, seed=seed, log=lambda line: typer.echo(f"  {line}", err=True))
+             hyperparameters=hyperparameters, seed=seed)  # member lines: the status lines (cli.app)
     auto.save(out)
     print_leaderboard(auto.leaderboard())
     typer.echo(f"saved to {out} (preset {presets}, tuning {auto.eval_metric_} {auto.tuning_score_:.4f}, "

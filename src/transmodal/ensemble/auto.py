@@ -9,15 +9,17 @@ experiments do; the predictor never imports it.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from transmodal.errors import ConfigError, DataError, NotFittedError, spelled
 
+_log = logging.getLogger(__name__)
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 
@@ -74,11 +76,21 @@ class AutoPredictor:
             column_types: ``{column: modality}`` overrides of the inferred modalities.
             hyperparameters: ``{member name: {option: value}}`` overrides of the preset's members;
                 ``on_bad_rows``: ``"raise"`` (default) or ``"skip"`` rows with bad cells or labels.
-            log: A function called with one line per member (default: none).
+            log: A function called with one line per member, beside the ``transmodal.ensemble.auto``
+                logger's line (default: the logger's only).
 
         Returns:
-            self.
+            self (``fit_log_``: the fit's status lines, the saved folder's ``fit.log``).
         """
+        from transmodal.engine.run_log import captured_log
+
+        with captured_log() as lines:
+            self._fit(train_data, tuning_data, presets, time_limit, column_types, hyperparameters, seed, log)
+        self.fit_log_ = lines
+        return self
+
+    def _fit(self, train_data, tuning_data, presets: str, time_limit: float | None,
+             column_types: dict[str, str] | None, hyperparameters: dict[str, Any] | None, seed: int, log) -> None:
         from transmodal.ensemble.members.base import MemberContext
         from transmodal.ensemble.members.shared import FitMemo
         from transmodal.ensemble.presets import load_preset
@@ -107,7 +119,7 @@ class AutoPredictor:
         raw = lambda p, rows: metric(y_selection[rows], self._metric_scores(p[rows]), self.task_)  # noqa: E731
         try:
             results = fit_members(preset, context, frame, y, splits, selection, limit - (time.monotonic() - start),
-                                  raw, log or (lambda message: None))
+                                  raw, _member_lines(log))
         finally:
             memo.close()
         self.blend_ = preset.blend
@@ -116,7 +128,6 @@ class AutoPredictor:
         self.preset_, self.time_limit_ = preset.name, limit
         self.fit_seconds_ = time.monotonic() - start
         self.bagged_ = len(splits) > 1
-        return self
 
     def tune(self, train_data, tuning_data=None, tune: dict[str, Any] | None = None,
              hyperparameters: dict[str, Any] | None = None, column_types: dict[str, str] | None = None,
@@ -345,6 +356,16 @@ class AutoPredictor:
 
     def __repr__(self) -> str:
         return f"AutoPredictor(label={self.label!r}, problem_type={self.problem_type!r})"
+
+
+def _member_lines(log: Callable[[str], None] | None) -> Callable[[str], None]:
+    """One member's line to the module's logger (the CLI's status lines, ``fit.log``) and to ``log``."""
+    def say(line: str) -> None:
+        _log.info("member %s", line)
+        if log is not None:
+            log(line)
+
+    return say
 
 
 def _index_of(data) -> pd.Index | None:

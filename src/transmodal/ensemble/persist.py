@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+from transmodal.engine.run_log import METRICS_CSV, write_fit_log, write_metrics_csv
 from transmodal.ensemble.files import read_members, state_of, write_members
 from transmodal.errors import ModelLoadError
 
@@ -43,8 +45,28 @@ def save_ensemble(auto, path: str | Path) -> Path:
 
             pd.DataFrame(auto.trials_).to_csv(staging / "trials.csv", index=False)
         (staging / "report.html").write_text(report_html(auto, board), encoding="utf-8")
+        write_metrics_csv(member_epochs(auto), staging / METRICS_CSV)
+        if getattr(auto, "fit_log_", None) is not None:  # the ensemble that ran the fit (a loaded one has no log)
+            write_fit_log(auto.fit_log_, staging)
 
     return save_folder(path, {"ensemble": ensemble_config(auto)}, tensors, extra=extra, external=external)
+
+
+def member_epochs(auto) -> list[dict[str, Any]]:
+    """``metrics.csv``'s rows: every training epoch of each neural member's models (``model``: the
+    fold or split it was fitted on, in order), and one row for each classical member that was fitted
+    (it trains in one pass: its fit seconds and tuning score). Epochs counted from 0, as histories do."""
+    rows: list[dict[str, Any]] = []
+    for result in auto.results_:
+        name, member = result["member"], auto.members_.get(result["member"])
+        if member is not None and member.kind == "neural":
+            for index, model in enumerate(member.models):
+                epochs = (getattr(model, "history_", None) or {}).get("epochs") or []
+                rows += [{"member": name, "model": index, **epoch} for epoch in epochs]
+        elif result.get("fit_seconds") and not math.isnan(result.get("tuning_score", math.nan)):  # fitted
+            rows.append({"member": name, "epoch": 0, "epoch_seconds": result["fit_seconds"],
+                         "val_score": result["tuning_score"]})
+    return rows
 
 
 def load_ensemble(cls, path: str | Path, trust_remote_code: bool = False, allowed_root: str | Path | None = None):

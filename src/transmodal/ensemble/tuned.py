@@ -82,6 +82,7 @@ def from_fold_models(auto, folds: list, seed: int = 0, trials: list[dict[str, An
     auto.tuning_score_, auto.fit_seconds_ = score, seconds  # the study's score: the folds' mean best score
     auto.preset_, auto.time_limit_, auto.bagged_, auto.bad_rows_ = PRESET, None, True, list(first.bad_rows_ or [])
     auto.tuning_, auto.trials_ = summary, trials
+    auto.fit_log_ = getattr(first, "fit_log_", None)  # the search's status lines (every fold shares them)
     return auto
 
 

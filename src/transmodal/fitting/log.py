@@ -1,59 +1,11 @@
-"""What a fit tells its user while it runs, and the log it keeps.
-
-Every part of transmodal reports status with the standard :mod:`logging` module, on a logger named
-after its module (``logging.getLogger(__name__)``: ``transmodal.fitting.precheck``,
-``transmodal.engine.callbacks``, ...). While a fit runs, :func:`captured_log` collects the lines of
-every ``transmodal.*`` logger (INFO and above) for the model folder's ``fit.log``; the command line
-also shows them as they come. Python users see them when they configure logging, e.g.
-``logging.basicConfig(level="INFO")``.
-"""
+"""What a fit tells its user about its tables while it runs (the lines land in the fit's ``fit.log``:
+see :mod:`transmodal.engine.run_log`)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from typing import Iterator
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-ROOT = "transmodal"
 
 log = logging.getLogger(__name__)
-
-
-class _Lines(logging.Handler):
-    """Keeps formatted records in memory."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-        self.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(self.format(record))
-        except Exception:  # noqa: BLE001 - a log line never breaks a fit
-            self.handleError(record)
-
-
-@contextlib.contextmanager
-def captured_log() -> Iterator[list[str]]:
-    """Collect the ``transmodal.*`` log lines (INFO and above) written inside the block.
-
-    Yields:
-        The list the lines are appended to (``fit.log``'s content).
-    """
-    logger = logging.getLogger(ROOT)
-    handler = _Lines()
-    level = logger.level
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)  # no effect on what Python users see: no handler prints INFO by default
-    logger.addHandler(handler)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def log_schema(state) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from transmodal.config import save_json
+from transmodal.engine.run_log import METRICS_CSV, write_fit_log, write_metrics_csv
 
 REPORT_JSON, REPORT_HTML, BAD_ROWS, TRIALS = "report.json", "report.html", "bad_rows.csv", "trials.csv"
-FIT_LOG, METRICS_CSV = "fit.log", "metrics.csv"
 
 
 def write_run_files(predictor, folder: Path) -> None:
@@ -37,7 +37,7 @@ def write_run_files(predictor, folder: Path) -> None:
         write_metrics_csv(epochs, folder / METRICS_CSV)
     lines = getattr(predictor, "fit_log_", None)
     if lines is not None:
-        _write_text(folder / FIT_LOG, "".join(f"{line}\n" for line in lines))
+        write_fit_log(lines, folder)
     report = getattr(predictor, "report_", None)
     trials = ((report or {}).get("tuning") or {}).get("trials")
     if trials:  # every trial of a search: parameters, score, state, time
@@ -48,24 +48,6 @@ def write_run_files(predictor, folder: Path) -> None:
         save_json(report, folder / REPORT_JSON)
         write_html(folder, predictor.saved_config(), report)
     write_manifest(folder)
-
-
-def write_metrics_csv(epochs: list[dict], path: Path) -> None:
-    """One row per epoch (``epoch`` counted from 1, as the fit's log shows it): seconds, training loss
-    and every tuning metric, written atomically."""
-    frame = pd.DataFrame(epochs)
-    frame["epoch"] = frame["epoch"] + 1
-    first = [c for c in ("epoch", "epoch_seconds", "train_loss", "val_score") if c in frame.columns]
-    frame = frame[first + [c for c in frame.columns if c not in first]]
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def write_html(folder: Path, config: dict, report: dict) -> Path:
