@@ -110,3 +110,59 @@ def test_inference_quantize_defaults_to_auto_which_is_fp32_under_a_time_limit(ti
     ctx = StrategyContext(net=_OneInput(encoder), tasks=[], train=None, time_limit=time_limit)
     lora(ctx, {"strategy": "lora", "r": 2, **given})
     assert ctx.adapters["review"]["inference_quantize"] == expected
+
+
+def _adapted(tiny_bert: str):
+    """A tiny BERT encoder with LoRA adapters whose B factors are not zero (as after training)."""
+    import torch
+
+    from transmodal.encoders.adapters import adapter_layers, inject
+
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    inject(encoder, adapter_spec({"r": 2}))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _, layer in adapter_layers(encoder):
+            layer.lora_B["default"].weight.normal_(0, 0.1, generator=generator)
+    return encoder.eval()
+
+
+def test_the_merge_adds_what_peft_would_add_and_saving_still_gives_the_base_weights(tiny_bert):
+    import torch
+
+    from transmodal.encoders.adapters import adapter_layers, merge_for_inference, unmerged_state
+
+    encoder = _adapted(tiny_bert)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    expected = {f"{name}.base_layer.weight": before[f"{name}.base_layer.weight"] + layer.get_delta_weight("default")
+                for name, layer in adapter_layers(encoder)}
+    assert merge_for_inference(encoder) == len(expected) > 0
+    assert all(layer.merged and layer.merged_adapters == ["default"] for _, layer in adapter_layers(encoder))
+    state = encoder.state_dict()
+    for key, value in expected.items():
+        torch.testing.assert_close(state[key], value, rtol=0, atol=1e-6)
+    for key, value in unmerged_state(encoder, state).items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=1e-6)
+    assert merge_for_inference(encoder) == 0  # merged once
+
+
+def test_the_int8_copy_of_a_merged_encoder_quantises_its_base_layers_only_and_predicts_as_before(tiny_bert):
+    import torch
+    from torch import nn
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    from transmodal.encoders.adapters import merge_for_inference
+    from transmodal.encoders.quantization import quantize_int8
+
+    encoder = _adapted(tiny_bert)
+    merge_for_inference(encoder)
+    copy = quantize_int8(encoder.model)
+    modules = dict(copy.named_modules())
+    base = [m for name, m in modules.items() if name.endswith("base_layer")]
+    factors = [m for name, m in modules.items() if name.endswith(("lora_A.default", "lora_B.default"))]
+    assert base and all(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in base)
+    assert len(factors) == 2 * len(base) and all(type(m) is nn.Linear for m in factors)  # left in fp32, unused
+    every_linear = quantize_dynamic(encoder.model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    inputs = encoder.prepare(["a small test of the copy", "and another one"])
+    with torch.no_grad():
+        assert torch.equal(copy(**inputs).last_hidden_state, every_linear(**inputs).last_hidden_state)

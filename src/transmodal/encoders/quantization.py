@@ -39,14 +39,24 @@ def check_quantize(kind: str, quantize: Any, frozen: bool) -> str | None:
     return quantize
 
 
+ADAPTER_PARTS = {"lora_A", "lora_B"}  # peft's low-rank factors inside an adapted layer: not quantised
+
+
 def quantize_int8(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose ``nn.Linear`` layers are dynamically quantised to int8 (weights per
-    output channel, activations per batch)."""
+    output channel, activations per batch).
+
+    In a model with merged LoRA adapters only the base layers are quantised: a merged layer's forward
+    pass runs its base layer alone, so its two low-rank factors (two thirds of the ``Linear``
+    modules) would be quantised for nothing."""
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+    names = [name for name, module in model.named_modules()
+             if isinstance(module, nn.Linear) and not ADAPTER_PARTS.intersection(name.split("."))]
     with warnings.catch_warnings():  # torch.ao's deprecation notices: the API works on the pinned torch
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=False)
+        return quantize_dynamic(model, dict.fromkeys(names, per_channel_dynamic_qconfig), dtype=torch.qint8,
+                                inplace=False)
 
 
 class QuantizedCopy:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from transmodal.data.dataset import TableDataset
+from transmodal.engine.batch_workers import cpu_workers, map_batches
 from transmodal.encoders.quantization import runs_int8
 from transmodal.engine.cache import EmbeddingCache
 from transmodal.engine.contract import EncoderNet
@@ -145,7 +146,8 @@ def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, nam
 
 @torch.no_grad()
 def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: int, device) -> np.ndarray:
-    """Features (len(rows), D) float32 of ``rows``' cells, encoded in length-sorted batches."""
+    """Features (len(rows), D) float32 of ``rows``' cells, encoded in length-sorted batches (texts on
+    a CPU: several batches at once, :mod:`transmodal.engine.batch_workers`)."""
     if not rows:
         return np.zeros((0, encoder.output_dim), dtype=np.float32)
     home = next(iter(encoder.parameters()), torch.zeros(0)).device
@@ -157,13 +159,20 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
         out = np.zeros((len(rows), encoder.output_dim), dtype=np.float32)
         deadline, start = _DEADLINE.get(), time.monotonic()
         total, done = float(sum(max(n, 1) for n in lengths)), 0.0
-        for chunk in length_batches(lengths, batch_size):
+
+        def encode_batch(chunk: np.ndarray) -> np.ndarray:  # (B, D)
             inputs = encoder.prepare([dataset.item(spec, rows[i]) for i in chunk])
             inputs = {k: v.to(target) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-            out[chunk] = encoder(inputs).float().cpu().numpy()  # (B, D)
-            done += sum(max(lengths[i], 1) for i in chunk)
-            if deadline is not None:
-                _check_deadline(deadline, start, done / total, spec.name, len(rows))
+            return encoder(inputs).float().cpu().numpy()
+
+        batches = length_batches(lengths, batch_size)
+        workers = cpu_workers(target, len(batches)) if spec.modality == "text" else 1
+        with contextlib.closing(map_batches(encode_batch, batches, workers)) as results:  # closing: a deadline
+            for chunk, features in zip(batches, results):  # stops the workers' batches not started yet
+                out[chunk] = features
+                done += sum(max(lengths[i], 1) for i in chunk)
+                if deadline is not None:
+                    _check_deadline(deadline, start, done / total, spec.name, len(rows))
         return out
     finally:
         if target != home:

@@ -1,0 +1,86 @@
+"""Several length-sorted batches encoded at once on a CPU: results in order and unchanged, one
+intra-op thread per worker while they run, the thread setting restored (also after an early stop)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tinycheckpoints import BERT_WORDS, save_tiny_bert
+from transmodal.data.dataset import TableDataset
+from transmodal.data.readers import read_table
+from transmodal.data.schema import InputSpec
+from transmodal.encoders.base import build_encoder
+from transmodal.engine.batch_workers import cpu_workers, map_batches
+from transmodal.engine.cache import EmbeddingCache
+from transmodal.engine.encoding import fill_cache
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_batches_come_back_in_order_the_first_in_the_calling_thread_the_rest_with_one_thread_each(two_threads):
+    seen = []
+
+    def work(batch: int):
+        seen.append((batch, threading.current_thread() is threading.main_thread(), torch.get_num_threads(),
+                     torch.is_grad_enabled()))
+        return batch * 10
+
+    with torch.no_grad():
+        assert list(map_batches(work, list(range(7)), workers=2)) == [0, 10, 20, 30, 40, 50, 60]
+    by_batch = {batch: rest for batch, *rest in seen}
+    assert by_batch[0] == [True, 2, False]  # alone, before any worker starts
+    assert all(by_batch[b] == [False, 1, False] for b in range(1, 7))  # workers: one thread each, no gradients
+    assert torch.get_num_threads() == 2
+
+
+def test_stopping_early_cancels_the_rest_and_restores_the_threads(two_threads):
+    done = []
+    results = map_batches(lambda batch: done.append(batch) or batch, list(range(100)), workers=2)
+    for batch in results:
+        if batch == 2:
+            break
+    results.close()
+    assert torch.get_num_threads() == 2
+    assert len(done) < 100
+
+
+def test_one_worker_or_a_gpu_or_one_batch_runs_the_batches_one_after_the_other(two_threads):
+    assert cpu_workers(torch.device("cpu"), 10) == 2
+    assert cpu_workers(torch.device("cpu"), 1) == 1
+    assert cpu_workers(torch.device("cuda"), 10) == 1
+    torch.set_num_threads(1)
+    assert cpu_workers(torch.device("cpu"), 10) == 1
+    assert list(map_batches(lambda batch: -batch, [1, 2, 3], workers=1)) == [-1, -2, -3]
+
+
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_texts_encoded_by_two_workers_equal_those_encoded_one_batch_at_a_time(tmp_path, two_threads, quantize):
+    checkpoint = save_tiny_bert(tmp_path / "bert")
+    rng = np.random.default_rng(0)
+    values = [" ".join(rng.choice(BERT_WORDS, size=int(rng.integers(1, 40)))) for _ in range(90)]
+    dataset = TableDataset(read_table(pd.DataFrame({"review": values})), [InputSpec("review", "text", ["review"])])
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": checkpoint, "frozen": True, "quantize": quantize})
+
+    class Net(torch.nn.Module):
+        def encoder(self, name):
+            return encoder
+
+    def features() -> torch.Tensor:
+        cache = EmbeddingCache(len(dataset), {"review": encoder.output_dim})
+        fill_cache(Net(), dataset, cache, None, batch_size=8)
+        return cache.values["review"]
+
+    parallel = features()
+    torch.set_num_threads(1)  # one thread: one batch at a time
+    assert torch.equal(parallel, features())
