@@ -84,3 +84,16 @@ def test_texts_encoded_by_two_workers_equal_those_encoded_one_batch_at_a_time(tm
     parallel = features()
     torch.set_num_threads(1)  # one thread: one batch at a time
     assert torch.equal(parallel, features())
+
+
+def test_intra_op_threads_lowers_the_setting_within_the_block_only(two_threads):
+    from transmodal.encoders.threads import intra_op_threads
+
+    with intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError), intra_op_threads(1):
+        raise RuntimeError("restored after an error too")
+    assert torch.get_num_threads() == 2
+    with intra_op_threads(8):  # never raises it
+        assert torch.get_num_threads() == 2

@@ -121,8 +121,10 @@ def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
     """
     import torch
 
+    from transmodal.encoders.threads import intra_op_threads
+
     merged = 0
-    with torch.no_grad():
+    with torch.no_grad(), intra_op_threads(1):  # small one-off operations: see transmodal.encoders.threads
         for _, layer in adapter_layers(net):
             if not layer.merged:
                 _merge(layer)
@@ -142,7 +144,7 @@ def _plain_lora(layer, adapter: str) -> bool:
 def lora_delta(layer, adapter: str):
     """The weight ``adapter`` adds to ``layer``'s base weight, (out, in): ``B @ A * scaling``, as
     peft's ``get_delta_weight`` computes it. The product goes through ``bmm``: a 2-thread ``mm`` of
-    such thin matrices (rank 8) waits on thread hand-offs, 74 of them took a second on this machine."""
+    such thin matrices (rank 8) waits on thread hand-offs (:mod:`transmodal.encoders.threads`)."""
     import torch
 
     a, b = layer.lora_A[adapter].weight, layer.lora_B[adapter].weight  # (r, in), (out, r)

@@ -4,7 +4,7 @@ A small transformer (MiniLM: width 384) gains little from splitting one batch's 
 the cores: its layer norms, activations and attention are too small to share, and every operation
 of a parallel region waits for its slowest thread (a core briefly taken by another process stalls
 both). So on a CPU, :func:`map_batches` runs ``workers`` batches at once in threads, each with
-one intra-op thread (``torch.set_num_threads(1)`` while they run; restored afterwards); torch
+one intra-op thread (:func:`~transmodal.encoders.threads.intra_op_threads` while they run); torch
 releases the GIL inside its operations, so the batches run side by side. Each batch is computed
 as it would be alone (features are the same, bit for bit, for the int8 and fp32 models measured).
 On a GPU, or with one thread, batches run one after the other as before.
@@ -15,11 +15,12 @@ first call (an int8 copy, hooks) is built once before any worker starts.
 
 from __future__ import annotations
 
-import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
+
+from transmodal.encoders.threads import intra_op_threads
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -35,21 +36,10 @@ def cpu_workers(device: torch.device, batches: int) -> int:
     return max(1, min(torch.get_num_threads(), MAX_WORKERS, batches - 1))
 
 
-@contextlib.contextmanager
-def _threads_per_worker(workers: int) -> Iterator[None]:
-    """Within the block, torch's intra-op threads are split between ``workers`` (at least 1 each)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before // workers))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def map_batches(fn: Callable[[Item], Result], batches: Sequence[Item], workers: int) -> Iterator[Result]:
     """``fn(batch)`` for every batch, yielded in order; ``workers`` > 1 runs that many at once (after
-    the first, which runs alone in this thread). Gradients are off in the workers, as in a
-    ``torch.no_grad`` caller. Stopping the iteration early (an exception in the caller) cancels the
+    the first, which runs alone in this thread). The workers run in the caller's grad mode (off under
+    ``torch.no_grad``). Stopping the iteration early (an exception in the caller) cancels the
     batches not started yet."""
     if not batches:
         return
@@ -64,7 +54,7 @@ def map_batches(fn: Callable[[Item], Result], batches: Sequence[Item], workers: 
         with torch.set_grad_enabled(grad):  # grad mode is per thread
             return fn(batch)
 
-    with _threads_per_worker(workers):
+    with intra_op_threads(torch.get_num_threads() // workers):  # split between the workers
         pool = ThreadPoolExecutor(workers, thread_name_prefix="transmodal-encode")
         try:
             futures = [pool.submit(run, batch) for batch in batches[1:]]
