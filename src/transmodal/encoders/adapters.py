@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
+from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
 
 ADAPTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
@@ -119,10 +121,6 @@ def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
             ``inference_quantize="int8"`` then predicts through an int8 copy of its merged encoder
             (:func:`transmodal.encoders.quantization.model_for_forward`).
     """
-    import torch
-
-    from transmodal.encoders.threads import intra_op_threads
-
     merged = 0
     with torch.no_grad(), intra_op_threads(1):  # small one-off operations: see transmodal.encoders.threads
         for _, layer in adapter_layers(net):
@@ -145,8 +143,6 @@ def lora_delta(layer, adapter: str):
     """The weight ``adapter`` adds to ``layer``'s base weight, (out, in): ``B @ A * scaling``, as
     peft's ``get_delta_weight`` computes it. The product goes through ``bmm``: a 2-thread ``mm`` of
     such thin matrices (rank 8) waits on thread hand-offs (:mod:`transmodal.encoders.threads`)."""
-    import torch
-
     a, b = layer.lora_A[adapter].weight, layer.lora_B[adapter].weight  # (r, in), (out, r)
     delta = torch.bmm(b.unsqueeze(0), a.unsqueeze(0))[0] * layer.scaling[adapter]  # (out, in)
     return delta.T if getattr(layer, "fan_in_fan_out", False) else delta
@@ -173,8 +169,6 @@ def quantized_after_merge(adapters: dict[str, dict]) -> bool:
 def unmerged_state(net, state: dict[str, Any]) -> dict[str, Any]:
     """``state`` (``net.state_dict()``) with the base weights of merged adapter layers as they were
     before merging (base minus each merged adapter's delta); ``net`` itself is left merged."""
-    import torch
-
     state = dict(state)
     with torch.no_grad():
         for name, layer in adapter_layers(net):

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
 
 QUANTIZE_CHOICES = (None, "int8")
@@ -53,8 +54,6 @@ def quantize_int8(model: nn.Module) -> nn.Module:
 
     names = [name for name, module in model.named_modules()
              if isinstance(module, nn.Linear) and not ADAPTER_PARTS.intersection(name.split("."))]
-    from transmodal.encoders.threads import intra_op_threads
-
     with warnings.catch_warnings(), intra_op_threads(1):  # small one-off operations (encoders/threads.py)
         warnings.simplefilter("ignore")  # torch.ao's deprecation notices: the API works on the pinned torch
         return quantize_dynamic(model, dict.fromkeys(names, per_channel_dynamic_qconfig), dtype=torch.qint8,
