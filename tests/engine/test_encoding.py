@@ -84,8 +84,9 @@ def test_batches_are_sorted_by_length_so_they_pad_little(tiny_bert):
     original = encoder.forward
     encoder.forward = lambda inputs: (batches.append(inputs["attention_mask"].sum(1).tolist()), original(inputs))[1]
     fill_cache(OneInput(encoder), dataset_of(values), EmbeddingCache(64, {"review": encoder.output_dim}), None, 8)
+    batches.sort(key=lambda batch: -batch[0])  # batches run several at once on a CPU: any order of calls
     lengths = [length for batch in batches for length in batch]
-    assert lengths == sorted(lengths, reverse=True), "batches are not length-sorted"
+    assert lengths == sorted(lengths, reverse=True), "batches are not runs of the length-sorted cells"
     assert len(lengths) == 62 and len(set(lengths)) > 8
 
 
