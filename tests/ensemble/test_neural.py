@@ -87,3 +87,35 @@ def test_lora_longest_adapts_only_the_longest_text_column_and_frozen_runs_only_w
     assert frozen.skip_reason({"photo": "image", "name": "text"}) is None  # fashion_mm: image + text
     options = {"only_without_text": True}  # the kind's own option (older saved ensembles) still skips
     assert MEMBERS.get("neural").skip_reason(context, options).startswith("skipped: only_without_text")
+
+
+def test_best_lora_reads_every_layer_with_embed_linears_encoder_settings():
+    """The frozen text columns of the LoRA member are the store entries embed_linear wrote (the same
+    encoder settings make the same store key), read through every MiniLM layer."""
+    plans = {m.name: m for m in load_preset("best").members}
+    lora_text = plans["neural_lora"].options["hyperparameters"]["encoders"]["text"]
+    assert lora_text == plans["embed_linear"].options["embeddings"]["text"]
+    assert lora_text["layers"] == "all"
+
+
+def test_lora_with_every_layer_trains_the_adapted_encoder_and_predicts_its_pooled_layers(tmp_path):
+    frame = tiny_frame(80).rename(columns={"review": "Review Text"})
+    frame["Title"] = frame["Review Text"].str.split().str[0]
+    context = MemberContext("label", TaskSpec("label", "binary", ["no", "yes"]),
+                            {"Title": "text", "Review Text": "text", "size": "numeric"}, "roc_auc")
+    text = {"name": "hf_text", "checkpoint": save_tiny_bert(tmp_path / "bert"), "frozen": True, "layers": "all"}
+    hp = {**TINY, "encoders": {"text": text}, "transfer": {"strategy": "lora", "r": 4}}
+    member = MEMBERS.get("neural")(context, {"hyperparameters": hp, "lora_text": "longest"})
+    rows = np.arange(80)
+    y = (frame["label"] == "yes").to_numpy().astype(int)
+    scores, status = fit_member(member, frame[["Title", "Review Text", "size", "label"]], y,
+                                [(rows[:60], rows[60:])], rows[60:], time.monotonic() + 600)
+    assert status == "ok" and np.isfinite(scores).all()
+    net = member.models[0].net_
+    adapted, frozen = net.encoder("Review Text"), net.encoder("Title")
+    width = adapted.model.config.num_hidden_layers * adapted.model.config.hidden_size
+    assert adapted.output_dim == frozen.output_dim == width
+    assert any("lora_" in n for n, _ in adapted.named_parameters())
+    assert not any("lora_" in n for n, _ in frozen.named_parameters())
+    again = member.model_scores(member.models[0], frame.iloc[60:])
+    np.testing.assert_allclose(scores, again, atol=1e-5)
