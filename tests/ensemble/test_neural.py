@@ -89,6 +89,7 @@ def test_lora_longest_adapts_only_the_longest_text_column_and_frozen_runs_only_w
     assert MEMBERS.get("neural").skip_reason(context, options).startswith("skipped: only_without_text")
 
 
+@pytest.mark.slow
 def test_lora_with_every_layer_trains_the_adapted_encoder_and_predicts_its_pooled_layers(tmp_path):
     """``hf_text`` ``layers: all`` with LoRA in the longest text column (tried in ``best`` for
     issue 16 a, run 4): the adapted encoder outputs every layer's pooled features, only it holds
