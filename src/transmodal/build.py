@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -19,19 +19,26 @@ from transmodal.model import MultimodalNet
 SAMPLE_ROWS = 512  # image/audio rows decoded to fit data-dependent encoder settings
 
 
-def encoder_spec(spec: InputSpec, choices: dict[str, Any]) -> dict[str, Any]:
+def encoder_spec(spec: InputSpec, choices: dict[str, Any], last_layer: bool = False) -> dict[str, Any]:
     """The encoder spec of one input: a column key in ``choices`` wins over a modality key, which
-    wins over the default."""
+    wins over the default.
+
+    Args:
+        last_layer: The input's encoder trains (a transfer strategy) or is an alignment tower: the
+            default text encoder pools its last layer only (see
+            :func:`~transmodal.encoders.base.default_encoder_spec`).
+    """
     choice = choices.get(spec.name, choices.get(spec.modality))
     if choice is None:
-        resolved = default_encoder_spec(spec.modality)
+        resolved = default_encoder_spec(spec.modality, last_layer)
     elif isinstance(choice, str):
         resolved = {"name": choice}
     elif isinstance(choice, dict) and "name" in choice:
         resolved = dict(choice)
     elif isinstance(choice, dict):
-        resolved = {**default_encoder_spec(spec.modality), **choice}
-        if resolved.get("frozen") is False and "quantize" not in choice:
+        trains = choice.get("frozen") is False
+        resolved = {**default_encoder_spec(spec.modality, last_layer or trains), **choice}
+        if trains and "quantize" not in choice:
             resolved.pop("quantize", None)  # the default's int8 is for frozen encoders only
     else:
         raise ConfigError(f"encoder for {spec.name!r} must be a name or a dict with 'name', got {choice!r}")
@@ -54,14 +61,16 @@ def training_items(dataset: TableDataset, spec: InputSpec, seed: int) -> list[An
 
 
 def fit_encoders(dataset: TableDataset, choices: dict[str, Any], seed: int,
-                 skip: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+                 skip: Collection[str] = frozenset(), last_layer: Collection[str] = frozenset()) -> dict[str, dict[str, Any]]:
     """Input name -> full encoder settings (with ``name``), data-dependent parts learned; inputs in
-    ``skip`` (whose settings come from elsewhere, e.g. a source model) are left out."""
+    ``skip`` (whose settings come from elsewhere, e.g. a source model) are left out; inputs in
+    ``last_layer`` (encoders that train, alignment towers) get the default text encoder on its last
+    layer only (:func:`encoder_spec`)."""
     settings = {}
     for spec in dataset.inputs:
         if spec.name in skip:
             continue
-        resolved = encoder_spec(spec, choices)
+        resolved = encoder_spec(spec, choices, spec.name in last_layer)
         cls = encoder_registry(spec.modality).get(resolved["name"])
         fitted = cls.fit_settings(training_items(dataset, spec, seed), {k: v for k, v in resolved.items() if k != "name"})
         settings[spec.name] = {"name": resolved["name"], **fitted}

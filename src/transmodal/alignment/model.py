@@ -116,7 +116,8 @@ class AlignmentModel:
         """Encoder settings fitted on the training rows, then the towers (training from scratch)."""
         from transmodal.build import fit_encoders
 
-        settings = fit_encoders(train_set, self.config_.encoders, seed)
+        # towers align a text model's sentence embedding: the default text encoder's last layer only
+        settings = fit_encoders(train_set, self.config_.encoders, seed, last_layer=set(self.columns))
         for column in self.lock:
             settings[column]["frozen"] = True
         self.encoder_settings_ = settings

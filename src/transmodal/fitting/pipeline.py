@@ -137,6 +137,7 @@ def build(state: FitState) -> None:
     """The ``build`` stage: datasets, encoder settings fitted on the training rows, the network."""
     from transmodal.build import build_net, fit_encoders
     from transmodal.data.dataset import TableDataset
+    from transmodal.transfer.base import trained_inputs
 
     (train_targets, late_train), (tune_targets, late_tune) = (encode_targets(t, state.tasks)
                                                              for t in (state.train, state.tune))
@@ -145,8 +146,9 @@ def build(state: FitState) -> None:
     root = state.root
     state.train_set = TableDataset(state.train, state.inputs, train_targets, root)
     state.tune_set = TableDataset(state.tune, state.inputs, tune_targets, root)
+    trained = trained_inputs(state.config.transfer, [spec.name for spec in state.inputs])
     fitted = fit_encoders(state.train_set, state.encoder_choices, state.seed,
-                          skip=set(state.fixed_encoders))
+                          skip=set(state.fixed_encoders), last_layer=trained)
     state.encoder_settings = {spec.name: dict(state.fixed_encoders.get(spec.name) or fitted[spec.name])
                               for spec in state.inputs}
     log.info("loading the encoders: %s", ", ".join(f"{name} {encoder_text(settings)}"
@@ -176,9 +178,11 @@ def log_rows(state: FitState, held_out: bool) -> None:
 
 
 def encoder_text(settings: dict[str, Any]) -> str:
-    """``hf_text (sentence-transformers/all-MiniLM-L6-v2, frozen)``: an encoder's name, checkpoint, freezing."""
+    """``hf_text (packaged:all-MiniLM-L6-v2, frozen, layers all)``: an encoder's name, checkpoint,
+    freezing and pooled layers."""
     details = [str(settings[k]) for k in ("checkpoint",) if settings.get(k)]
     details += ["frozen"] if settings.get("frozen") else []
+    details += [f"layers {settings['layers']}"] if settings.get("layers") else []
     return f"{settings.get('name')}" + (f" ({', '.join(details)})" if details else "")
 
 

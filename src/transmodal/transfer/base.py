@@ -88,3 +88,23 @@ def unfreeze_encoders(net, options: dict | None = None) -> None:
 def strategy_summaries() -> dict[str, str]:
     """Name -> first docstring line of every registered strategy."""
     return {name: (STRATEGIES.get(name).__doc__ or "").strip().splitlines()[0] for name in STRATEGIES.public_names()}
+
+
+def trains_encoders(strategy: Strategy) -> Strategy:
+    """Mark a strategy that changes the weights of the encoders it touches (below its
+    ``@STRATEGIES.register``): the default text encoder of those inputs then pools its last layer
+    only (:func:`transmodal.encoders.base.default_encoder_spec`), as it did before the default
+    became every layer of a frozen MiniLM."""
+    strategy.trains_encoders = True  # type: ignore[attr-defined]
+    return strategy
+
+
+def trained_inputs(section: dict[str, Any] | None, input_names: list[str]) -> set[str]:
+    """The inputs whose encoders the ``transfer`` section's strategy trains: none without a strategy
+    or with one that leaves the encoders as they are (``linear_probe``, ``distill``); those of
+    ``inputs`` when given, else every input. An unknown strategy names none here (the ``adapt``
+    stage reports it)."""
+    name = (section or {}).get("strategy")
+    if not name or name not in STRATEGIES or not getattr(STRATEGIES.get(name), "trains_encoders", False):
+        return set()
+    return set((section or {}).get("inputs") or input_names)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import lightning as L
 
-from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, unfreeze_encoders
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, trains_encoders, unfreeze_encoders
 
 DEFAULT_LAYER_DECAY = 0.75
 
 
 @STRATEGIES.register("finetune")
+@trains_encoders
 def finetune(ctx: StrategyContext, options: dict) -> None:
     """Unfreeze every encoder; lower layers learn more slowly.
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, unfreeze_encoders
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, trains_encoders, unfreeze_encoders
 
 DEFAULT_ALPHA = 0.01
 
 
 @STRATEGIES.register("l2sp")
+@trains_encoders
 def l2sp(ctx: StrategyContext, options: dict) -> None:
     """Every encoder trains; ``alpha / 2 * ||w - w0||^2`` over their weights joins the loss.
 

@@ -17,12 +17,13 @@ from typing import Any
 
 from transmodal.encoders.adapters import adapter_spec, inject, resolve_inference_quantize
 from transmodal.errors import ConfigError
-from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, trains_encoders
 
 DEFAULT_INFERENCE_QUANTIZE = "auto"  # transfer.inference_quantize when not given
 
 
 @STRATEGIES.register("lora")
+@trains_encoders
 def lora(ctx: StrategyContext, options: dict) -> None:
     """Insert adapters in every encoder; only they (plus fusion and heads) train.
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from transmodal.errors import ConfigError
-from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, set_trainable
+from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, set_trainable, trains_encoders
 
 
 @STRATEGIES.register("partial")
+@trains_encoders
 def partial(ctx: StrategyContext, options: dict) -> None:
     """Train the top ``layers`` groups of each encoder's ``layer_groups()`` (plus fusion and heads).
 
