@@ -121,3 +121,23 @@ def test_a_loaded_lora_predictor_predicts_merged_and_saves_the_adapters_apart(tm
         torch.testing.assert_close(after[key], before[key], atol=1e-6, rtol=1e-6)
     again = MultimodalPredictor.load(second).predict_proba(target_table).to_numpy()
     np.testing.assert_allclose(again, merged, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_init_from_a_fitted_predictor_with_merged_adapters_copies_the_weights_its_folder_holds(tmp_path, target_table):
+    from transmodal.encoders.adapters import adapter_layers, merge_for_inference
+    from transmodal.saved.loader import load_fitted
+    from transmodal.transfer.source import copy_state
+
+    predictor = MultimodalPredictor(label="label").fit(
+        target_table, hyperparameters=hyperparameters(strategy="lora", method="lora", r=2))
+    folder = predictor.save(tmp_path / "m")
+    merge_for_inference(predictor.net_)  # as a fitted int8 LoRA predictor is after fit
+    assert all(layer.merged for _, layer in adapter_layers(predictor.net_))
+    target, saved = load_fitted(folder), load_fitted(folder)  # the adapters apart, as the folder holds them
+    for _, layer in adapter_layers(target.net_):
+        layer.get_base_layer().weight.data.zero_()
+    copy_state(target.net_, predictor.net_, [spec.name for spec in predictor.inputs_], ["label"])
+    expected = saved.net_.state_dict()
+    for key, value in target.net_.state_dict().items():  # not the merged base plus the adapters again
+        torch.testing.assert_close(value, expected[key], atol=1e-6, rtol=1e-6)

@@ -134,9 +134,11 @@ def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
 
 
 def _plain_lora(layer, adapter: str) -> bool:
-    """Whether ``adapter`` of ``layer`` is a plain LoRA (no DoRA-like variant, no bias of its own)."""
+    """Whether ``adapter`` of ``layer`` is a plain LoRA of a ``Linear`` layer (no DoRA-like variant, no
+    bias of its own); convolutions' adapters (built-in image and audio networks) merge through peft."""
     return (hasattr(layer, "lora_A") and adapter in layer.lora_A and adapter not in getattr(layer, "lora_variant", {})
-            and not getattr(layer, "lora_bias", {}).get(adapter, False))
+            and not getattr(layer, "lora_bias", {}).get(adapter, False)
+            and isinstance(layer.get_base_layer(), nn.Linear) and isinstance(layer.lora_A[adapter], nn.Linear))
 
 
 def lora_delta(layer, adapter: str):

@@ -63,9 +63,12 @@ def copy_state(net, source_net, inputs: list[str], heads: list[str]) -> dict[str
 
     prefixes = tuple(f"encoders.{module_key(n)}." for n in inputs) + ("fusion.",) + \
         tuple(f"heads.{module_key(n)}." for n in heads)
+    from transmodal.encoders.adapters import unmerged_state
+
     own = net.state_dict()
-    state = {k: v for k, v in source_net.state_dict().items()
-             if k.startswith(prefixes) and k in own and own[k].shape == v.shape}
+    # a fitted LoRA predictor predicts with its adapters merged into the base weights: copy them apart
+    source = unmerged_state(source_net, source_net.state_dict())
+    state = {k: v for k, v in source.items() if k.startswith(prefixes) and k in own and own[k].shape == v.shape}
     net.load_state_dict(state, strict=False)
     return state
 
