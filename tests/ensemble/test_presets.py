@@ -60,6 +60,18 @@ def test_lora_text_true_adapts_every_text_encoder_and_nothing_else():
     assert "inputs" not in plan.options["hyperparameters"]["transfer"]  # the preset is not changed
 
 
+def test_only_for_runs_a_member_only_for_labels_of_those_problem_types():
+    from transmodal.ensemble.presets import MemberPlan
+
+    plan = MemberPlan("ridge", "tfidf_linear", only_for=["regression"])
+    assert plan.skip_reason({"name": "text"}, "regression") is None
+    assert plan.skip_reason({"name": "text"}, "binary") == "skipped: only_for regression, and the label is binary"
+    assert plan.skip_reason({"name": "text"}, "multiclass").startswith("skipped: only_for regression")
+    assert plan.skip_reason({"name": "text"}) is None  # problem type not given: not checked
+    with pytest.raises(ConfigError, match="'classification', which is not a problem type"):
+        MemberPlan("bad", "lightgbm", only_for=["classification"])
+
+
 def test_only_with_runs_a_member_only_on_tables_with_those_modalities():
     from transmodal.ensemble.presets import MemberPlan
 

@@ -43,6 +43,26 @@ def test_the_linear_member_keeps_the_grid_value_that_scores_best_on_the_validati
 
 
 
+def test_a_regression_label_chooses_ridge_alpha_from_its_grid_on_the_validation_rows():
+    """``alpha`` is the grid of regression labels (``C`` is not read): a huge alpha predicts the
+    mean (R^2 about 0), so a learnable target keeps the small one; the refit keeps the splits' median."""
+    from sklearn.metrics import r2_score
+
+    frame = tiny_frame(200)
+    y = (frame["size"].fillna(0).to_numpy() + 2.0 * (frame["label"] == "yes")).astype(float)
+    y = (y - y.mean()) / y.std()  # the ensemble's standardised target
+    context = MemberContext("label", TaskSpec("label", "regression"), COLUMNS, "r2")
+    member = MEMBERS.get("tfidf_linear")(context, {"alpha": [1e6, 0.5], "C": [123.0]})
+    member.prepare(frame.drop(columns="label"))
+    x = member.features(frame)
+    chosen = member.fit_model(x[:140], y[:140], x[140:], y[140:], None)
+    assert chosen["value"][0] == pytest.approx(0.5)
+    assert r2_score(y[140:], member.model_scores(chosen, x[140:])) > 0.5
+    member.models = [chosen, {**chosen, "value": np.array([1e6], dtype=np.float32)},
+                     {**chosen, "value": np.array([1e6], dtype=np.float32)}]
+    assert member.refit_model(x, y, None)["value"][0] == pytest.approx(1e6)
+
+
 def test_log_count_ratios_scale_the_features_and_fold_into_the_weights():
     from sklearn.linear_model import LogisticRegression
 

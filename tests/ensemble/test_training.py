@@ -93,3 +93,27 @@ def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_b
     budgets = {m.name: m.budget for m in preset.members}
     share = budgets["tfidf_linear"] / sum(budgets[name] for name in ran)
     assert member_deadlines[0] == pytest.approx(100.0 * (1 - RESERVE) * share, abs=1.0)
+
+
+def test_best_fits_its_regression_members_on_a_regression_label_and_its_classification_ones_otherwise(member_deadlines):
+    """``only_for``: on a book-price-like table (text, numbers, categories, a regression label)
+    ``best`` fits ridge on the n-grams and on the frozen embeddings with their alpha grids; the
+    classification members' shares are not counted there, and the regression members' shares are
+    not counted on a binary label (the clothing test above: its members and budgets as before)."""
+    frame = pd.DataFrame({"title": ["a book"] * 40, "pages": range(40), "y": np.linspace(0.0, 1.0, 40)})
+    y = frame["y"].to_numpy()
+    context = MemberContext("y", TaskSpec("y", "regression"), {"title": "text", "pages": "numeric"}, "r2")
+    preset = load_preset("best")
+    splits, selection = make_splits(y, "regression", preset, 0)
+    results = {r.name: r for r in fit_members(preset, context, frame, y, splits, selection, 100.0, lambda p, rows: 0.5)}
+    ran = [name for name, r in results.items() if r.status == "ok"]
+    assert ran == ["tfidf_ridge", "lightgbm", "embed_ridge", "neural_lora"]
+    assert results["tfidf_linear"].status == "skipped: only_for binary/multiclass, and the label is regression"
+    assert results["embed_linear"].status.startswith("skipped: only_for binary/multiclass")
+    plans = {m.name: m for m in preset.members}
+    assert plans["tfidf_ridge"].options["alpha"] == [1.0, 2.0, 4.0]
+    assert min(plans["embed_ridge"].options["alpha"]) >= 1000.0  # alpha 1 on 2,304 features a column interpolates
+    assert plans["embed_ridge"].options["embeddings"] == plans["embed_linear"].options["embeddings"]  # one encoding
+    budgets = {m.name: m.budget for m in preset.members}
+    share = budgets["tfidf_ridge"] / sum(budgets[name] for name in ran)
+    assert member_deadlines[0] == pytest.approx(100.0 * (1 - RESERVE) * share, abs=1.0)

@@ -20,6 +20,7 @@ from transmodal.config import section_from_dict
 from transmodal.data.schema import MODALITIES
 from transmodal.errors import ConfigError, did_you_mean, spelled
 
+PROBLEM_TYPES = ("binary", "multiclass", "regression")  # what ``only_for`` may name
 PRESET_FOLDER = "presets"  # inside the transmodal package (package data, not a module)
 
 
@@ -36,6 +37,9 @@ class MemberPlan:
         only_with: Modalities (``image``, ``audio``, ...): when given, the member runs only on a
             table with a column of one of them, and is skipped before the budget is shared out
             otherwise (e.g. a model of frozen image embeddings on a table without images).
+        only_for: Problem types (``binary``, ``multiclass``, ``regression``): when given, the
+            member runs only for a label of one of them, and is skipped before the budget is
+            shared out otherwise (e.g. a member whose options matter for regression only).
     """
 
     name: str
@@ -44,6 +48,7 @@ class MemberPlan:
     min_seconds: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)
     only_with: list[str] = field(default_factory=list)
+    only_for: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 0 < self.budget <= 1:
@@ -52,12 +57,18 @@ class MemberPlan:
         if wrong:
             raise ConfigError(f"member {self.name!r}: only_with names {wrong[0]!r}, which is not a modality; "
                               f"modalities are {', '.join(MODALITIES)}")
+        wrong = [p for p in self.only_for if p not in PROBLEM_TYPES]
+        if wrong:
+            raise ConfigError(f"member {self.name!r}: only_for names {wrong[0]!r}, which is not a problem type; "
+                              f"problem types are {', '.join(PROBLEM_TYPES)}")
 
-    def skip_reason(self, column_types: dict[str, str]) -> str | None:
-        """Why the member does not run on a table of these ``{column: modality}`` (``only_with``),
-        or None."""
+    def skip_reason(self, column_types: dict[str, str], problem_type: str | None = None) -> str | None:
+        """Why the member does not run on a table of these ``{column: modality}`` (``only_with``)
+        for a label of ``problem_type`` (``only_for``; None: not checked), or None."""
         if self.only_with and not set(self.only_with) & set(column_types.values()):
             return f"skipped: only_with {'/'.join(self.only_with)}, and the table has no such column"
+        if self.only_for and problem_type is not None and problem_type not in self.only_for:
+            return f"skipped: only_for {'/'.join(self.only_for)}, and the label is {problem_type}"
         return None
 
 

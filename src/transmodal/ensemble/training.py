@@ -210,10 +210,10 @@ def fit_members(preset: Preset, context: MemberContext, frame: pd.DataFrame, y: 
 
 
 def _skip_reason(plan, context: MemberContext) -> str | None:
-    """The plan's own reason (:meth:`MemberPlan.skip_reason`: ``only_with``), else the member kind's
-    :meth:`Member.skip_reason` for ``plan`` (an unknown kind: None; its fit then reports the error
-    in its row)."""
-    reason = plan.skip_reason(context.column_types)
+    """The plan's own reason (:meth:`MemberPlan.skip_reason`: ``only_with``, ``only_for``), else the
+    member kind's :meth:`Member.skip_reason` for ``plan`` (an unknown kind: None; its fit then
+    reports the error in its row)."""
+    reason = plan.skip_reason(context.column_types, context.task.problem_type)
     if reason:
         return reason
     try:
