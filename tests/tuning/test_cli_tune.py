@@ -49,7 +49,9 @@ def test_cv_folds_score_trials_on_folds_and_save_the_refitted_model(tmp_path, ca
     main(["tune", str(table), "--label", "label", "--trials", "2", "--cv-folds", "2", "--pruner", "none",
           "--final-fit", "all_rows", "--search-space", str(tmp_path / "space.yaml"), "--set", "max_epochs=2",
           "--out", str(tmp_path / "m")])
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out = printed.out
+    assert printed.err.count("trial 0 complete") == 1  # one status line per trial, not one per handler
     trials = pd.read_csv(tmp_path / "m" / "trials.csv")
     assert [len(str(s).split()) for s in trials["fold_scores"]] == [2, 2]
     assert [len(str(s).split()) for s in trials["fold_epochs"]] == [2, 2]

@@ -52,8 +52,6 @@ def tune(
     Start the same command twice with one --storage to run two workers on one study; rerun it after a
     kill to resume (the study ends when it holds --trials finished trials).
     """
-    import logging
-
     from transmodal.errors import ConfigError
     from transmodal.persistence import check_output_folder
     from transmodal.predictor import MultimodalPredictor
@@ -63,11 +61,6 @@ def tune(
     settings = {"n_trials": trials, "timeout": timeout, "storage": storage, "study_name": study_name,
                 "search_space": search_space, "pruner": pruner, "n_jobs": jobs,
                 "cv_folds": cv_folds, "final_fit": final_fit, "base_trial": base_trial}
-    log = logging.getLogger("transmodal.tuning")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
     hyperparameters = {"progress_bar": False, **hyperparameters_from(config, set_)}
     fit_args = dict(tuning_data=table_data(tuning, na_value) if tuning else None,
                     column_types=parse_column_types(column_type), hyperparameters=hyperparameters,
@@ -90,8 +83,6 @@ def tune(
         (model.tune if folds else model.fit)(table_data(table, na_value), **fit_args)
     except KeyboardInterrupt:
         fail("interrupted" + ("; rerun the same command to resume the study" if storage else ""), 130)
-    finally:
-        log.removeHandler(handler)
     model.save(out)
     summary = model.tuning_ if folds else model.history_["tuning"]
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n)
