@@ -33,9 +33,9 @@ def from_blend_space(mixed: np.ndarray, blend: str) -> np.ndarray:
     """Averaged scores back to probabilities (softmax of averaged log-probabilities for
     ``geometric``; unchanged otherwise)."""
     if blend == "geometric" and mixed.ndim == 2:
-        z = mixed - mixed.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        from scipy.special import softmax
+
+        return softmax(mixed, axis=1)
     return mixed
 
 
