@@ -18,8 +18,9 @@ from typing import Any
 from transmodal.encoders.adapters import adapter_spec, inject, resolve_inference_quantize
 from transmodal.errors import ConfigError
 from transmodal.transfer.base import STRATEGIES, StrategyContext, encoders, trains_encoders
+from transmodal.transfer.settings import TransferSettings
 
-DEFAULT_INFERENCE_QUANTIZE = "auto"  # transfer.inference_quantize when not given
+DEFAULT_INFERENCE_QUANTIZE = TransferSettings.inference_quantize  # transfer.inference_quantize when not given
 
 
 @STRATEGIES.register("lora")
