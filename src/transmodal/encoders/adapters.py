@@ -183,3 +183,27 @@ def unmerged_state(net, state: dict[str, Any]) -> dict[str, Any]:
                         for adapter in layer.merged_adapters)
             state[key] = state[key] - delta
     return state
+
+
+def folded_state(module: nn.Module) -> dict[str, Any]:
+    """``module``'s state as the same module without adapters holds it: every adapter merged into its
+    base layer (when it is not already) and the base layer's tensors under the plain layer's names.
+
+    For copying an adapted encoder (a source predictor's, an aligned tower's) into an encoder built
+    without adapters: the copy then computes what the adapted encoder computes. ``module`` itself is
+    left as it is (the merge happens on a copy).
+    """
+    import copy
+
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    plain = copy.deepcopy(module)
+    plain.__dict__.pop("_int8_copy", None)  # an int8 forward copy is not state
+    layers = [(name, sub) for name, sub in plain.named_modules() if isinstance(sub, BaseTunerLayer)]
+    with torch.no_grad(), intra_op_threads(1):
+        for name, layer in layers:
+            if not layer.merged:
+                _merge(layer) if hasattr(layer, "get_delta_weight") else layer.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(plain.get_submodule(parent), child, layer.get_base_layer())
+    return plain.state_dict()

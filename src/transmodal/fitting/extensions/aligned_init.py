@@ -45,8 +45,10 @@ class AlignedInit(Extension):
             state.encoder_choices[column] = {**self.model.encoder_settings_[column], **frozen}
 
     def load_weights(self, state: FitState) -> None:
+        from transmodal.encoders.adapters import folded_state
+
         for column in self.columns:
             encoder = state.net.encoder(column)
-            encoder.load_state_dict(self.model.net_.encoder(column).state_dict())
+            encoder.load_state_dict(folded_state(self.model.net_.encoder(column)))  # a LoRA tower's adapters folded in
             encoder.freeze(encoder.frozen)
         state.records["init_from_alignment"] = {"folder": str(state.options["init_from"]), "columns": self.columns}

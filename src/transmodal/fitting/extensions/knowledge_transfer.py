@@ -190,14 +190,16 @@ class KnowledgeTransfer(Extension):
         return others[0]
 
     def load_weights(self, state: FitState) -> None:
+        from transmodal.encoders.adapters import folded_state
+
         encoder = state.net.encoder(self.column)
-        encoder.load_state_dict(self.source.net_.encoder(self.column).state_dict())
+        encoder.load_state_dict(folded_state(self.source.net_.encoder(self.column)))  # f as the source predicts
         encoder.freeze(True)
         state.records["transfer_from"] = {"column": self.column, "query": self.query, "bank_size": 0}
         if self.align is None:
             return
         query = state.net.encoder(self.query)
-        query.tower.load_state_dict(self.align.net_.tower(self.query).state_dict())
+        query.tower.load_state_dict(folded_state(self.align.net_.tower(self.query)))
         rows = np.sort(np.random.default_rng(state.seed).choice(len(state.train.frame), query.bank_keys.shape[0],
                                                                 replace=False))
         from transmodal.data.readers import Table
