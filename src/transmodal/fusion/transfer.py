@@ -94,26 +94,30 @@ class TransferFusion(Fusion):
                 slot = estimate_name(self.source)
                 return self.inner(features, alone_rows(masks, self.source, self.query, slot, self.alone_share))
             return self.blended(features, masks)  # (B, output_dim)
-        features, masks = dict(features), dict(masks)
-        query = features[self.query]  # (B, D_base + Dz)
-        base, zhat = query[:, : -self.z_dim], query[:, -self.z_dim:]
+        features, zhat = self.split_query(features)
+        masks = dict(masks)
         estimated = self.estimated_rows(masks[self.source]).unsqueeze(-1)  # (B, 1)
         z = features[self.source]
-        features[self.query] = base
         features[self.source] = torch.where(estimated, self.estimate(zhat.to(z.dtype)), z)
         masks[self.source] = masks[self.source] | masks[self.query]
         return self.inner(features, masks)  # (B, output_dim)
+
+    def split_query(self, features: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """``features`` (a copy) with ``base(Y)`` in Y's place, and the neighbour estimate Zhat (B, Dz)
+        that Y's encoder appends to it."""
+        features = dict(features)
+        query = features[self.query]  # (B, D_base + Dz)
+        features[self.query] = query[:, : -self.z_dim]
+        return features, query[:, -self.z_dim:]
 
     def slotted(self, features: dict[str, torch.Tensor],
                 masks: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The inner fusion's inputs with the estimate slot: ``base(Y)`` in Y's, Z in X's and Zhat in
         ``"<X>~estimate"`` (rows without X, and while training ``neighbour_share`` of the others)."""
-        features, masks = dict(features), dict(masks)
-        query = features[self.query]  # (B, D_base + Dz)
-        base, zhat = query[:, : -self.z_dim], query[:, -self.z_dim:]
+        features, zhat = self.split_query(features)
+        masks = dict(masks)
         rows = self.estimated_rows(masks[self.source])  # (B,)
         slot = estimate_name(self.source)
-        features[self.query] = base
         features[slot] = self.estimate(zhat.to(features[self.source].dtype))
         masks[slot] = rows & masks[self.query]
         masks[self.source] = masks[self.source] & ~rows
