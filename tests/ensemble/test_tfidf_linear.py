@@ -109,3 +109,32 @@ def test_without_tfidf_the_member_reads_standardised_embeddings_numbers_and_cate
     np.testing.assert_array_equal(loaded.members_["tfidf_linear"].predict(test),
                                   auto.members_["tfidf_linear"].predict(test))
     assert loaded.members_["tfidf_linear"].text.columns == []
+
+
+def test_log_numbers_add_the_signed_log_of_each_number_standardised_and_survive_save_and_load():
+    """``log_numbers``: one more column per number, ``sign(x) * log1p(|x|)`` standardised on the
+    fitted rows (missing: 0), after the standardised values and their missing flags; the saved
+    member rebuilds the same features and predictions."""
+    frame = tiny_frame(120)
+    frame["size"] = np.where(np.arange(120) % 2, 1.0, -1.0) * np.exp(np.arange(120) % 9)  # long-tailed, signed
+    frame.loc[3, "size"] = np.nan
+    context = MemberContext("label", TaskSpec("label", "regression"), COLUMNS, "r2")
+    plain = MEMBERS.get("tfidf_linear")(context, {})
+    member = MEMBERS.get("tfidf_linear")(context, {"log_numbers": True})
+    for m in (plain, member):
+        m.prepare(frame)
+    x, x_plain = member.features(frame).toarray(), plain.features(frame).toarray()
+    assert x.shape[1] == x_plain.shape[1] + 1
+    values = frame["size"].to_numpy()
+    logged = np.sign(values) * np.log1p(np.abs(values))
+    known = ~np.isnan(logged)
+    expected = np.where(known, (logged - np.nanmean(logged)) / np.nanstd(logged), 0.0)
+    column = x_plain.shape[1] - member.embeddings.transform(frame).shape[1]  # numbers come before embeddings
+    np.testing.assert_allclose(x[:, column], expected, atol=1e-5)
+    np.testing.assert_allclose(np.delete(x, column, axis=1), x_plain, atol=0)
+
+    y = np.nan_to_num(logged)
+    member.models = [member.fit_model(x[:90], y[:90], x[90:], y[90:], None)]
+    loaded = type(member).load(context, {"log_numbers": True}, member.save())
+    np.testing.assert_array_equal(loaded.predict(frame), member.predict(frame))
+    assert loaded.log_numbers.signed_log and loaded.log_numbers.columns == ["size"]

@@ -6,7 +6,9 @@
 - :class:`Categories`: the categories of each categorical column (JSON), as one-hot columns or
   as integer codes (LightGBM's categorical features).
 - :class:`Numbers`: numeric columns with their training mean and std (tensors); missing cells
-  are the mean plus a missing-indicator column.
+  are the mean plus a missing-indicator column. With ``signed_log`` the values are first mapped by
+  ``sign(x) * log1p(|x|)`` (counts with a long tail, e.g. a number of ratings running to 6,090,
+  become roughly linear in what a linear model can use).
 """
 
 from __future__ import annotations
@@ -128,10 +130,16 @@ class Categories:
 
 
 class Numbers:
-    """Numeric columns: raw values (NaN for missing), or standardised with missing indicators."""
+    """Numeric columns: raw values (NaN for missing), or standardised with missing indicators.
 
-    def __init__(self, columns: list[str]) -> None:
+    Args:
+        columns: The numeric columns.
+        signed_log: Read every value as ``sign(x) * log1p(|x|)``.
+    """
+
+    def __init__(self, columns: list[str], signed_log: bool = False) -> None:
         self.columns = list(columns)
+        self.signed_log = bool(signed_log)
         self.mean = np.zeros(len(columns), dtype=np.float32)
         self.std = np.ones(len(columns), dtype=np.float32)
 
@@ -141,6 +149,8 @@ class Numbers:
             return np.zeros((len(frame), 0), dtype=np.float32)
         values = np.array(frame[self.columns].apply(pd.to_numeric, errors="coerce"), dtype=np.float64)  # a copy
         values[~np.isfinite(values)] = np.nan
+        if self.signed_log:
+            values = np.sign(values) * np.log1p(np.abs(values))  # NaN stays NaN
         return values.astype(np.float32)
 
     def fit(self, frame: pd.DataFrame) -> "Numbers":
@@ -152,21 +162,22 @@ class Numbers:
             self.std = np.where(std > 0, std, 1.0).astype(np.float32)
         return self
 
-    def scaled(self, frame: pd.DataFrame) -> np.ndarray:
-        """``(N, 2 * columns)``: standardised values (missing: 0) and missing indicators."""
+    def scaled(self, frame: pd.DataFrame, indicators: bool = True) -> np.ndarray:
+        """``(N, 2 * columns)``: standardised values (missing: 0) and missing indicators
+        (``indicators`` false: ``(N, columns)``, the values only)."""
         raw = self.raw(frame)
         missing = np.isnan(raw)
         scaled = np.where(missing, 0.0, (raw - self.mean) / self.std)
-        return np.hstack([scaled, missing]).astype(np.float32)
+        return np.hstack([scaled, missing] if indicators else [scaled]).astype(np.float32)
 
     def save(self, prefix: str, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
         tensors[f"{prefix}numbers/mean"] = self.mean
         tensors[f"{prefix}numbers/std"] = self.std
-        return {"columns": self.columns}
+        return {"columns": self.columns, "signed_log": self.signed_log}
 
     @classmethod
     def load(cls, meta: dict[str, Any], prefix: str, tensors: dict[str, np.ndarray]) -> "Numbers":
-        self = cls(meta["columns"])
+        self = cls(meta["columns"], meta.get("signed_log", False))  # older folders: no signed_log
         self.mean = np.asarray(tensors[f"{prefix}numbers/mean"], dtype=np.float32)
         self.std = np.asarray(tensors[f"{prefix}numbers/std"], dtype=np.float32)
         return self

@@ -29,10 +29,14 @@ class TfidfLinear(Member):
     scaling is folded into the saved weights);
     ``embeddings`` (``{modality or column: encoder}``: frozen features of image/audio/text columns,
     :mod:`transmodal.ensemble.members.embeddings`, standardised); ``tfidf`` (false: no n-grams of
-    the text columns, e.g. a linear model on their frozen embeddings only)."""
+    the text columns, e.g. a linear model on their frozen embeddings only); ``log_numbers`` (true:
+    the numbers also enter as ``sign(x) * log1p(|x|)``, standardised, beside their standardised
+    values: a count with a long tail is then closer to linear; 5-fold CV of the book-price training
+    rows, ridge: R^2 0.5556 -> 0.5623)."""
 
     kind = "tfidf_linear"
-    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300, "log_count_ratio": False, "tfidf": True, "embeddings": {}}
+    OPTIONS = {"C": 4.0, "alpha": 1.0, "max_iter": 300, "log_count_ratio": False, "tfidf": True, "embeddings": {},
+               "log_numbers": False}
 
     @classmethod
     def skip_reason(cls, context: MemberContext, options: dict[str, Any]) -> str | None:
@@ -47,13 +51,17 @@ class TfidfLinear(Member):
         self.text = text_tfidf(ctx, frame) if self.options["tfidf"] else TextTfidf([])
         self.categories = Categories(ctx.columns("categorical")).fit(frame)
         self.numbers = Numbers(ctx.columns("numeric")).fit(frame)
+        self.log_numbers = Numbers(ctx.columns("numeric") if self.options["log_numbers"] else [],
+                                   signed_log=True).fit(frame)
         self.embeddings = frozen_embeddings(ctx, self.options["embeddings"], frame)  # shared
 
     def features(self, frame: pd.DataFrame):
         import scipy.sparse as sp
 
         return sp.hstack([tfidf_rows(self.context, self.text, frame), self.categories.one_hot(frame),
-                          sp.csr_matrix(self.numbers.scaled(frame)), sp.csr_matrix(self.embeddings.transform(frame, scaled=True))],
+                          sp.csr_matrix(self.numbers.scaled(frame)),
+                          sp.csr_matrix(self.log_numbers.scaled(frame, indicators=False)),  # (N, 0) without the option
+                          sp.csr_matrix(self.embeddings.transform(frame, scaled=True))],
                          format="csr", dtype=np.float32)
 
     def _grid(self) -> tuple[str, list[float]]:
@@ -129,6 +137,7 @@ class TfidfLinear(Member):
         files = MemberFiles(tensors)
         files.meta = {"text": self.text.save("", tensors), "categories": self.categories.save(),
                       "numbers": self.numbers.save("", tensors), "folds": len(self.models),
+                      "log_numbers": self.log_numbers.save("log/", tensors),
                       "embeddings": self.embeddings.save(files, "embed/")}
         for i, model in enumerate(self.models):
             tensors.update({f"fold{i}/{key}": value for key, value in model.items()})
@@ -141,6 +150,8 @@ class TfidfLinear(Member):
         self.text = TextTfidf.load(meta["text"], "", tensors)
         self.categories = Categories.load(meta["categories"])
         self.numbers = Numbers.load(meta["numbers"], "", tensors)
+        self.log_numbers = (Numbers.load(meta["log_numbers"], "log/", tensors) if "log_numbers" in meta
+                            else Numbers([], signed_log=True))  # folders saved before the option: none
         self.embeddings = FrozenEmbeddings.load(context, meta["embeddings"], files, "embed/", **load_options)
         self.models = [{key: np.asarray(tensors[f"fold{i}/{key}"]) for key in ("coef", "intercept", "value")
                         if f"fold{i}/{key}" in tensors} for i in range(int(meta["folds"]))]
