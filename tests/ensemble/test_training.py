@@ -107,14 +107,17 @@ def test_best_fits_its_regression_members_on_a_regression_label_and_its_classifi
     splits, selection = make_splits(y, "regression", preset, 0)
     results = {r.name: r for r in fit_members(preset, context, frame, y, splits, selection, 100.0, lambda p, rows: 0.5)}
     ran = [name for name, r in results.items() if r.status == "ok"]
-    assert ran == ["tfidf_ridge", "lightgbm", "embed_ridge", "neural_lora_regression"]
+    assert ran == ["tfidf_ridge", "lightgbm_stacked", "embed_ridge", "neural_lora_regression"]
+    assert results["lightgbm"].status.startswith("skipped: only_for binary/multiclass")
     assert results["neural_lora"].status.startswith("skipped: only_for binary/multiclass")
     lora = {m.name: m for m in preset.members}
     assert lora["neural_lora_regression"].options == lora["neural_lora"].options  # the same member, its own budget
     assert results["tfidf_linear"].status == "skipped: only_for binary/multiclass, and the label is regression"
     assert results["embed_linear"].status.startswith("skipped: only_for binary/multiclass")
     plans = {m.name: m for m in preset.members}
-    assert plans["tfidf_ridge"].options["alpha"] == [1.0, 2.0, 4.0]
+    assert plans["tfidf_ridge"].options["alpha"] == [1.0, 2.0, 4.0] and plans["tfidf_ridge"].options["log_numbers"]
+    assert plans["lightgbm_stacked"].options["stack_linear"]["alpha"] == 2.0
+    assert not plans["lightgbm"].options.get("stack_linear")  # classification: the trees as before
     assert min(plans["embed_ridge"].options["alpha"]) >= 1000.0  # alpha 1 on 2,304 features a column interpolates
     assert plans["embed_ridge"].options["embeddings"] == plans["embed_linear"].options["embeddings"]  # one encoding
     budgets = {m.name: m.budget for m in preset.members}
