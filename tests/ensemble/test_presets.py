@@ -17,7 +17,7 @@ def test_packaged_presets_name_registered_members_in_order():
         assert all(plan.kind in MEMBERS for plan in preset.members)
     assert [m.name for m in load_preset("fast").members] == ["tfidf_linear", "tfidf_nbsvm", "lightgbm"]
     assert load_preset("fast").refit_full
-    assert {m.kind for m in load_preset("best").members} == {"tfidf_linear", "lightgbm", "neural"}
+    assert {m.kind for m in load_preset("best").members} == {"tfidf_linear", "lightgbm", "neural", "kernel_ridge"}
 
 
 def test_time_targets_grow_with_quality():
