@@ -9,8 +9,10 @@ releases the GIL inside its operations, so the batches run side by side. Each ba
 as it would be alone (features are the same, bit for bit, for the int8 and fp32 models measured).
 On a GPU, or with one thread, batches run one after the other as before.
 
-The first batch always runs alone in the calling thread, so that what an encoder builds on its
-first call (an int8 copy, hooks) is built once before any worker starts.
+The first batch of an encoder's first call runs alone in the calling thread, so that what an
+encoder builds on its first call (an int8 copy, hooks) is built once before any worker starts; later
+calls (a server's micro-batches: a few length batches each) start every batch on the workers at once
+(``first_alone=False``).
 """
 
 from __future__ import annotations
@@ -28,24 +30,28 @@ Result = TypeVar("Result")
 MAX_WORKERS = 4  # beyond a few threads, the model's Python code (one GIL) becomes the limit
 
 
-def cpu_workers(device: torch.device, batches: int) -> int:
+def cpu_workers(device: torch.device, batches: int, first_alone: bool = True) -> int:
     """Batches to encode at once: one per intra-op thread (at most :data:`MAX_WORKERS`) on a CPU
-    with several threads and batches; else 1."""
-    if device.type != "cpu" or batches < 2:
+    with several threads and batches (not counting a first batch that runs alone); else 1."""
+    shared = batches - 1 if first_alone else batches  # batches the workers run
+    if device.type != "cpu" or batches < 2 or shared < 2:
         return 1
-    return max(1, min(torch.get_num_threads(), MAX_WORKERS, batches - 1))
+    return max(1, min(torch.get_num_threads(), MAX_WORKERS, shared))
 
 
-def map_batches(fn: Callable[[Item], Result], batches: Sequence[Item], workers: int) -> Iterator[Result]:
+def map_batches(fn: Callable[[Item], Result], batches: Sequence[Item], workers: int,
+                first_alone: bool = True) -> Iterator[Result]:
     """``fn(batch)`` for every batch, yielded in order; ``workers`` > 1 runs that many at once (after
-    the first, which runs alone in this thread). The workers run in the caller's grad mode (off under
-    ``torch.no_grad``). Stopping the iteration early (an exception in the caller) cancels the
-    batches not started yet."""
+    the first, which runs alone in this thread, when ``first_alone``). The workers run in the caller's
+    grad mode (off under ``torch.no_grad``). Stopping the iteration early (an exception in the
+    caller) cancels the batches not started yet."""
     if not batches:
         return
-    yield fn(batches[0])
+    if first_alone or workers <= 1:
+        yield fn(batches[0])
+        batches = batches[1:]
     if workers <= 1:
-        for batch in batches[1:]:
+        for batch in batches:
             yield fn(batch)
         return
     grad = torch.is_grad_enabled()
@@ -57,7 +63,7 @@ def map_batches(fn: Callable[[Item], Result], batches: Sequence[Item], workers: 
     with intra_op_threads(torch.get_num_threads() // workers):  # split between the workers
         pool = ThreadPoolExecutor(workers, thread_name_prefix="transmodal-encode")
         try:
-            futures = [pool.submit(run, batch) for batch in batches[1:]]
+            futures = [pool.submit(run, batch) for batch in batches]
             for future in futures:
                 yield future.result()
         finally:

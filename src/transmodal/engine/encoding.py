@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import time
+import weakref
 from typing import Any, Iterator
 
 import numpy as np
@@ -38,6 +39,7 @@ FREE_PADDING = 32  # ... or this many padding tokens (a smaller batch is no chea
 PROJECT_AFTER = 0.05  # share of a column's tokens encoded before its end time is projected
 
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("encoding_deadline", default=None)
+_CALLED: weakref.WeakSet = weakref.WeakSet()  # frozen encoders that have encoded a batch (int8 copy built, ...)
 
 
 class EncodingTimeUp(TimeoutError):
@@ -166,10 +168,15 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
             return encoder(inputs).float().cpu().numpy()
 
         batches = length_batches(lengths, batch_size)
-        workers = cpu_workers(target, len(batches)) if spec.modality == "text" else 1
-        with contextlib.closing(map_batches(encode_batch, batches, workers)) as results:  # closing: a deadline
+        # an encoder's first batch builds what later batches share (an int8 copy); a frozen encoder
+        # that has encoded before (a server's micro-batches) starts all its batches on the workers
+        first_alone = encoder not in _CALLED
+        workers = cpu_workers(target, len(batches), first_alone) if spec.modality == "text" else 1
+        with contextlib.closing(map_batches(encode_batch, batches, workers, first_alone)) as results:  # closing: a deadline
             for chunk, features in zip(batches, results):  # stops the workers' batches not started yet
                 out[chunk] = features
+                if getattr(encoder, "frozen", False):  # its weights never change once it encodes
+                    _CALLED.add(encoder)
                 done += sum(max(lengths[i], 1) for i in chunk)
                 if deadline is not None:
                     _check_deadline(deadline, start, done / total, spec.name, len(rows))
