@@ -44,6 +44,52 @@ def test_batches_come_back_in_order_the_first_in_the_calling_thread_the_rest_wit
     assert torch.get_num_threads() == 2
 
 
+def test_without_first_alone_every_batch_runs_on_the_workers(two_threads):
+    seen = []
+
+    def work(batch: int):
+        seen.append((batch, threading.current_thread() is threading.main_thread(), torch.get_num_threads()))
+        return batch * 10
+
+    assert list(map_batches(work, [0, 1], workers=2, first_alone=False)) == [0, 10]
+    assert sorted(seen) == [(0, False, 1), (1, False, 1)]
+    assert torch.get_num_threads() == 2
+    assert cpu_workers(torch.device("cpu"), 2, first_alone=False) == 2
+    assert cpu_workers(torch.device("cpu"), 2) == 1  # the first alone: one batch left for the workers
+
+
+def test_a_frozen_encoders_later_calls_start_every_batch_on_the_workers(tmp_path, two_threads, monkeypatch):
+    from transmodal.engine import encoding
+
+    checkpoint = save_tiny_bert(tmp_path / "bert")
+    rng = np.random.default_rng(1)
+    values = [" ".join(rng.choice(BERT_WORDS, size=int(rng.integers(1, 40)))) for _ in range(24)]
+    dataset = TableDataset(read_table(pd.DataFrame({"review": values})), [InputSpec("review", "text", ["review"])])
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": checkpoint, "frozen": True, "quantize": "int8"})
+    calls = []
+    real = encoding.map_batches
+
+    def recording(fn, batches, workers, first_alone=True):
+        calls.append((len(batches), workers, first_alone))
+        return real(fn, batches, workers, first_alone)
+
+    monkeypatch.setattr(encoding, "map_batches", recording)
+
+    class Net(torch.nn.Module):
+        def encoder(self, name):
+            return encoder
+
+    def features() -> torch.Tensor:
+        cache = EmbeddingCache(len(dataset), {"review": encoder.output_dim})
+        fill_cache(Net(), dataset, cache, None, batch_size=8)
+        return cache.values["review"]
+
+    first, second = features(), features()
+    assert calls[0][2] is True and calls[1][2] is False  # built once alone, then every batch on the workers
+    assert calls[1][1] == 2
+    assert torch.equal(first, second)
+
+
 def test_stopping_early_cancels_the_rest_and_restores_the_threads(two_threads):
     done = []
     results = map_batches(lambda batch: done.append(batch) or batch, list(range(100)), workers=2)

@@ -15,7 +15,7 @@ from transmodal.data.schema import InputSpec
 from transmodal.embedding_store import EmbeddingStore
 from transmodal.encoders.base import build_encoder
 from transmodal.engine.cache import EmbeddingCache
-from transmodal.engine.encoding import encoder_key, fill_cache, length_batches
+from transmodal.engine.encoding import balance_batches, balanced_batches, encoder_key, fill_cache, length_batches
 from transmodal.errors import ConfigError
 
 
@@ -136,6 +136,43 @@ def test_a_micro_batch_of_texts_pads_within_the_bound_and_equals_one_at_a_time(t
         for row, text in enumerate(values):
             torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
                                        atol=1e-5, rtol=1e-5)
+
+
+def test_balancing_halves_the_costliest_batches_until_the_workers_share_them_evenly():
+    lengths = [150, 148, 147, 90, 88, 40, 38, 37, 12]
+    batches = length_batches(lengths, 64)
+    assert len(batches) == 3
+    balanced = balance_batches(batches, lengths, workers=2)
+    assert len(balanced) == 4
+    assert sorted(int(i) for b in balanced for i in b) == list(range(len(lengths)))  # every item once
+    costs = [max(lengths[b[0]], 1) * len(b) for b in balanced]
+    assert costs == sorted(costs, reverse=True)  # the costliest first
+    assert all(list(lengths[i] for i in b) == sorted((lengths[i] for i in b), reverse=True) for b in balanced)
+    assert len(balance_batches([np.array([0, 1, 2])], [5, 4, 3], workers=2)) == 2  # one batch: halved
+    assert len(balance_batches([np.array([0])], [5], workers=2)) == 1  # one row: nothing to share
+    assert len(balance_batches(batches, lengths, workers=1)) == 3
+
+
+def test_a_served_micro_batch_is_encoded_in_balanced_batches_equal_to_one_at_a_time(tiny_bert):
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    values = texts(12, seed=4)
+    fill_cache(OneInput(encoder), dataset_of(values[:2]), EmbeddingCache(2, {"review": encoder.output_dim}), None, 64)
+    sizes = counted(encoder)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
+        with balanced_batches():  # an encoder that has encoded before: its batches shared by 2 workers
+            fill_cache(OneInput(encoder), dataset_of(values), cache, None, 64)
+    finally:
+        torch.set_num_threads(before)
+    assert len(sizes) % 2 == 0 and len(sizes) >= 2
+    del encoder.forward
+    with torch.no_grad():
+        for row, text in enumerate(values):
+            if text is not None:
+                torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
+                                           atol=1e-5, rtol=1e-5)
 
 
 def test_a_second_fill_reads_the_store_and_encodes_nothing(tiny_bert, tmp_path):

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from transmodal.data.dataset import TableDataset
-from transmodal.engine.batch_workers import cpu_workers, map_batches
+from transmodal.engine.batch_workers import MAX_WORKERS, cpu_workers, map_batches
 from transmodal.encoders.quantization import runs_int8
 from transmodal.engine.cache import EmbeddingCache
 from transmodal.engine.contract import EncoderNet
@@ -40,6 +40,7 @@ PROJECT_AFTER = 0.05  # share of a column's tokens encoded before its end time i
 
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("encoding_deadline", default=None)
 _CALLED: weakref.WeakSet = weakref.WeakSet()  # frozen encoders that have encoded a batch (int8 copy built, ...)
+_BALANCED: contextvars.ContextVar[bool] = contextvars.ContextVar("balanced_batches", default=False)
 
 
 class EncodingTimeUp(TimeoutError):
@@ -58,6 +59,21 @@ def encoding_deadline(deadline: float | None) -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+@contextlib.contextmanager
+def balanced_batches() -> Iterator[None]:
+    """Within the block, a text input's length batches are also split so that the CPU workers share
+    them evenly (:func:`balance_batches`): for a server's micro-batch of a few dozen rows, whose
+    length batches are few (a batch of 16 reviews: 3 or so, the last one run by one worker while the
+    other core idles). Features of a row then depend on which rows share its batch, as they do in
+    any batch (int8 activations are scaled per batch), so the predictor's own calls keep the batches
+    of :func:`length_batches`."""
+    token = _BALANCED.set(True)
+    try:
+        yield
+    finally:
+        _BALANCED.reset(token)
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -171,6 +187,8 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
         # an encoder's first batch builds what later batches share (an int8 copy); a frozen encoder
         # that has encoded before (a server's micro-batches) starts all its batches on the workers
         first_alone = encoder not in _CALLED
+        if _BALANCED.get() and not first_alone and spec.modality == "text" and target.type == "cpu":
+            batches = balance_batches(batches, lengths, min(torch.get_num_threads(), MAX_WORKERS))
         workers = cpu_workers(target, len(batches), first_alone) if spec.modality == "text" else 1
         with contextlib.closing(map_batches(encode_batch, batches, workers, first_alone)) as results:  # closing: a deadline
             for chunk, features in zip(batches, results):  # stops the workers' batches not started yet
@@ -223,6 +241,25 @@ def length_batches(lengths: list[int], batch_size: int, max_padding: float = MAX
     if len(order):
         batches.append(order[start:])
     return batches
+
+
+def balance_batches(batches: list[np.ndarray], lengths: list[int], workers: int) -> list[np.ndarray]:
+    """``batches`` (of :func:`length_batches`) with the costliest ones halved until ``workers`` can
+    share them evenly: a multiple of ``workers`` batches (or every batch a single item), the costliest
+    first. A batch's cost is its padded tokens; a half keeps its order (longest first)."""
+    batches = list(batches)
+    if workers < 2:
+        return batches
+
+    def cost(batch: np.ndarray) -> int:
+        return max(int(lengths[batch[0]]), 1) * len(batch)
+
+    while len(batches) % workers and any(len(b) > 1 for b in batches):
+        costliest = max((b for b in batches if len(b) > 1), key=cost)
+        index = next(i for i, b in enumerate(batches) if b is costliest)
+        half = (len(costliest) + 1) // 2
+        batches[index:index + 1] = [costliest[:half], costliest[half:]]
+    return sorted(batches, key=cost, reverse=True)
 
 
 def _lengths(encoder, raw: list[Any]) -> list[int]:

@@ -157,12 +157,19 @@ class MicroBatcher:
                 _settle(item, error=err)
 
     async def _call(self, kind: str, group: list[Pending]) -> list[Any]:
-        frame = group[0].frame if len(group) == 1 else pd.concat([p.frame for p in group], ignore_index=True)
-        outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self.run, kind, frame)
+        frames = [p.frame for p in group]
+        outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self._run_frames, kind, frames)
+        rows = sum(len(f) for f in frames)
         self.batches += 1
-        self.rows += len(frame)
-        self.batch_sizes[len(frame)] += 1
+        self.rows += rows
+        self.batch_sizes[rows] += 1
         return outputs
+
+    def _run_frames(self, kind: str, frames: list[pd.DataFrame]) -> list[Any]:
+        """The requests' rows as one frame, run (in the inference thread: the event loop goes on
+        reading requests meanwhile)."""
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return self.run(kind, frame)
 
 
 def _settle(item: Pending, outputs: list[Any] | None = None, error: BaseException | None = None) -> None:

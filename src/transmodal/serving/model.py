@@ -56,7 +56,14 @@ class ServedModel:
 
     def run(self, kind: str, frame: pd.DataFrame) -> list[Any]:
         """Predictions (``kind`` = predict) or class probabilities (predict_proba) of every row of
-        ``frame``, one JSON value per row."""
+        ``frame``, one JSON value per row. A micro-batch's texts are encoded in length batches split
+        evenly between the CPU workers (:func:`~transmodal.engine.encoding.balanced_batches`)."""
+        from transmodal.engine.encoding import balanced_batches
+
+        with balanced_batches():
+            return self._outputs(kind, frame)
+
+    def _outputs(self, kind: str, frame: pd.DataFrame) -> list[Any]:
         if kind == PREDICT:
             out = self.predictor.predict(frame)
             if isinstance(out, pd.Series):
