@@ -11,7 +11,8 @@ again is encoded again, never looked up: both servers do the same work per row).
 requests per second, p50/p99 latency, errors (any non-200 answer or failed request), the server's RSS
 at the start and end of the run (sampled every second; the start is after the warm-up, whose first
 requests load lazy parts and fill the allocator's pools), the batches run and their sizes (rows per
-forward -> calls, from ``GET /health``), and the load average of the machine. Target: zero errors,
+forward -> calls, from ``GET /health``), the server's and the client's CPU time per request (both share
+the machine's cores), and the load average of the machine. Target: zero errors,
 RSS growth <= 10% per run, and micro-batching >= 3x the one-row throughput at concurrency 32.
 
 Run (one benchmark at a time on the machine):
@@ -71,6 +72,14 @@ def start_server(model: Path, options: list[str], env: dict[str, str] | None = N
     raise RuntimeError("the server did not answer /health within 300 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def rss_mib(pid: int) -> float:
     import psutil
 
@@ -111,19 +120,23 @@ async def load(url: str, rows: list[dict], concurrency: int, seconds: float, pid
             rss.append(rss_mib(pid))
 
     connector = aiohttp.TCPConnector(limit=concurrency)
-    began = time.perf_counter()
+    began, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(pid), time.process_time()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(sample_rss(), *(client(k, session) for k in range(concurrency)))
     elapsed = time.perf_counter() - began
+    server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
     rss.append(rss_mib(pid))
     ms = np.asarray(latencies) * 1000
+    done = max(1, len(latencies))
     return {"concurrency": concurrency, "seconds": elapsed, "requests": len(latencies) + len(errors),
             "ok": len(latencies), "errors": len(errors), "error_examples": errors[:5],
             "requests_per_second": len(latencies) / elapsed,
             "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
             "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
             "rss_start_mib": rss[0], "rss_end_mib": rss[-1], "rss_max_mib": max(rss),
-            "rss_growth": rss[-1] / rss[0] - 1}
+            "rss_growth": rss[-1] / rss[0] - 1,
+            # CPU time (user + system, all threads) per answered request: where the 2 cores go
+            "server_cpu_ms_per_request": 1000 * server_cpu / done, "client_cpu_ms_per_request": 1000 * client_cpu / done}
 
 
 def health(url: str) -> dict:
@@ -157,7 +170,9 @@ def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, 
             print(f"  c={concurrency:>2}: {result['requests_per_second']:7.1f} req/s, p50 {result['p50_ms']:.0f} ms, "
                   f"p99 {result['p99_ms']:.0f} ms, errors {result['errors']}, rows/batch "
                   f"{result['rows_per_batch']:.1f}, RSS {result['rss_start_mib']:.0f} -> {result['rss_end_mib']:.0f} "
-                  f"MiB ({100 * result['rss_growth']:+.1f}%), load {result['load_average_after'][0]:.1f}", flush=True)
+                  f"MiB ({100 * result['rss_growth']:+.1f}%), load {result['load_average_after'][0]:.1f}, CPU ms per "
+                  f"request: server {result['server_cpu_ms_per_request']:.1f}, client {result['client_cpu_ms_per_request']:.1f}",
+                  flush=True)
             print(f"       rows per forward -> calls: {result['batch_sizes']}", flush=True)
         rss_after = rss_mib(server.pid)
         return {"options": options, "env": env or {}, "warmup": warm, "runs": runs, "rss_after_warmup_mib": rss_before, "rss_end_mib": rss_after,
@@ -176,13 +191,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=30.0,
                         help="Seconds of unmeasured load at the highest concurrency before measuring.")
     parser.add_argument("--name", default="issue-19-serve-load", help="Results file name (benchmarks/results).")
+    parser.add_argument("--commit", default=None, help="The commit measured (an export of it has no git folder).")
     parser.add_argument("--allocator-check", action="store_true",
                         help="Also serve micro-batched with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072: "
                              "large freed buffers go back to the system) at concurrency 32: its RSS and throughput.")
     args = parser.parse_args(argv)
     model = saved_model()
     rows = test_rows()
-    results = {"machine": machine(), "model": str(model), "load_average_at_start": os.getloadavg(),
+    results = {"machine": {**machine(), **({"commit": args.commit} if args.commit else {})}, "model": str(model),
+               "load_average_at_start": os.getloadavg(),
                "seconds_per_level": args.seconds,
                "warmup_seconds": args.warmup, "modes": {}}
     for mode, options in MODES.items():
