@@ -4,6 +4,7 @@ intra-op thread per worker while they run, the thread setting restored (also aft
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,13 @@ def test_a_frozen_encoders_later_calls_start_every_batch_on_the_workers(tmp_path
 
 def test_stopping_early_cancels_the_rest_and_restores_the_threads(two_threads):
     done = []
-    results = map_batches(lambda batch: done.append(batch) or batch, list(range(100)), workers=2)
+
+    def work(batch: int) -> int:
+        time.sleep(0.005)  # the workers (started once, reused) must not finish all 100 before the stop
+        done.append(batch)
+        return batch
+
+    results = map_batches(work, list(range(100)), workers=2)
     for batch in results:
         if batch == 2:
             break
