@@ -205,3 +205,28 @@ def test_bad_rows_are_refused_unless_skipped():
     auto = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=30,
                                             hyperparameters={"on_bad_rows": "skip", "lightgbm": {"svd_components": 4}})
     assert [b.row for b in auto.bad_rows_] == [3]
+
+
+@pytest.mark.slow
+def test_a_stacking_preset_weights_a_binary_label_by_stacked_weights_and_a_multiclass_one_greedily(monkeypatch):
+    import dataclasses
+
+    from transmodal.ensemble import presets
+    from transmodal.ensemble.selection import greedy_weights, stacked_weights
+    from transmodal.metrics.base import METRICS
+
+    fast = presets.load_preset("fast")
+    stacking = dataclasses.replace(fast, blend="geometric", selection="stacking", stacking_c=0.05)
+    monkeypatch.setattr(presets, "load_preset", lambda name: stacking)
+    frame = tiny_frame(160)
+    auto = AutoPredictor(label="label").fit(frame, presets="fast", time_limit=60)
+    names = list(auto.weights_)
+    expected = stacked_weights([auto.selection_predictions_[n] for n in names], auto.selection_targets_, 0.05)
+    assert np.allclose([auto.weights_[n] for n in names], expected) and np.isclose(sum(auto.weights_.values()), 1)
+    multi = AutoPredictor(label="label").fit(tiny_frame(160, classes=3), presets="fast", time_limit=60)
+    names = list(multi.weights_)
+    metric = METRICS.get("log_loss")
+    score = lambda p: metric.score(metric(multi.selection_targets_, p, multi.task_))  # noqa: E731
+    greedy, _ = greedy_weights([multi.selection_predictions_[n] for n in names], score, stacking.selection_rounds,
+                               "geometric")
+    assert np.allclose([multi.weights_[n] for n in names], greedy)

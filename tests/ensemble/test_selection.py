@@ -63,3 +63,42 @@ def test_geometric_selection_scores_the_renormalised_mix_and_refuses_unknown_ble
     assert all(np.allclose(p.sum(axis=1), 1.0) and (p > 0).all() for p in seen)  # probabilities, not logs
     with pytest.raises(ValueError, match="blend"):
         greedy_weights(members, accuracy_of(y), blend="median")
+
+
+def test_stacked_weights_favour_the_informative_member_and_sum_to_one():
+    from transmodal.ensemble.selection import stacked_weights
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 400)
+    sure = 1 / (1 + np.exp(-(3.0 * (2 * y - 1) + rng.normal(0, 1.5, 400))))  # informative logits
+    noise = rng.random(400)
+    members = [np.stack([1 - p, p], axis=1) for p in (noise, sure)]
+    weights = stacked_weights(members, y, c=1.0)
+    assert np.isclose(weights.sum(), 1.0) and (weights >= 0).all()
+    assert weights[1] > 0.9
+
+
+def test_stacked_weights_shrink_towards_each_other_as_c_falls():
+    from transmodal.ensemble.selection import stacked_weights
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 600)
+    signal = 2 * y - 1
+    strong, weak = (1 / (1 + np.exp(-(k * signal + rng.normal(0, 1.5, 600)))) for k in (3.0, 1.0))
+    members = [np.stack([1 - p, p], axis=1) for p in (strong, weak)]
+    loose, tight = stacked_weights(members, y, c=10.0), stacked_weights(members, y, c=0.001)
+    assert loose[0] > loose[1] and tight[0] > tight[1]  # the strong member leads either way
+    assert tight[0] - tight[1] < loose[0] - loose[1]
+
+
+def test_stacked_weights_fall_back_to_the_best_ranking_member_and_refuse_multiclass():
+    from transmodal.ensemble.selection import stacked_weights
+
+    y = np.array([0, 1] * 20)
+    wrong = np.stack([np.where(y == 1, 0.8, 0.2), np.where(y == 1, 0.2, 0.8)], axis=1)  # every row ranked backwards
+    weights = stacked_weights([wrong, wrong.copy()], y, c=1.0)  # both anti-informative: every coefficient < 0
+    assert np.allclose(weights, [1.0, 0.0])
+    with pytest.raises(ValueError, match="binary"):
+        stacked_weights([np.full((4, 3), 1 / 3)], np.array([0, 1, 2, 0]), c=1.0)
+    with pytest.raises(ValueError, match="both classes"):
+        stacked_weights([np.full((4, 2), 0.5)], np.zeros(4), c=1.0)

@@ -123,7 +123,7 @@ class AutoPredictor:
         finally:
             memo.close()
         self.blend_ = preset.blend
-        self._select(results, raw, metric.score, preset.selection_rounds)
+        self._select(results, raw, metric.score, preset, y_selection)
         self.selection_targets_ = y_selection  # with selection_predictions_: in memory only, never saved
         self.preset_, self.time_limit_ = preset.name, limit
         self.fit_seconds_ = time.monotonic() - start
@@ -189,15 +189,16 @@ class AutoPredictor:
         tuning_rows = np.arange(len(frames[0]), len(frames[0]) + len(frames[1])) if len(frames) > 1 else None
         return pd.concat(frames, ignore_index=True), np.concatenate(ys), tuning_rows
 
-    def _select(self, results, raw, orient, rounds: int) -> None:
-        """Weights by greedy forward selection over the members that were fitted; ``raw(p, rows)``
+    def _select(self, results, raw, orient, preset, targets: np.ndarray) -> None:
+        """Weights by the ``preset``'s selection (greedy forward selection; ``stacking`` for a binary
+        label) over the members that were fitted; ``targets`` are the selection rows' labels; ``raw(p, rows)``
         scores predictions of the selection rows on a row mask, ``orient`` makes that
         higher-is-better. A member stopped before all its folds predicted some rows only: it takes
         part when the rows every taking part member predicted stay at least half of them. Sets
         ``weights_``, ``members_``, ``tuning_score_``, ``results_`` and ``selection_predictions_``
         (``{member: its scores of the selection rows}``, NaN where a fold was not fitted; kept in
         memory for diagnosis, not saved)."""
-        from transmodal.ensemble.selection import blend_scores, greedy_weights
+        from transmodal.ensemble.selection import blend_scores, greedy_weights, stacked_weights
         from transmodal.ensemble.training import covered
 
         fitted = [r for r in results if r.member is not None]
@@ -215,7 +216,11 @@ class AutoPredictor:
                 r.status += "; left out: it predicted too few tuning rows"
         chosen = [r for r in fitted if r in chosen]  # preset order
         predictions = [np.nan_to_num(r.predictions) for r in chosen]
-        weights, _ = greedy_weights(predictions, lambda p: orient(raw(p, rows)), rounds, self.blend_)
+        if preset.selection == "stacking" and self.task_.problem_type == "binary" and len(chosen) > 1:
+            weights = stacked_weights([p[rows] for p in predictions], targets[rows], preset.stacking_c)
+        else:
+            weights, _ = greedy_weights(predictions, lambda p: orient(raw(p, rows)), preset.selection_rounds,
+                                        self.blend_)
         self.weights_ = {r.name: float(w) for r, w in zip(chosen, weights)}
         self.members_ = {r.name: r.member for r in chosen}  # only those with a weight are saved
         self.tuning_score_ = float(raw(blend_scores(predictions, weights, self.blend_), rows))

@@ -87,6 +87,11 @@ class Preset:
         selection_rounds: Steps of greedy forward selection.
         blend: How the members' scores are averaged (:mod:`transmodal.ensemble.selection`):
             ``mean`` (class probabilities) or ``geometric`` (log-probabilities, renormalised).
+        selection: How the weights are fitted on the selection rows: ``greedy`` (forward selection
+            with replacement) or ``stacking`` (a logistic regression on the members' logits with
+            inverse L2 strength ``stacking_c``, :func:`~transmodal.ensemble.selection.stacked_weights`;
+            binary labels with ``blend: geometric`` only, other labels use ``greedy``).
+        stacking_c: See ``selection``.
         refit_full: After its split models, a member whose kind can be refitted (the classical
             ones) gets one model fitted on every row, which replaces them for prediction; its
             tuning score and weight stay those of the split models (AutoGluon's ``refit_full``).
@@ -102,6 +107,8 @@ class Preset:
     selection_rounds: int = 50
     refit_full: bool = False
     blend: str = "mean"
+    selection: str = "greedy"
+    stacking_c: float = 0.01
     members: tuple[MemberPlan, ...] = ()
 
     def __post_init__(self) -> None:
@@ -113,10 +120,15 @@ class Preset:
         if not 0 < self.holdout_fraction < 1 or self.bag_folds < 2 or self.selection_rounds < 1:
             raise ConfigError(f"preset {self.name!r}: holdout_fraction in (0, 1), bag_folds >= 2 and "
                               "selection_rounds >= 1 are required")
-        from transmodal.ensemble.selection import BLENDS
+        from transmodal.ensemble.selection import BLENDS, SELECTIONS
 
         if self.blend not in BLENDS:
             raise ConfigError(f"preset {self.name!r}: blend must be one of {', '.join(BLENDS)}, got {self.blend!r}")
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"preset {self.name!r}: selection must be one of {', '.join(SELECTIONS)}, "
+                              f"got {self.selection!r}")
+        if self.selection == "stacking" and (self.blend != "geometric" or not self.stacking_c > 0):
+            raise ConfigError(f"preset {self.name!r}: selection: stacking needs blend: geometric and stacking_c > 0")
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> "Preset":
         """A copy whose members' options are updated from ``{member name: {option: value}}``.

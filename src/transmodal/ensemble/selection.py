@@ -9,6 +9,13 @@ values); ``geometric`` averages log-probabilities and renormalises (a weighted g
 a binary label, the average of the members' logits), so that a member with confident, sharp
 probabilities does not override the ranking of a calibrated one wherever it is sure. Regression
 values are averaged either way.
+
+:func:`stacked_weights` is the other way to fit the weights (a preset's ``selection: stacking``), for
+a binary label with the geometric blend: an L2-penalised logistic regression of the label on the
+members' logits, its coefficients clipped at 0 and normalised to sum to 1, so that the ensemble is
+the same weighted mean of logits as greedy selection gives (saved and predicted the same way). The
+strong penalty shrinks the weights towards each other: on a few hundred selection rows the greedy
+steps chase the rows' noise when one member (a LoRA network) is much stronger than the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 BLENDS = ("mean", "geometric")
+SELECTIONS = ("greedy", "stacking")
 _FLOOR = 1e-7  # smallest probability a log is taken of
 
 
@@ -75,3 +83,34 @@ def greedy_weights(predictions: Sequence[np.ndarray], score: Callable[[np.ndarra
     if best_counts is None:  # every score NaN: the first member alone
         best_counts = np.eye(len(spaced), dtype=int)[0]
     return best_counts / best_counts.sum(), best_score
+
+
+def stacked_weights(predictions: Sequence[np.ndarray], targets: np.ndarray, c: float) -> np.ndarray:
+    """Member weights (summing to 1) from a logistic regression on the members' logits.
+
+    Args:
+        predictions: One ``(N, 2)`` probability array per member (binary label).
+        targets: ``(N,)`` class indices 0/1.
+        c: Inverse L2 strength of the logistic regression (small: weights near each other).
+
+    Returns:
+        ``(M,)`` non-negative weights summing to 1 (the coefficients clipped at 0); when every
+        coefficient is <= 0, weight 1 on the member whose logits rank the rows best (AUROC).
+
+    Raises:
+        ValueError: predictions that are not two-class probabilities, or a single class in ``targets``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    arrays = [np.asarray(p, dtype=np.float64) for p in predictions]
+    if not arrays or any(p.ndim != 2 or p.shape[1] != 2 for p in arrays):
+        raise ValueError("stacking needs (N, 2) probabilities of a binary label from every member")
+    targets = np.asarray(targets).astype(int)
+    if len(np.unique(targets)) < 2:
+        raise ValueError("stacking needs both classes among the selection rows")
+    logits = np.stack([np.diff(to_blend_space(p, "geometric"), axis=1)[:, 0] for p in arrays], axis=1)  # (N, M)
+    coef = np.clip(LogisticRegression(C=c, max_iter=1000).fit(logits, targets).coef_[0], 0.0, None)
+    if coef.sum() <= 0:
+        coef = np.eye(len(arrays))[int(np.argmax([roc_auc_score(targets, z) for z in logits.T]))]
+    return coef / coef.sum()
