@@ -121,6 +121,12 @@ class FitConfig:
     patience: int = 5  # early stopping: epochs without improvement of the tuning metric
     holdout_fraction: float = 0.15  # automatic tuning split without tuning data; 0: none, keep the last epoch
     select_epoch: bool = True  # keep the best tuning epoch; False: train the whole budget, keep the last
+    # the tuning-row metric that picks the kept epoch and stops early (reports still use the eval metric):
+    # "auto": the predictor's eval_metric when one is given, else the tuning loss (log_loss) for a binary
+    # label and the default eval metric otherwise (accuracy, rmse, f1_macro_multilabel; see
+    # metrics.base.DEFAULT_EPOCH_METRIC); "eval_metric": always the eval metric (the only rule before);
+    # or a metric name
+    select_epoch_by: str = "auto"
     loss: str | dict[str, str] = "auto"  # "auto", a loss name, or task -> loss name (see losses.base)
     class_weight: str | None = None  # None or "balanced"
     sampler: str | None = None  # None or "balanced"
@@ -164,6 +170,9 @@ class FitConfig:
                 lower = f"{'(' if low_open else '['}{low}"
                 upper = f"{high}{')' if high_open else ']'}" if high is not None else "inf)"
                 raise ConfigError(f"{key}={value!r} is out of range; valid: {lower}, {upper}")
+        if not _METRIC_NAME.fullmatch(self.select_epoch_by):
+            raise ConfigError(f"select_epoch_by={self.select_epoch_by!r} is not a metric name; valid: 'auto', "
+                              "'eval_metric' or a metric such as 'log_loss', 'roc_auc', 'accuracy', 'rmse'")
         for key, choices in _CHOICES.items():
             value = getattr(self, key)
             if value not in choices:
@@ -208,6 +217,7 @@ _RANGES = (
     ("num_nodes", 1, None, False, False),
     ("align_weight", 0.0, None, False, False),
 )
+_METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*")  # the registry checks the name when a fit starts
 _CHOICES = {"on_bad_rows": ("raise", "skip"), "class_weight": (None, "balanced"), "sampler": (None, "balanced")}
 
 

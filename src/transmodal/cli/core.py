@@ -123,7 +123,8 @@ def fit(
 
         shutil.rmtree(checkpoints)  # the saved model supersedes the checkpoints
     history = predictor.history_
-    typer.echo(f"saved to {out} (best epoch {history['best_epoch'] + 1} of {len(history['epochs'])}, "
+    by = f" by tuning {history['select_metric']}" if history.get("epoch_selected") and "select_metric" in history else ""
+    typer.echo(f"saved to {out} (best epoch {history['best_epoch'] + 1} of {len(history['epochs'])}{by}, "
                f"tuning {predictor.eval_metric_} score {history['best_score']:.4f}, "
                f"fit {history['fit_seconds']:.1f} s on {history.get('trainer', {}).get('device', 'cpu')})")
 

@@ -20,6 +20,7 @@ from transmodal.model import MultimodalNet, outputs_to_scores
 
 # An extra loss term: (module, batch, model output) -> dict of named loss terms
 ExtraLoss = Callable[["PredictorModule", dict, dict], dict[str, torch.Tensor]]
+SELECT_SCORE = "select_score"  # logged: the score (greater is better) that picks the kept epoch
 
 
 class PredictorModule(L.LightningModule):
@@ -28,22 +29,26 @@ class PredictorModule(L.LightningModule):
     Args:
         net: The network.
         config: The fit configuration.
-        eval_metric: Metric name used for early stopping and best-state selection.
+        eval_metric: Metric name of ``val_score`` (what the tuning rows are reported by).
         class_weights: Task name -> class-weight tensor (or None).
         caches: ``{"train": EmbeddingCache, "val": EmbeddingCache}`` for frozen inputs (may be empty).
         total_steps: Optimizer steps of the whole run (for the schedule).
         auxiliary: Name -> module that trains beside the network for an extra loss term (a
             projection head, a domain critic); optimised and moved with it, never part of it.
+        select_metric: Metric name of ``select_score``, which early stopping and the best-state
+            selection watch (default: ``eval_metric``).
     """
 
     def __init__(self, net: MultimodalNet, config: FitConfig, eval_metric: str,
                  class_weights: dict[str, torch.Tensor | None], caches: dict[str, EmbeddingCache],
-                 total_steps: int, auxiliary: dict[str, nn.Module] | None = None) -> None:
+                 total_steps: int, auxiliary: dict[str, nn.Module] | None = None,
+                 select_metric: str | None = None) -> None:
         super().__init__()
         self.net = net
         self.auxiliary = nn.ModuleDict(auxiliary or {})
         self.config = config
         self.eval_metric = eval_metric
+        self.select_metric = select_metric or eval_metric
         self.caches = caches
         self.total_steps = max(1, total_steps)
         self.losses = nn.ModuleDict({
@@ -124,9 +129,14 @@ class PredictorModule(L.LightningModule):
         self.val_scores = {name: torch.cat([p[0] for p in pairs]).numpy() for name, pairs in self._val_outputs.items()
                            if pairs}
         score, values = tuning_score(self.net.tasks, self.eval_metric, self._val_outputs)
+        selected = score
+        if self.select_metric != self.eval_metric:
+            selected, more = tuning_score(self.net.tasks, self.select_metric, self._val_outputs)
+            values.update(more)
         for key, value in values.items():
             self.log(f"val/{key}", value, sync_dist=True)
         self.log("val_score", score, prog_bar=True, sync_dist=True)
+        self.log(SELECT_SCORE, selected, sync_dist=True)
 
     # ---- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):

@@ -137,20 +137,22 @@ class Run:
 
 def build_trainer(settings: TrainerSettings, callbacks: Sequence[L.Callback] = (), time_limit: float | None = None,
                   select_epoch: bool = True, trainer_options: dict[str, Any] | None = None,
-                  val_batches: int = 0) -> Run:
+                  val_batches: int = 0, monitor: str = "val_score") -> Run:
     """A Lightning trainer with the engine's callbacks, in this order: :class:`BestState`,
-    :class:`History`, early stopping on ``val_score`` (when ``select_epoch``), then ``callbacks``.
+    :class:`History`, early stopping on ``monitor`` (when ``select_epoch``), then ``callbacks``.
 
     Args:
         settings: Hardware, budget and clipping.
         callbacks: More callbacks (e.g. :class:`~transmodal.engine.callbacks.CacheSwitch`).
         time_limit: Seconds of training, the closing validation pass included (None: no limit); a
             :class:`~transmodal.engine.budget.TimeBudget` keeps it and fits the schedule to it.
-        select_epoch: Restore the best epoch by ``val_score`` and stop early; otherwise train the
+        select_epoch: Restore the best epoch by ``monitor`` and stop early; otherwise train the
             whole budget and keep the last epoch.
         trainer_options: Overrides of ``L.Trainer`` keyword arguments; ``ckpt_path`` is the
             checkpoint to resume from.
         val_batches: Batches of one validation pass (the time limit keeps room for it).
+        monitor: The logged score (greater is better) that picks the kept epoch and stops early;
+            the history's ``best_score`` is the kept epoch's ``val_score`` either way.
     """
     from transmodal.engine.budget import TimeBudget
 
@@ -158,8 +160,8 @@ def build_trainer(settings: TrainerSettings, callbacks: Sequence[L.Callback] = (
 
     options = dict(trainer_options or {})
     ckpt_path = options.pop("ckpt_path", None)
-    best, history = BestState(keep_last=not select_epoch), History()
-    stopping = [EarlyStopping("val_score", mode="max", patience=settings.patience)] if select_epoch else []
+    best, history = BestState(keep_last=not select_epoch, monitor=monitor), History()
+    stopping = [EarlyStopping(monitor, mode="max", patience=settings.patience)] if select_epoch else []
     budget = [TimeBudget(time_limit, val_batches)] if time_limit else []
     all_callbacks = [best, history, *stopping, *budget, *callbacks]
     arguments = dict(

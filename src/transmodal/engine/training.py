@@ -55,19 +55,21 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
                 extra_losses: list | None = None, callbacks: list | None = None,
                 trainer_options: dict[str, Any] | None = None, select_epoch: bool = True,
                 auxiliary_modules: dict[str, Any] | None = None,
-                caches: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train ``net`` in place and restore its best state (``select_epoch``; otherwise train every
-    epoch of the budget, with no early stopping, and keep the last). ``auxiliary_modules`` train
+                caches: dict[str, Any] | None = None, select_metric: str | None = None) -> dict[str, Any]:
+    """Train ``net`` in place and restore its best state (``select_epoch``: the best epoch by
+    ``select_metric`` on the tuning rows, default ``eval_metric``, with early stopping on it;
+    otherwise train every epoch of the budget and keep the last). ``auxiliary_modules`` train
     beside ``net`` for the extra loss terms and are not part of it. ``caches`` (``{"train", "val"}``
     :class:`~transmodal.engine.cache.EmbeddingCache` of the frozen inputs, from
     :func:`frozen_stage_caches`) are used as given: inputs already complete in them are not encoded again.
 
     Returns:
-        The history: ``{"epochs": [...], "best_epoch": int, "best_score": float, "fit_seconds": float,
-        "global_rank", "world_size", "epoch_selected", "scheduled_steps", "optimizer_steps"}``.
+        The history: ``{"epochs": [...], "best_epoch": int, "best_score": float (the eval metric's
+        tuning score of the kept epoch), "select_metric": str, "fit_seconds": float, "global_rank",
+        "world_size", "epoch_selected", "scheduled_steps", "optimizer_steps"}``.
     """
     from transmodal.engine.callbacks import CacheSwitch
-    from transmodal.engine.module import PredictorModule
+    from transmodal.engine.module import SELECT_SCORE, PredictorModule
     from transmodal.engine.trainer import TrainerSettings, build_trainer, start_run
 
     start_run(seed)
@@ -82,12 +84,15 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
         time_limit = max(time_limit - (time.monotonic() - begin), MIN_TRAINING_SHARE * time_limit)
     run = build_trainer(TrainerSettings.from_config(config),
                         [CacheSwitch({"train": train, "val": tune}), *(callbacks or [])],
-                        time_limit, select_epoch, trainer_options, val_batches=len(tune_loader))
+                        time_limit, select_epoch, trainer_options, val_batches=len(tune_loader),
+                        monitor=SELECT_SCORE)
     steps = run.total_steps(len(train), config.batch_size)
-    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules)
+    select_metric = select_metric or eval_metric
+    module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules,
+                             select_metric=select_metric)
     module.extra_losses.extend(extra_losses or [])
-    return {**run.fit(module, train_loader, tune_loader), "epoch_selected": select_epoch, "encoding": encoding,
-            "trainer": run.hardware()}
+    return {**run.fit(module, train_loader, tune_loader), "select_metric": select_metric,
+            "epoch_selected": select_epoch, "encoding": encoding, "trainer": run.hardware()}
 
 
 def frozen_stage_caches(net: EncoderNet, config: FitConfig, train: TableDataset,

@@ -55,14 +55,15 @@ def learning_curve(train, test, label: str, shots: Sequence[int | str], strategi
         strategies: ``scratch`` and/or transfer strategy names.
         init_from: The source predictor (folder or object) for the transfer strategies.
         metric: Metric to report (default: the predictor's evaluation metric).
-        eval_metric: The predictors' evaluation metric, which picks each fit's best epoch on its
-            automatic holdout (default: the problem type's). With a few shots per class the holdout
-            has a handful of rows whose accuracy is often 100% from the first epoch; a continuous
-            metric such as ``log_loss`` keeps improving.
+        eval_metric: The predictors' evaluation metric, which also picks each fit's best epoch on
+            its automatic holdout (default: the problem type's, with the epoch picked by
+            ``FitConfig.select_epoch_by``: the tuning log-loss for a binary label). With a few
+            shots per class the holdout has a handful of rows whose accuracy is often 100% from the
+            first epoch; a continuous metric such as ``log_loss`` keeps improving.
 
     Returns:
         One row per fit: ``shots, strategy, n_train, metric, value, fit_seconds, selected_by`` (the
-        evaluation metric that picked the fit's best epoch, or ``"last epoch"`` with no holdout).
+        metric that picked the fit's best epoch, or ``"last epoch"`` with no holdout).
     """
     import time
 
@@ -90,8 +91,8 @@ def learning_curve(train, test, label: str, shots: Sequence[int | str], strategi
             value = predictor.evaluate(test_table)[name]
             rows.append({"shots": str(k), "strategy": strategy, "n_train": len(subset), "metric": name,
                          "value": float(value), "fit_seconds": seconds,
-                         "selected_by": predictor.eval_metric_ if predictor.history_.get("epoch_selected", True)
-                         else "last epoch"})
+                         "selected_by": predictor.history_.get("select_metric", predictor.eval_metric_)
+                         if predictor.history_.get("epoch_selected", True) else "last epoch"})
     return pd.DataFrame(rows)
 
 

@@ -124,12 +124,15 @@ def run_fit(request: FitRequest, train, tune) -> FitResult:
 
 
 def check_choices(state: FitState) -> None:
-    """Fail before any encoding when the eval metric or a loss name is unknown or does not fit."""
+    """Fail before any encoding when the eval metric, the epoch metric or a loss name is unknown or
+    does not fit."""
     from transmodal.losses.base import check_loss_choice
-    from transmodal.metrics.base import DEFAULT_EVAL_METRIC, METRICS
+    from transmodal.metrics.base import DEFAULT_EVAL_METRIC, METRICS, epoch_metric
 
-    state.eval_metric = state.request.eval_metric or DEFAULT_EVAL_METRIC[state.tasks[0].problem_type]
+    problem_type = state.tasks[0].problem_type
+    state.eval_metric = state.request.eval_metric or DEFAULT_EVAL_METRIC[problem_type]
     METRICS.get(state.eval_metric)
+    state.select_metric = epoch_metric(state.config.select_epoch_by, state.request.eval_metric, problem_type)
     check_loss_choice(state.config.loss, state.tasks)
 
 
@@ -199,11 +202,11 @@ def train_network(state: FitState) -> None:
         class_weights(state.tasks, targets, config.class_weight),
         sampler_weights(state.tasks, targets, config.sampler), state.seed, state.request.time_limit,
         additions.extra_losses, additions.callbacks, additions.trainer_options, select_epoch=state.select_epoch,
-        auxiliary_modules=additions.modules,
+        auxiliary_modules=additions.modules, select_metric=state.select_metric,
     )
     state.net.eval()
     state.tuning_scores = state.history.pop("tuning_scores", None)  # arrays: not part of the saved history
     history = state.history
-    kept = "best" if state.select_epoch else "last"
-    log.info("%s epoch %d kept (tuning %s %.4f); %d epoch(s) trained in %.1f s", kept, history["best_epoch"] + 1,
+    kept = f"best epoch by tuning {state.select_metric}" if state.select_epoch else "last epoch"
+    log.info("%s: epoch %d kept (tuning %s %.4f); %d epoch(s) trained in %.1f s", kept, history["best_epoch"] + 1,
              state.eval_metric, history["best_score"], len(history["epochs"]), history["fit_seconds"])

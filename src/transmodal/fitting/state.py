@@ -106,6 +106,7 @@ class FitState:
     tasks: list[TaskSpec] = field(default_factory=list)
     select_epoch: bool = True
     eval_metric: str = ""
+    select_metric: str = ""  # the metric that picks the kept epoch (config.select_epoch_by resolved)
     # initialise
     encoder_choices: dict[str, Any] = field(default_factory=dict)  # column/modality -> choice, as config.encoders
     fixed_encoders: dict[str, dict[str, Any]] = field(default_factory=dict)  # input -> settings used as they are
