@@ -75,6 +75,7 @@ DEMO_HYPERPARAMETERS = {
     "max_epochs": 12,
     "modality_dropout": 0.3,
     "dropout": 0.1,  # FitConfig's default before it became 0.3: the demo's recorded numbers
+    "learning_rate": 1e-3,  # FitConfig's default before it became 3e-4: the demo's recorded numbers
     "encoders": {"audio": {"name": "cnn", "sample_rate": SAMPLE_RATE}},
 }
 
