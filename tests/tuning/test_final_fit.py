@@ -58,7 +58,7 @@ def test_the_chosen_configuration_is_fitted_on_every_row_for_its_folds_mean_best
 @pytest.mark.slow
 def test_the_first_trial_is_the_base_configuration(all_rows):
     rows = all_rows.report_["tuning"]["trials"]
-    assert rows[0]["params.learning_rate"] == HYPERPARAMETERS.get("learning_rate", 1e-3)
+    assert rows[0]["params.learning_rate"] == HYPERPARAMETERS.get("learning_rate", FitConfig().learning_rate)
     assert rows[0]["params.dropout"] == HYPERPARAMETERS.get("dropout", FitConfig().dropout)  # FitConfig's defaults
     assert all_rows.history_["tuning"]["best_score"] >= rows[0]["score"]
     assert rows[1]["params.learning_rate"] != rows[0]["params.learning_rate"]  # then the sampler draws
@@ -73,7 +73,7 @@ def test_without_the_base_trial_or_outside_the_space_the_first_trial_is_drawn():
         return predictor.report_["tuning"]["trials"][0]
 
     drawn = first({"search_space": SPACE, "base_trial": False})
-    assert drawn["params.learning_rate"] != 1e-3 and drawn["params.dropout"] != FitConfig().dropout
+    assert drawn["params.learning_rate"] != FitConfig().learning_rate and drawn["params.dropout"] != FitConfig().dropout
     # the base dropout (0.3) is outside this space: drawn; the base learning rate is in it: kept
     partly = first({"search_space": {**SPACE, "dropout": {"low": 0.35, "high": 0.5}}})
-    assert partly["params.learning_rate"] == 1e-3 and 0.35 <= partly["params.dropout"] <= 0.5
+    assert partly["params.learning_rate"] == FitConfig().learning_rate and 0.35 <= partly["params.dropout"] <= 0.5
