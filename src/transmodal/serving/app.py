@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 
 from transmodal.errors import TransmodalError
 from transmodal.serving import schema
-from transmodal.serving.allocator import limit_malloc_arenas
 from transmodal.serving.batcher import MicroBatcher
 from transmodal.serving.body import parse_body, read_body
 from transmodal.serving.errors import Problem, RequestError
@@ -101,7 +100,6 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
 
 def app_from_environment():
     """The application of one uvicorn worker process (``--workers`` > 1): settings from the environment."""
-    limit_malloc_arenas()  # before this worker process starts threads
     settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
     import torch
 
@@ -114,7 +112,6 @@ def run_server(settings: ServeSettings, log_level: str = "info") -> None:
     import uvicorn
 
     served = load_served(settings.model_dir, settings.allowed_root)
-    limit_malloc_arenas()  # once the folder loaded, before serving starts the batcher's and encoders' threads
     if settings.workers == 1:
         uvicorn.run(create_app(settings, served), host=settings.host, port=settings.port, log_level=log_level)
         return
