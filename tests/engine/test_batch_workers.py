@@ -29,6 +29,18 @@ def two_threads():
     torch.set_num_threads(before)
 
 
+def _features(encoder, dataset) -> torch.Tensor:
+    """``(N, D)`` the frozen features of ``dataset``'s ``review`` column, filled as a fit fills them."""
+
+    class Net(torch.nn.Module):
+        def encoder(self, name):
+            return encoder
+
+    cache = EmbeddingCache(len(dataset), {"review": encoder.output_dim})
+    fill_cache(Net(), dataset, cache, None, batch_size=8)
+    return cache.values["review"]
+
+
 def test_batches_come_back_in_order_the_first_in_the_calling_thread_the_rest_with_one_thread_each(two_threads):
     seen = []
 
@@ -76,16 +88,7 @@ def test_a_frozen_encoders_later_calls_start_every_batch_on_the_workers(tmp_path
 
     monkeypatch.setattr(encoding, "map_batches", recording)
 
-    class Net(torch.nn.Module):
-        def encoder(self, name):
-            return encoder
-
-    def features() -> torch.Tensor:
-        cache = EmbeddingCache(len(dataset), {"review": encoder.output_dim})
-        fill_cache(Net(), dataset, cache, None, batch_size=8)
-        return cache.values["review"]
-
-    first, second = features(), features()
+    first, second = _features(encoder, dataset), _features(encoder, dataset)
     assert calls[0][2] is True and calls[1][2] is False  # built once alone, then every batch on the workers
     assert calls[1][1] == 2
     assert torch.equal(first, second)
@@ -125,18 +128,9 @@ def test_texts_encoded_by_two_workers_equal_those_encoded_one_batch_at_a_time(tm
     dataset = TableDataset(read_table(pd.DataFrame({"review": values})), [InputSpec("review", "text", ["review"])])
     encoder = build_encoder("text", {"name": "hf_text", "checkpoint": checkpoint, "frozen": True, "quantize": quantize})
 
-    class Net(torch.nn.Module):
-        def encoder(self, name):
-            return encoder
-
-    def features() -> torch.Tensor:
-        cache = EmbeddingCache(len(dataset), {"review": encoder.output_dim})
-        fill_cache(Net(), dataset, cache, None, batch_size=8)
-        return cache.values["review"]
-
-    parallel = features()
+    parallel = _features(encoder, dataset)
     torch.set_num_threads(1)  # one thread: one batch at a time
-    assert torch.equal(parallel, features())
+    assert torch.equal(parallel, _features(encoder, dataset))
 
 
 def test_intra_op_threads_lowers_the_setting_within_the_block_only(two_threads):
