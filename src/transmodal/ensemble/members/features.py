@@ -183,5 +183,15 @@ class Numbers:
         return self
 
 
+def linear_features(tfidf, categories: Categories, numbers: Numbers, log_numbers: Numbers, frame: pd.DataFrame):
+    """``(N, T)`` sparse: what a linear model reads of a table's own columns: the text columns'
+    TF-IDF rows ``tfidf``, one-hot categories, standardised numbers with missing indicators, and the
+    standardised signed logs of ``log_numbers``' columns (none: no columns)."""
+    import scipy.sparse as sp
+
+    return sp.hstack([tfidf, categories.one_hot(frame), sp.csr_matrix(numbers.scaled(frame)),
+                      sp.csr_matrix(log_numbers.scaled(frame, indicators=False))], format="csr", dtype=np.float32)
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))

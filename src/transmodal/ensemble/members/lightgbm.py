@@ -18,7 +18,7 @@ import pandas as pd
 
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
-from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 from transmodal.ensemble.members.stacking import (StackRows, Stacked, ridge_targets, stack_features,
                                                   stack_training)
@@ -74,8 +74,6 @@ class LightGBMMember(Member):
     def features(self, frame: pd.DataFrame):
         """``(N, F)`` numbers, category codes, SVD and embedding features; with ``stack_linear`` a
         :class:`StackRows` of them and the ridge's sparse features ``(N, T)``."""
-        import scipy.sparse as sp
-
         tfidf = tfidf_rows(self.context, self.text, frame)
         parts = [self.numbers.raw(frame), self.categories.codes(frame)]
         if self.components.size:
@@ -84,10 +82,7 @@ class LightGBMMember(Member):
         dense = np.hstack(parts)
         if not self._stack():
             return dense
-        linear = sp.hstack([tfidf, self.categories.one_hot(frame), sp.csr_matrix(self.numbers.scaled(frame)),
-                            sp.csr_matrix(self.log_numbers.scaled(frame, indicators=False))], format="csr",
-                           dtype=np.float32)
-        return StackRows(dense, linear)
+        return StackRows(dense, linear_features(tfidf, self.categories, self.numbers, self.log_numbers, frame))
 
     def _embedded(self, frame: pd.DataFrame) -> np.ndarray:
         """The frozen features ``(N, D)`` (none: ``(N, 0)``), or their principal components ``(N, k)``."""

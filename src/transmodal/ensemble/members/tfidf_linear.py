@@ -16,7 +16,7 @@ import pandas as pd
 from transmodal.ensemble.members.base import (MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason,
                                               probabilities)
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
-from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 
@@ -58,11 +58,10 @@ class TfidfLinear(Member):
     def features(self, frame: pd.DataFrame):
         import scipy.sparse as sp
 
-        return sp.hstack([tfidf_rows(self.context, self.text, frame), self.categories.one_hot(frame),
-                          sp.csr_matrix(self.numbers.scaled(frame)),
-                          sp.csr_matrix(self.log_numbers.scaled(frame, indicators=False)),  # (N, 0) without the option
-                          sp.csr_matrix(self.embeddings.transform(frame, scaled=True))],
-                         format="csr", dtype=np.float32)
+        own = linear_features(tfidf_rows(self.context, self.text, frame), self.categories, self.numbers,
+                              self.log_numbers, frame)  # the signed logs: (N, 0) without the option
+        return sp.hstack([own, sp.csr_matrix(self.embeddings.transform(frame, scaled=True))], format="csr",
+                         dtype=np.float32)
 
     def _grid(self) -> tuple[str, list[float]]:
         """The regularisation option of this task (``C``, or ``alpha`` for regression) and its
