@@ -255,8 +255,8 @@ def balance_batches(batches: list[np.ndarray], lengths: list[int], workers: int)
         return max(int(lengths[batch[0]]), 1) * len(batch)
 
     while len(batches) % workers and any(len(b) > 1 for b in batches):
-        costliest = max((b for b in batches if len(b) > 1), key=cost)
-        index = next(i for i, b in enumerate(batches) if b is costliest)
+        index = max((i for i, b in enumerate(batches) if len(b) > 1), key=lambda i: cost(batches[i]))
+        costliest = batches[index]
         half = (len(costliest) + 1) // 2
         batches[index:index + 1] = [costliest[:half], costliest[half:]]
     return sorted(batches, key=cost, reverse=True)
