@@ -75,9 +75,11 @@ def test_a_study_killed_after_two_trials_resumes_to_n_trials_in_total(tmp_path):
 
 
 def test_two_workers_sharing_one_sqlite_study_complete_n_trials_without_duplicates(tmp_path):
-    table = write_numbers(tmp_path)
+    # ~1.5 s trials (1,000 rows, 4 epochs): six of them outlast the few seconds by which one worker's start
+    # (imports, a lost race to create the tables) can lag the other's, so both get trials
+    table = write_numbers(tmp_path, n=1000)
     config = tmp_path / "base.yaml"
-    config.write_text(yaml.safe_dump({**TRIAL_HYPERPARAMETERS, "max_epochs": 3}), encoding="utf-8")
+    config.write_text(yaml.safe_dump({**TRIAL_HYPERPARAMETERS, "max_epochs": 4}), encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'study.db'}"
     command = [sys.executable, "-m", "transmodal", "tune", str(table), "--label", "label", "--trials", "6",
                "--storage", url, "--search-space", str(tmp_path / "space.yaml"), "--pruner", "none",
