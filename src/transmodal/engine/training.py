@@ -87,11 +87,10 @@ def fit_network(net: MultimodalNet, config: FitConfig, train: TableDataset, tune
                         time_limit, select_epoch, trainer_options, val_batches=len(tune_loader),
                         monitor=SELECT_SCORE)
     steps = run.total_steps(len(train), config.batch_size)
-    select_metric = select_metric or eval_metric
     module = PredictorModule(net, config, eval_metric, class_weights, caches, steps, auxiliary_modules,
                              select_metric=select_metric)
     module.extra_losses.extend(extra_losses or [])
-    return {**run.fit(module, train_loader, tune_loader), "select_metric": select_metric,
+    return {**run.fit(module, train_loader, tune_loader), "select_metric": module.select_metric,
             "epoch_selected": select_epoch, "encoding": encoding, "trainer": run.hardware()}
 
 
