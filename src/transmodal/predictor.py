@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from transmodal.config import FitConfig
-from transmodal.data.readers import Table, read_table
+from transmodal.data.readers import Table, given_index, read_table
 from transmodal.data.validation import bad_row_indices, check_columns, read_features
 from transmodal.errors import BadRow, ConfigError, DataError, NotFittedError, spelled
 from transmodal.heads.task import TaskSpec, labelled_rows
@@ -268,7 +268,7 @@ class MultimodalPredictor(FittedAttributes):
         """Class probabilities: a DataFrame with one column per class (a dict of them per task), with
         the index of a DataFrame given (0..n-1 for a path)."""
         scores = self._scores(data)["scores"]
-        index = _index_of(data)
+        index = given_index(data)
         frames = {t.name: pd.DataFrame(scores[t.name], columns=t.classes, index=index) for t in self.tasks_
                   if t.problem_type != "regression"}
         if not frames:
@@ -288,19 +288,9 @@ class MultimodalPredictor(FittedAttributes):
         Raises:
             DataError: a kept column is not in ``data`` (the closest one is named).
         """
-        from transmodal.heads.task import MULTILABEL_SEPARATOR
-
         scores = self._scores(data)["scores"]
-        columns = {}
-        for task in self.tasks_:
-            s = scores[task.name]
-            if task.problem_type == "regression":
-                columns[task.name] = s
-            elif task.problem_type == "multilabel":
-                columns[task.name] = [MULTILABEL_SEPARATOR.join(np.asarray(task.classes)[row >= 0.5]) for row in s]
-            else:
-                columns[task.name] = np.asarray(task.classes, dtype=object)[s.argmax(axis=1)]
-        frame = pd.DataFrame(columns, index=_index_of(data))
+        frame = pd.DataFrame({task.name: task.decode(scores[task.name]) for task in self.tasks_},
+                             index=given_index(data))
         result = frame[self.labels[0]] if isinstance(self.label, str) else frame
         return _with_kept_columns(data, result, keep_columns) if keep_columns else result
 
@@ -407,11 +397,6 @@ class MultimodalPredictor(FittedAttributes):
 
     def __repr__(self) -> str:
         return f"MultimodalPredictor(label={self.label!r}, problem_type={self.problem_type!r})"
-
-
-def _index_of(data) -> pd.Index | None:
-    """The index of a DataFrame given to predict (None: a fresh 0..n-1 index for a path or Table)."""
-    return data.index if isinstance(data, pd.DataFrame) else None
 
 
 def _with_kept_columns(data, predictions: pd.Series | pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:

@@ -25,3 +25,11 @@ def test_a_fractional_label_is_still_an_unseen_class():
     task = TaskSpec.from_series("digit", pd.Series([0, 1, 2]))
     targets, bad = task.encode(pd.Series([1.5]), "t.csv", allow_missing=False)
     assert targets.tolist() == [-1] and "not seen in training" in bad[0].reason
+
+
+def test_decode_gives_label_values_per_problem_type():
+    scores = np.array([[0.2, 0.7, 0.6], [0.9, 0.1, 0.3]])
+    assert list(TaskSpec("y", "multiclass", ["a", "b", "c"]).decode(scores)) == ["b", "a"]
+    assert list(TaskSpec("y", "multilabel", ["a", "b", "c"]).decode(scores)) == ["b;c", "a"]
+    regression = np.array([1.5, -2.0])
+    assert TaskSpec("y", "regression", None).decode(regression) is regression

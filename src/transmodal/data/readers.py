@@ -88,6 +88,12 @@ def read_table(data: "pd.DataFrame | str | Path | Table", base_dir: str | Path |
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
+def given_index(data) -> pd.Index | None:
+    """The index of a DataFrame given to predict, so predictions align row by row (None: a fresh
+    0..n-1 index for a path or a Table)."""
+    return data.index if isinstance(data, pd.DataFrame) else None
+
+
 def _read_problem(path: Path, err: Exception) -> str:
     """What is wrong with a table pandas cannot read. A ragged CSV row is named by the row a
     spreadsheet shows (pandas' "line N" counts records from the header, row 1, as a spreadsheet does)."""

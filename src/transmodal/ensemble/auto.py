@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from transmodal.data.readers import given_index
 from transmodal.errors import ConfigError, DataError, NotFittedError, spelled
 
 _log = logging.getLogger(__name__)
@@ -290,7 +291,7 @@ class AutoPredictor:
         """Class probabilities (one column per class), with the index of a DataFrame given."""
         if self.task_.problem_type == "regression":
             raise ConfigError("predict_proba needs a classification task; use predict for regression")
-        return pd.DataFrame(self._scores(data), columns=self.task_.classes, index=_index_of(data))
+        return pd.DataFrame(self._scores(data), columns=self.task_.classes, index=given_index(data))
 
     def predict(self, data) -> pd.Series:
         """Predicted labels (a Series named after the label), with the index of a DataFrame given."""
@@ -298,8 +299,8 @@ class AutoPredictor:
         if self.task_.problem_type == "regression":
             values = self._metric_scores(scores)
         else:
-            values = np.asarray(self.task_.classes, dtype=object)[scores.argmax(axis=1)]
-        return pd.Series(values, index=_index_of(data), name=self.label)
+            values = self.task_.decode(scores)
+        return pd.Series(values, index=given_index(data), name=self.label)
 
     def evaluate(self, data, metrics: Sequence[str] | None = None) -> dict[str, float]:
         """Every reported metric of the ensemble on labelled ``data`` (a flat dict)."""
@@ -372,6 +373,3 @@ def _member_lines(log: Callable[[str], None] | None) -> Callable[[str], None]:
 
     return say
 
-
-def _index_of(data) -> pd.Index | None:
-    return data.index if isinstance(data, pd.DataFrame) else None

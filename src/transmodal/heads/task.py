@@ -84,6 +84,20 @@ class TaskSpec:
         """Number of model outputs for this task."""
         return 1 if self.problem_type == "regression" else len(self.classes)
 
+    def decode(self, scores: np.ndarray) -> np.ndarray:
+        """Predicted label values from this task's scores: (N,) values for regression, the class with the
+        highest score per row for classification, the ``;``-joined classes scored >= 0.5 for multilabel.
+
+        Args:
+            scores: (N,) for regression, (N, n_classes) otherwise.
+        """
+        if self.problem_type == "regression":
+            return scores
+        classes = np.asarray(self.classes, dtype=object)
+        if self.problem_type == "multilabel":
+            return np.asarray([MULTILABEL_SEPARATOR.join(classes[row >= 0.5]) for row in scores], dtype=object)
+        return classes[scores.argmax(axis=1)]
+
     def encode(self, series: pd.Series, source: str, allow_missing: bool) -> tuple[np.ndarray, list[BadRow]]:
         """Map label values to targets.
 
