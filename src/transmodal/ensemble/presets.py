@@ -19,8 +19,10 @@ import yaml
 from transmodal.config import section_from_dict
 from transmodal.data.schema import MODALITIES
 from transmodal.errors import ConfigError, did_you_mean, spelled
+from transmodal.heads.task import PROBLEM_TYPES as TASK_PROBLEM_TYPES
 
-PROBLEM_TYPES = ("binary", "multiclass", "regression")  # what ``only_for`` may name
+# what ``only_for`` may name: the task kinds an ensemble learns (not multilabel)
+PROBLEM_TYPES = tuple(p for p in TASK_PROBLEM_TYPES if p != "multilabel")
 PRESET_FOLDER = "presets"  # inside the transmodal package (package data, not a module)
 
 
