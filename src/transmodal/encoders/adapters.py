@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from transmodal.encoders.hf_loading import LAYER_NAMES, layer_number
 from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
 
@@ -40,9 +41,15 @@ def adapter_spec(options: dict) -> dict[str, Any]:
         raise ConfigError(f"transfer.inference_quantize={quantize!r} is not a valid choice; valid: "
                           f"{list(INFERENCE_QUANTIZE)}")
     r = int(options.get("r", 8))
+    top = options.get("top_layers")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ConfigError(f"transfer.top_layers must be a whole number >= 1 or null, got {top!r}")
+    if top is not None and method != "lora":
+        raise ConfigError(f"transfer.top_layers applies to method 'lora', not {method!r}")
     return {"method": method, "r": r, "lora_alpha": float(options.get("lora_alpha", 2 * r)),
             "lora_dropout": float(options.get("lora_dropout", 0.0)),
-            "train_norms": bool(options.get("train_norms", True)), "inference_quantize": quantize}
+            "train_norms": bool(options.get("train_norms", True)), "inference_quantize": quantize,
+            **({"top_layers": top} if top is not None else {})}  # only when set: older specs unchanged
 
 
 def resolve_inference_quantize(encoder, spec: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +63,26 @@ def resolve_inference_quantize(encoder, spec: dict[str, Any]) -> dict[str, Any]:
 def target_modules(encoder: nn.Module) -> list[str]:
     """Names (inside ``encoder``) of the layers that get adapters."""
     return [name for name, module in encoder.named_modules() if name and isinstance(module, ADAPTED)]
+
+
+def layer_indexes(targets: list[str]) -> list[int]:
+    """The transformer layer numbers (``layer.N.``, ``layers.N.``, ``blocks.N.``) in ``targets``'
+    names, sorted, each once."""
+    return sorted({n for n in map(layer_number, targets) if n is not None})
+
+
+def top_layer_indexes(encoder: nn.Module, targets: list[str], top: int) -> list[int]:
+    """The numbers of the top ``top`` transformer layers among ``targets`` (peft's
+    ``layers_to_transform``).
+
+    Raises:
+        ConfigError: the encoder's layers are not numbered (e.g. a built-in CNN).
+    """
+    numbers = layer_indexes(targets)
+    if not numbers:
+        raise ConfigError(f"transfer.top_layers={top}: {type(encoder).__name__} has no numbered transformer layers; "
+                          "leave top_layers unset to adapt every layer")
+    return numbers[-top:]
 
 
 def _set_trainable(module: nn.Module, trainable: bool) -> None:
@@ -74,8 +101,11 @@ def inject(encoder, spec: dict[str, Any]) -> bool:
     if not targets:
         return False
     if spec["method"] == "lora":
+        top = spec.get("top_layers")
         config = peft.LoraConfig(r=spec["r"], lora_alpha=spec["lora_alpha"], lora_dropout=spec["lora_dropout"],
-                                 target_modules=targets)
+                                 target_modules=targets,
+                                 layers_to_transform=top_layer_indexes(encoder, targets, top) if top else None,
+                                 layers_pattern=list(LAYER_NAMES) if top else None)
     else:
         config = peft.IA3Config(target_modules=targets, feedforward_modules=[])
     encoder.frozen = False  # adapters train: no embedding cache, training mode

@@ -72,6 +72,16 @@ def load_failed(kind: str, checkpoint: str, err: Exception) -> ModelLoadError:
     )
 
 
+LAYER_NAMES = ("layer", "layers", "blocks")  # the names _LAYER_PATTERN knows (peft's layers_pattern)
+
+
+def layer_number(name: str) -> int | None:
+    """The transformer layer a parameter or module name is in (the first ``layer.N.``,
+    ``layers.N.`` or ``blocks.N.`` of ``name`` + "."), or None."""
+    match = _LAYER_PATTERN.search(name + ".")
+    return int(match.group(1)) if match else None
+
+
 def transformer_layer_groups(module: nn.Module) -> list[list[nn.Parameter]]:
     """Group a transformers model's parameters: embeddings, then each layer, then the rest.
 

@@ -120,8 +120,26 @@ class HFTextEncoder(Encoder):
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         return [len(ids) for ids in encoded["input_ids"]]
 
+    def cache_lower_layers(self, below: int | None) -> bool:
+        """Keep each row's outputs of the first ``below`` transformer layers in memory from now on
+        (they must not train), or stop (None). False when the model's layout is not supported or the
+        pooled layers (``layers``) reach below them: every layer then runs as usual.
+        See :mod:`transmodal.encoders.layer_cache`."""
+        from transmodal.encoders.layer_cache import LowerLayerCache, layer_stack
+
+        stack = layer_stack(self.model)
+        if below is None or stack is None or not 1 <= below < len(stack[1]) or self.layers > len(stack[1]) - below + 1:
+            self.__dict__.pop("_lower_cache", None)
+            return False
+        self.__dict__["_lower_cache"] = LowerLayerCache(below)  # not a submodule: not in state_dict
+        return True
+
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
         mask = inputs["attention_mask"]  # (B, T)
+        cache = self.__dict__.get("_lower_cache")
+        if cache is not None:
+            states = cache.hidden_states(self.model, inputs["input_ids"], mask)  # from layer `below` on
+            return torch.cat([masked_mean(h, mask) for h in states[-self.layers:]], dim=1)  # (B, layers * H)
         model = model_for_forward(self, self.model)  # the int8 copy when frozen with quantize="int8"
         if self.layers == 1:
             hidden = model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state

@@ -22,6 +22,9 @@ class TransferSettings:
     r: int = 8  # lora: rank
     lora_alpha: float | None = None  # lora: scaling numerator (default 2 r)
     lora_dropout: float = 0.0
+    top_layers: int | None = None  # lora: adapters only in the top N transformer layers of each adapted encoder
+    # (peft's layers_to_transform); a BERT-like text encoder then runs its frozen lower layers once per row
+    # during the fit (transmodal.encoders.layer_cache). None: every layer
     train_norms: bool = True  # lora: also train normalisation layers of built-in nets
     inference_quantize: str | None = "auto"  # lora: "int8" runs the merged encoder in int8 when predicting
     # (faster on a CPU), its head refitted on int8 features after training; "auto" (default): as the encoder was
