@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> None:
         auto = run["auto"]
         np.savez(args.tuning_out, targets=auto.selection_targets_,
                  **{name: p for name, p in auto.selection_predictions_.items()})
+    for name, member in run["auto"].members_.items():  # the neural members' epochs (time, tuning score)
+        for model in getattr(member, "models", []) if member.kind == "neural" else []:
+            print(name, [{k: round(v, 4) for k, v in e.items() if k in ("epoch", "epoch_seconds", "val_score")}
+                         for e in (getattr(model, "history_", None) or {}).get("epochs", [])],
+                  "kept epoch", (getattr(model, "history_", None) or {}).get("best_epoch"), flush=True)
     baseline = tfidf_baseline(train, test, args.label)
     result = {"machine": machine(), "label": args.label, "preset": args.preset, **run["record"],
               "tfidf_logreg": baseline}
