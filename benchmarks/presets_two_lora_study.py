@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the two files do not hold the same selection rows and cheap members")
     logits = {n: _logit(a[n]) for n in CHEAP}
     logits["A:" + lora_a], logits["B:" + lora_b] = _logit(a[lora_a]), _logit(b[lora_b])
+    correlation = float(np.corrcoef(logits["A:" + lora_a], logits["B:" + lora_b])[0, 1])
     print("selection-row AUROC:", {k: round(auc(y, v), 4) for k, v in logits.items()},
-          "| correlation of the two LoRA logits:", round(float(np.corrcoef(logits["A:" + lora_a], logits["B:" + lora_b])[0, 1]), 3))
+          "| correlation of the two LoRA logits:", round(correlation, 3))
     sets = {"cheap + A": CHEAP + ["A:" + lora_a], "cheap + B": CHEAP + ["B:" + lora_b],
             "cheap + A + B": CHEAP + ["A:" + lora_a, "B:" + lora_b], "A + B": ["A:" + lora_a, "B:" + lora_b]}
     scores = {k: [] for k in sets}
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     base = np.array(scores["cheap + A"])
     for k, values in scores.items():
         diff = np.array(values) - base
-        print(f"{k:14s} {np.mean(values):.4f}  vs cheap + A {diff.mean():+.4f} +- {diff.std() / np.sqrt(len(diff)):.4f}")
+        error = diff.std() / np.sqrt(len(diff))
+        print(f"{k:14s} {np.mean(values):.4f}  vs cheap + A {diff.mean():+.4f} +- {error:.4f}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def save_tiny_vit(folder: Path) -> str:
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    ViTModel(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+    ViTModel(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                        intermediate_size=64)).save_pretrained(folder)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
     return str(folder)
@@ -43,7 +43,7 @@ def save_tiny_wav2vec2(folder: Path) -> str:
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
     folder.mkdir(parents=True, exist_ok=True)
-    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
+    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                             conv_dim=(16, 16, 16), conv_stride=(5, 4, 4), conv_kernel=(10, 8, 4),
                             num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
                             feat_extract_norm="layer", do_stable_layer_norm=True)
