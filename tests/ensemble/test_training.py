@@ -97,9 +97,10 @@ def test_only_with_members_are_skipped_on_a_text_table_and_leave_the_budget_as_b
 
 def test_best_fits_its_regression_members_on_a_regression_label_and_its_classification_ones_otherwise(member_deadlines):
     """``only_for``: on a book-price-like table (text, numbers, categories, a regression label)
-    ``best`` fits ridge on the n-grams, the trees stacked on it and kernel ridge on the frozen embeddings; the
-    classification members' shares are not counted there, and the regression members' shares are
-    not counted on a binary label (the clothing test above: its members and budgets as before)."""
+    ``best`` fits ridge on the n-grams, the trees stacked on it and kernel ridge on the frozen embeddings
+    and the n-grams (no neural member); the classification members' shares are not counted there, and
+    the regression members' shares are not counted on a binary label (the clothing test above: its
+    members and budgets as before)."""
     frame = pd.DataFrame({"title": ["a book"] * 40, "pages": range(40), "y": np.linspace(0.0, 1.0, 40)})
     y = frame["y"].to_numpy()
     context = MemberContext("y", TaskSpec("y", "regression"), {"title": "text", "pages": "numeric"}, "r2")
@@ -107,11 +108,9 @@ def test_best_fits_its_regression_members_on_a_regression_label_and_its_classifi
     splits, selection = make_splits(y, "regression", preset, 0)
     results = {r.name: r for r in fit_members(preset, context, frame, y, splits, selection, 100.0, lambda p, rows: 0.5)}
     ran = [name for name, r in results.items() if r.status == "ok"]
-    assert ran == ["tfidf_ridge", "lightgbm_stacked", "kernel_ridge", "neural_lora_regression"]
+    assert ran == ["tfidf_ridge", "lightgbm_stacked", "kernel_ridge"]  # no neural member on a regression label
     assert results["lightgbm"].status.startswith("skipped: only_for binary/multiclass")
     assert results["neural_lora"].status.startswith("skipped: only_for binary/multiclass")
-    lora = {m.name: m for m in preset.members}
-    assert lora["neural_lora_regression"].options == lora["neural_lora"].options  # the same member, its own budget
     assert results["tfidf_linear"].status == "skipped: only_for binary/multiclass, and the label is regression"
     assert results["embed_linear"].status.startswith("skipped: only_for binary/multiclass")
     plans = {m.name: m for m in preset.members}
@@ -119,6 +118,7 @@ def test_best_fits_its_regression_members_on_a_regression_label_and_its_classifi
     assert plans["lightgbm_stacked"].options["stack_linear"]["alpha"] == 2.0
     assert not plans["lightgbm"].options.get("stack_linear")  # classification: the trees as before
     assert plans["kernel_ridge"].options["embeddings"] == plans["embed_linear"].options["embeddings"]  # one encoding
+    assert plans["kernel_ridge"].options["linear"]["squared"] > 0 and plans["kernel_ridge"].options["centre"]
     budgets = {m.name: m.budget for m in preset.members}
     share = budgets["tfidf_ridge"] / sum(budgets[name] for name in ran)
     assert member_deadlines[0] == pytest.approx(100.0 * (1 - RESERVE) * share, abs=1.0)
