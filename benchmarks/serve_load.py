@@ -163,6 +163,7 @@ def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, 
             after = health(url)
             result["load_average_before"], result["load_average_after"] = load_before, os.getloadavg()
             result["batches"] = after["batches"] - before["batches"]
+            result["heap_trims"] = after.get("heap_trims", 0) - before.get("heap_trims", 0)
             result["rows_per_batch"] = (after["rows"] - before["rows"]) / max(1, result["batches"])
             sizes = {int(k): v - before["batch_sizes"].get(k, 0) for k, v in after["batch_sizes"].items()}
             result["batch_sizes"] = {k: v for k, v in sorted(sizes.items()) if v}  # rows per forward -> calls
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allocator-check", action="store_true",
                         help="Also serve micro-batched with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072: "
                              "large freed buffers go back to the system) at concurrency 32: its RSS and throughput.")
+    parser.add_argument("--trim-check", action="store_true",
+                        help="Also serve micro-batched without heap trims (--trim-every-s 0) at concurrency 32: "
+                             "what the server's periodic malloc_trim costs in throughput and saves in RSS.")
     args = parser.parse_args(argv)
     model = saved_model()
     rows = test_rows()
@@ -208,6 +212,11 @@ def main(argv: list[str] | None = None) -> None:
     batched = results["modes"]["micro-batched"]["runs"][-1]["requests_per_second"]
     single = results["modes"]["one row per forward"]["runs"][-1]["requests_per_second"]
     results["speedup_at_32"] = batched / single
+    if args.trim_check:
+        mode = "micro-batched, no heap trim"
+        print(f"{mode}:", flush=True)
+        results["modes"][mode] = run_mode(model, MODES["micro-batched"] + ["--trim-every-s", "0"], rows, args.seconds,
+                                          args.warmup, (32,))
     if args.allocator_check:
         mode = "micro-batched, MALLOC_MMAP_THRESHOLD_=131072"
         print(f"{mode}:", flush=True)

@@ -292,3 +292,41 @@ def test_an_encoding_past_its_deadline_stops_with_encoding_time_up(tiny_bert):
     with encoding_deadline(time.monotonic() + 600.0):  # far: encodes as without one
         fill_cache(OneInput(encoder), dataset_of(values), cache, None, 8)
     assert cache.complete("review")
+
+
+def test_token_shares_cut_cells_sorted_by_length_into_runs_of_about_equal_tokens():
+    from transmodal.engine.encoding import token_shares
+
+    lengths = [150, 20, 148, 30, 90, 12, 88, 40, 5, 60, 70, 100]
+    shares = token_shares(lengths, 64, workers=2)
+    assert len(shares) == 2
+    assert sorted(int(i) for b in shares for i in b) == list(range(len(lengths)))  # every cell once
+    flat = [lengths[i] for b in shares for i in b]
+    assert flat == sorted(lengths, reverse=True)  # longest first, neighbours in length together
+    tokens = [sum(lengths[i] for i in b) for b in shares]
+    assert abs(tokens[0] - tokens[1]) <= max(lengths)
+    assert all(len(b) <= 4 for b in token_shares(lengths, 4, workers=2))  # batch_size still bounds a run
+    assert [len(b) for b in token_shares([7], 64, workers=2)] == [1]
+    assert [len(b) for b in token_shares([7, 3], 64, workers=4)] == [1, 1]
+
+
+def test_a_served_micro_batch_of_a_bert_encoder_is_one_packed_batch_per_worker(tiny_bert):
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    values = texts(12, seed=5)
+    fill_cache(OneInput(encoder), dataset_of(values[:2]), EmbeddingCache(2, {"review": encoder.output_dim}), None, 64)
+    sizes = counted(encoder)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
+        with balanced_batches():
+            fill_cache(OneInput(encoder), dataset_of(values), cache, None, 64)
+    finally:
+        torch.set_num_threads(before)
+    assert len(sizes) == 2 and sum(sizes) == 10  # 11 texts, one repeated (row 5 = row 1), one missing
+    del encoder.forward
+    with torch.no_grad():
+        for row, text in enumerate(values):
+            if text is not None:
+                torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
+                                           atol=1e-5, rtol=1e-5)

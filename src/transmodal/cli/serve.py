@@ -23,6 +23,8 @@ def serve(
                                                 "files a request may name by path (none: no path is read)."),
     max_body_mb: float = typer.Option(32.0, "--max-body-mb", help="Larger request bodies are refused (413)."),
     max_rows: int = typer.Option(1024, "--max-rows", help="More rows in one request are refused (413)."),
+    trim_every_s: float = typer.Option(10.0, "--trim-every-s", help="Give the heap's free memory back to the "
+                                       "system at most this often, between forward passes (0: never)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (warning: no access log)."),
 ) -> None:
     """Serve the model in MODEL: GET /health, GET /metadata, POST /predict, POST /predict_proba (JSON rows;
@@ -36,5 +38,6 @@ def serve(
         raise ConfigError(f"transmodal serve needs FastAPI and uvicorn ({err}); pip install 'transmodal[serve]'") from None
 
     settings = ServeSettings(str(model), host, port, workers, max_batch, max_wait_ms,
-                             None if allowed_root is None else str(allowed_root), int(max_body_mb * 2**20), max_rows)
+                             None if allowed_root is None else str(allowed_root), int(max_body_mb * 2**20), max_rows,
+                             trim_every_s)
     run_server(settings, log_level=log_level)

@@ -17,6 +17,7 @@ from transmodal.encoders.hf_loading import (
     resolve_checkpoint,
     transformer_layer_groups,
 )
+from transmodal.encoders.packed_bert import can_pack, packed_layer_means, packing_on
 from transmodal.encoders.quantization import check_quantize, model_for_forward
 from transmodal.errors import ConfigError
 
@@ -134,6 +135,12 @@ class HFTextEncoder(Encoder):
         self.__dict__["_lower_cache"] = LowerLayerCache(below)  # not a submodule: not in state_dict
         return True
 
+    @property
+    def packs_padding(self) -> bool:
+        """Whether this encoder's batches skip their padding tokens here (within
+        :func:`~transmodal.encoders.packed_bert.packed_padding`, a BERT model not training)."""
+        return packing_on() and can_pack(self.model) and "_lower_cache" not in self.__dict__
+
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, output_dim)
         mask = inputs["attention_mask"]  # (B, T)
         cache = self.__dict__.get("_lower_cache")
@@ -141,6 +148,8 @@ class HFTextEncoder(Encoder):
             states = cache.hidden_states(self.model, inputs["input_ids"], mask)  # from layer `below` on
             return torch.cat([masked_mean(h, mask) for h in states[-self.layers:]], dim=1)  # (B, layers * H)
         model = model_for_forward(self, self.model)  # the int8 copy when frozen with quantize="int8"
+        if packing_on() and not torch.is_grad_enabled() and can_pack(model) and not bool(mask.all()):
+            return packed_layer_means(model, inputs["input_ids"], mask, self.layers)  # padding not computed
         if self.layers == 1:
             hidden = model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
             return masked_mean(hidden, mask)  # (B, T, H) -> (B, H)

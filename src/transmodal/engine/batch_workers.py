@@ -17,6 +17,7 @@ calls (a server's micro-batches: a few length batches each) start every batch on
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable, Iterator, Sequence, TypeVar
@@ -62,7 +63,8 @@ def map_batches(fn: Callable[[Item], Result], batches: Sequence[Item], workers: 
             return fn(batch)
 
     with intra_op_threads(torch.get_num_threads() // workers):  # split between the workers
-        futures = [_pool(workers).submit(run, batch) for batch in batches]
+        # each batch in a copy of the caller's context (context variables: a server's packed batches, ...)
+        futures = [_pool(workers).submit(contextvars.copy_context().run, run, batch) for batch in batches]
         try:
             for future in futures:
                 yield future.result()

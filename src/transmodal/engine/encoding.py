@@ -26,6 +26,7 @@ import torch
 
 from transmodal.data.dataset import TableDataset
 from transmodal.engine.batch_workers import MAX_WORKERS, cpu_workers, map_batches
+from transmodal.encoders.packed_bert import packed_padding
 from transmodal.encoders.quantization import runs_int8
 from transmodal.engine.cache import EmbeddingCache
 from transmodal.engine.contract import EncoderNet
@@ -68,10 +69,12 @@ def balanced_batches() -> Iterator[None]:
     length batches are few (a batch of 16 reviews: 3 or so, the last one run by one worker while the
     other core idles). Features of a row then depend on which rows share its batch, as they do in
     any batch (int8 activations are scaled per batch), so the predictor's own calls keep the batches
-    of :func:`length_batches`."""
+    of :func:`length_batches`. An encoder that computes no padding (a BERT text encoder:
+    :mod:`transmodal.encoders.packed_bert`) gets one batch per worker instead (:func:`token_shares`)."""
     token = _BALANCED.set(True)
     try:
-        yield
+        with packed_padding():  # an encoder that can skips the padding: fewer, longer batches
+            yield
     finally:
         _BALANCED.reset(token)
 
@@ -188,7 +191,9 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
         # that has encoded before (a server's micro-batches) starts all its batches on the workers
         first_alone = encoder not in _CALLED
         if _BALANCED.get() and not first_alone and spec.modality == "text" and target.type == "cpu":
-            batches = balance_batches(batches, lengths, min(torch.get_num_threads(), MAX_WORKERS))
+            share = min(torch.get_num_threads(), MAX_WORKERS)
+            batches = (token_shares(lengths, batch_size, share) if getattr(encoder, "packs_padding", False)
+                       else balance_batches(batches, lengths, share))
         workers = cpu_workers(target, len(batches), first_alone) if spec.modality == "text" else 1
         with contextlib.closing(map_batches(encode_batch, batches, workers, first_alone)) as results:  # closing: a deadline
             for chunk, features in zip(batches, results):  # stops the workers' batches not started yet
@@ -260,6 +265,27 @@ def balance_batches(batches: list[np.ndarray], lengths: list[int], workers: int)
         half = (len(costliest) + 1) // 2
         batches[index:index + 1] = [costliest[:half], costliest[half:]]
     return sorted(batches, key=cost, reverse=True)
+
+
+def token_shares(lengths: list[int], batch_size: int, workers: int) -> list[np.ndarray]:
+    """Positions sorted longest first, cut into ``workers`` runs of about equal tokens (each run at
+    most ``batch_size`` items, so more runs for many cells): the batches of an encoder whose cost is
+    its real tokens, not its padded ones (:mod:`transmodal.encoders.packed_bert`), one per CPU worker.
+    Neighbours in length share a run, so attention (which still sees each run padded) pads little."""
+    order = np.argsort(lengths, kind="stable")[::-1]
+    runs = max(workers, -(-len(order) // max(batch_size, 1)))  # ceil(cells / batch_size) at least
+    if len(order) <= runs:
+        return [order[i:i + 1] for i in range(len(order))]
+    ends = np.cumsum(np.maximum(np.asarray(lengths, dtype=np.float64)[order], 1.0))  # (cells,) tokens so far
+    cuts = []  # cells before run k (k = 1 .. runs - 1): where the tokens so far come closest to k / runs of all
+    for k in range(1, runs):
+        target = ends[-1] * k / runs
+        after = int(np.searchsorted(ends, target))  # ends[after] >= target
+        cut = after if after > 0 and target - ends[after - 1] < ends[after] - target else after + 1
+        cuts.append(min(max(cut, k), len(order) - (runs - k)))  # every run keeps at least one cell
+    cuts = sorted(set(cuts))
+    batches = [b for b in np.split(order, cuts) if len(b)]
+    return [b for chunk in batches for b in np.array_split(chunk, -(-len(chunk) // max(batch_size, 1)))]
 
 
 def _lengths(encoder, raw: list[Any]) -> list[int]:

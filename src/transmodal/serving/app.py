@@ -23,6 +23,7 @@ from transmodal.serving import schema
 from transmodal.serving.batcher import MicroBatcher
 from transmodal.serving.body import parse_body, read_body
 from transmodal.serving.errors import Problem, RequestError
+from transmodal.serving.memory import HeapTrimmer
 from transmodal.serving.model import PREDICT, PREDICT_PROBA, ServedModel, load_served
 from transmodal.serving.rows import rows_to_frame
 from transmodal.serving.settings import SETTINGS_ENV, ServeSettings
@@ -36,7 +37,8 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
     The micro-batcher starts with the application (its lifespan): use ``with TestClient(app)``.
     """
     served = served or load_served(settings.model_dir, settings.allowed_root)
-    batcher = MicroBatcher(served.run, settings.max_batch, settings.max_wait_ms)
+    trimmer = HeapTrimmer(settings.trim_every_s)  # the heap's free pages back to the system now and then
+    batcher = MicroBatcher(served.run, settings.max_batch, settings.max_wait_ms, trimmer.after_batch)
     root, column_types = settings.root, served.column_types
 
     @contextlib.asynccontextmanager
@@ -74,7 +76,8 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
                                 "made, rows, and calls per batch size)")
     async def health() -> dict[str, Any]:
         sizes = {str(size): calls for size, calls in sorted(batcher.batch_sizes.items())}
-        return {"status": "ok", "batches": batcher.batches, "rows": batcher.rows, "batch_sizes": sizes}
+        return {"status": "ok", "batches": batcher.batches, "rows": batcher.rows, "batch_sizes": sizes,
+                "heap_trims": trimmer.trims}
 
     @app.get("/metadata", summary="Columns with their types, labels, tasks and classes, model version and hash")
     async def metadata() -> dict[str, Any]:

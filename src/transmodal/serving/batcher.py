@@ -39,10 +39,14 @@ class MicroBatcher:
         run: The (blocking) predictor call; run in one dedicated thread.
         max_batch: Rows per call at most (a single larger request runs alone).
         max_wait_ms: How long the first request of a batch waits for others.
+        after_batch: Called in the inference thread after each call (the server trims its heap there:
+            :class:`~transmodal.serving.memory.HeapTrimmer`).
     """
 
-    def __init__(self, run: Callable[[str, pd.DataFrame], list[Any]], max_batch: int, max_wait_ms: float) -> None:
+    def __init__(self, run: Callable[[str, pd.DataFrame], list[Any]], max_batch: int, max_wait_ms: float,
+                 after_batch: Callable[[], None] | None = None) -> None:
         self.run, self.max_batch, self.max_wait = run, max_batch, max_wait_ms / 1000.0
+        self.after_batch = after_batch
         self._pending: collections.deque[Pending] = collections.deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -169,7 +173,11 @@ class MicroBatcher:
         """The requests' rows as one frame, run (in the inference thread: the event loop goes on
         reading requests meanwhile)."""
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        return self.run(kind, frame)
+        try:
+            return self.run(kind, frame)
+        finally:
+            if self.after_batch is not None:
+                self.after_batch()
 
 
 def _settle(item: Pending, outputs: list[Any] | None = None, error: BaseException | None = None) -> None:

@@ -27,6 +27,8 @@ class ServeSettings:
             server-side path (cells must then carry the file as base64 or an upload).
         max_body_bytes: Larger request bodies are refused with 413.
         max_rows: More rows in one request are refused with 413.
+        trim_every_s: Give the heap's free memory back to the system (glibc ``malloc_trim``) at most
+            this often, between forward passes (:mod:`transmodal.serving.memory`); 0: never.
     """
 
     model_dir: str
@@ -38,13 +40,14 @@ class ServeSettings:
     allowed_root: str | None = None
     max_body_bytes: int = 32 * 2**20
     max_rows: int = 1024
+    trim_every_s: float = 10.0
 
     def __post_init__(self) -> None:
         checks = {"port": 0 <= self.port <= 65535, "workers": self.workers >= 1, "max_batch": self.max_batch >= 1,
                   "max_wait_ms": 0 <= self.max_wait_ms <= 60_000, "max_body_bytes": self.max_body_bytes >= 1024,
-                  "max_rows": self.max_rows >= 1}
+                  "max_rows": self.max_rows >= 1, "trim_every_s": 0 <= self.trim_every_s <= 86_400}
         valid = {"port": "0..65535", "workers": ">= 1", "max_batch": ">= 1", "max_wait_ms": "0..60000",
-                 "max_body_bytes": ">= 1024", "max_rows": ">= 1"}
+                 "max_body_bytes": ">= 1024", "max_rows": ">= 1", "trim_every_s": "0..86400"}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"serve: {name}={getattr(self, name)!r} is out of range; valid: {valid[name]}")
