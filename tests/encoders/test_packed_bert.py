@@ -71,18 +71,22 @@ def test_an_int8_encoder_packs_within_the_block_and_stays_close_to_its_padded_fe
         assert torch.nn.functional.cosine_similarity(packed, fp32(batch)).min() > 0.98
 
 
-def test_a_batch_without_padding_runs_the_models_own_forward_pass(tiny_bert, monkeypatch):
+def test_within_the_block_every_batch_packs_and_outside_none(tiny_bert, monkeypatch):
     from transmodal.encoders import text_hf
 
     encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
     calls = []
-    monkeypatch.setattr(text_hf, "packed_layer_means", lambda *a: calls.append(a) or torch.zeros(1))
-    with packed_padding(), torch.no_grad():
-        encoder(encoder.prepare(["the cat sat"]))  # one text: nothing to pack
-        encoder(encoder.prepare(["the cat", "a dog"]))  # same lengths: no padding
+    real = text_hf.packed_layer_means
+    monkeypatch.setattr(text_hf, "packed_layer_means", lambda *a: calls.append(a[1].shape) or real(*a))
+    one = encoder.prepare(["the cat sat"])
+    with torch.no_grad():
+        outside = encoder(one)
         assert not calls
-        encoder(encoder.prepare(["the cat sat on the mat", "a dog"]))
-    assert len(calls) == 1
+        with packed_padding():
+            inside = encoder(one)  # one text: no padding, the same forward pass as a batch's
+            encoder(encoder.prepare(["the cat sat on the mat", "a dog"]))
+    assert calls == [torch.Size([1, 5]), torch.Size([2, 8])]
+    torch.testing.assert_close(inside, outside, atol=1e-5, rtol=1e-5)
 
 
 def test_only_a_plain_bert_in_eval_mode_packs(tiny_bert):

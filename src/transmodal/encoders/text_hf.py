@@ -148,7 +148,7 @@ class HFTextEncoder(Encoder):
             states = cache.hidden_states(self.model, inputs["input_ids"], mask)  # from layer `below` on
             return torch.cat([masked_mean(h, mask) for h in states[-self.layers:]], dim=1)  # (B, layers * H)
         model = model_for_forward(self, self.model)  # the int8 copy when frozen with quantize="int8"
-        if packing_on() and not torch.is_grad_enabled() and can_pack(model) and not bool(mask.all()):
+        if packing_on() and not torch.is_grad_enabled() and can_pack(model):  # a server's calls, any batch size
             return packed_layer_means(model, inputs["input_ids"], mask, self.layers)  # padding not computed
         if self.layers == 1:
             hidden = model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
