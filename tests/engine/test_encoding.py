@@ -61,6 +61,32 @@ def counted(encoder) -> list[int]:
     return sizes
 
 
+def served_fill(encoder, values: list[str | None]) -> tuple[EmbeddingCache, list[int]]:
+    """``values`` encoded as a server's micro-batch (within ``balanced_batches``, 2 torch threads) by an
+    encoder that has encoded before; returns the cache and the batch sizes the encoder was called with."""
+    fill_cache(OneInput(encoder), dataset_of(values[:2]), EmbeddingCache(2, {"review": encoder.output_dim}), None, 64)
+    sizes = counted(encoder)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
+        with balanced_batches():  # its batches shared by 2 workers
+            fill_cache(OneInput(encoder), dataset_of(values), cache, None, 64)
+    finally:
+        torch.set_num_threads(before)
+    return cache, sizes
+
+
+def assert_encoded_one_at_a_time(encoder, values: list[str | None], cache: EmbeddingCache) -> None:
+    """Each present value's cached features equal the encoder's output for it alone (counting undone)."""
+    del encoder.forward
+    with torch.no_grad():
+        for row, text in enumerate(values):
+            if text is not None:
+                torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
+                                           atol=1e-5, rtol=1e-5)
+
+
 def test_bucketed_encoding_equals_one_row_at_a_time_in_row_order(tiny_bert):
     encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
     values = texts(40)
@@ -156,23 +182,9 @@ def test_balancing_halves_the_costliest_batches_until_the_workers_share_them_eve
 def test_a_served_micro_batch_is_encoded_in_balanced_batches_equal_to_one_at_a_time(tiny_bert):
     encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
     values = texts(12, seed=4)
-    fill_cache(OneInput(encoder), dataset_of(values[:2]), EmbeddingCache(2, {"review": encoder.output_dim}), None, 64)
-    sizes = counted(encoder)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
-        with balanced_batches():  # an encoder that has encoded before: its batches shared by 2 workers
-            fill_cache(OneInput(encoder), dataset_of(values), cache, None, 64)
-    finally:
-        torch.set_num_threads(before)
+    cache, sizes = served_fill(encoder, values)
     assert len(sizes) % 2 == 0 and len(sizes) >= 2
-    del encoder.forward
-    with torch.no_grad():
-        for row, text in enumerate(values):
-            if text is not None:
-                torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
-                                           atol=1e-5, rtol=1e-5)
+    assert_encoded_one_at_a_time(encoder, values, cache)
 
 
 def test_a_second_fill_reads_the_store_and_encodes_nothing(tiny_bert, tmp_path):
@@ -313,20 +325,6 @@ def test_token_shares_cut_cells_sorted_by_length_into_runs_of_about_equal_tokens
 def test_a_served_micro_batch_of_a_bert_encoder_is_one_packed_batch_per_worker(tiny_bert):
     encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
     values = texts(12, seed=5)
-    fill_cache(OneInput(encoder), dataset_of(values[:2]), EmbeddingCache(2, {"review": encoder.output_dim}), None, 64)
-    sizes = counted(encoder)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        cache = EmbeddingCache(len(values), {"review": encoder.output_dim})
-        with balanced_batches():
-            fill_cache(OneInput(encoder), dataset_of(values), cache, None, 64)
-    finally:
-        torch.set_num_threads(before)
+    cache, sizes = served_fill(encoder, values)
     assert len(sizes) == 2 and sum(sizes) == 10  # 11 texts, one repeated (row 5 = row 1), one missing
-    del encoder.forward
-    with torch.no_grad():
-        for row, text in enumerate(values):
-            if text is not None:
-                torch.testing.assert_close(cache.values["review"][row], encoder(encoder.prepare([text]))[0],
-                                           atol=1e-5, rtol=1e-5)
+    assert_encoded_one_at_a_time(encoder, values, cache)
