@@ -3,6 +3,8 @@ persistent store across fits and predictions, the encoder's identity, int8 quant
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -328,3 +330,16 @@ def test_a_served_micro_batch_of_a_bert_encoder_is_one_packed_batch_per_worker(t
     cache, sizes = served_fill(encoder, values)
     assert len(sizes) == 2 and sum(sizes) == 10  # 11 texts, one repeated (row 5 = row 1), one missing
     assert_encoded_one_at_a_time(encoder, values, cache)
+
+
+def test_a_servers_micro_batch_logs_no_status_line_while_a_fit_sized_fill_does(tiny_bert, caplog):
+    encoder = build_encoder("text", {"name": "hf_text", "checkpoint": tiny_bert, "frozen": True})
+    values = [f"review number {i} of the batch" for i in range(20)]  # 20 distinct cells: >= SMALL_WRITE
+    caplog.set_level(logging.DEBUG, logger="transmodal.engine.encoding")
+    with balanced_batches():
+        fill_cache(OneInput(encoder), dataset_of(values), EmbeddingCache(20, {"review": encoder.output_dim}), None, 64)
+    served = [r for r in caplog.records if "distinct" in r.getMessage()]
+    assert served and all(r.levelno == logging.DEBUG for r in served)
+    caplog.clear()
+    fill_cache(OneInput(encoder), dataset_of(values), EmbeddingCache(20, {"review": encoder.output_dim}), None, 64)
+    assert [r.levelno for r in caplog.records if "distinct" in r.getMessage()] == [logging.INFO]

@@ -134,6 +134,12 @@ def fill_cache(net: EncoderNet, dataset: TableDataset, cache: EmbeddingCache, st
     return stats
 
 
+def _status_level(cells: int) -> int:
+    """INFO for a status line about real work; DEBUG for a small prediction and for every call of a
+    server (:func:`balanced_batches`), whose micro-batches would otherwise log a line each."""
+    return logging.DEBUG if cells < SMALL_WRITE or _BALANCED.get() else logging.INFO
+
+
 def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, name: str, store,
                 batch_size: int, device, min_write: int) -> dict[str, Any]:
     digests = [dataset.content_digest(spec, row) for row in range(len(dataset))]
@@ -145,13 +151,12 @@ def _fill_input(encoder, spec, dataset: TableDataset, cache: EmbeddingCache, nam
     key = encoder_key(encoder) if use_store else ""
     found = store.lookup(key, list(first_row)) if use_store else {}
     missing = [d for d in first_row if d not in found]
-    if missing:  # a status line for real work; small predictions (a server's rows) log at debug level
-        log.log(logging.INFO if len(missing) >= SMALL_WRITE else logging.DEBUG,
-                "encoding %d distinct %s cell(s) of input %r (%d found in the embedding store)",
-                len(missing), spec.modality, name, len(found))
+    if missing:
+        log.log(_status_level(len(missing)), "encoding %d distinct %s cell(s) of input %r (%d found in the embedding "
+                "store)", len(missing), spec.modality, name, len(found))
     elif found:
-        log.log(logging.INFO if len(found) >= SMALL_WRITE else logging.DEBUG,
-                "all %d distinct %s cell(s) of input %r found in the embedding store", len(found), spec.modality, name)
+        log.log(_status_level(len(found)), "all %d distinct %s cell(s) of input %r found in the embedding store",
+                len(found), spec.modality, name)
     encoded = _encode(encoder, spec, dataset, [first_row[d] for d in missing], batch_size, device)  # (M, D)
     if use_store and len(missing) >= min_write:
         store.add(key, missing, encoded, {"input": name, "modality": spec.modality,
