@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allocator-check", action="store_true",
                         help="Also serve micro-batched with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072: "
                              "large freed buffers go back to the system) at concurrency 32: its RSS and throughput.")
+    parser.add_argument("--trim-every-s", type=float, default=None,
+                        help="Both servers' --trim-every-s (default: the server's own default).")
     parser.add_argument("--trim-check", action="store_true",
                         help="Also serve micro-batched without heap trims (--trim-every-s 0) at concurrency 32: "
                              "what the server's periodic malloc_trim costs in throughput and saves in RSS.")
@@ -206,7 +208,10 @@ def main(argv: list[str] | None = None) -> None:
                "load_average_at_start": os.getloadavg(),
                "seconds_per_level": args.seconds,
                "warmup_seconds": args.warmup, "modes": {}}
+    trim = [] if args.trim_every_s is None else ["--trim-every-s", str(args.trim_every_s)]
+    results["trim_every_s"] = args.trim_every_s
     for mode, options in MODES.items():
+        options = options + trim
         print(f"{mode} ({' '.join(options)}):", flush=True)
         results["modes"][mode] = run_mode(model, options, rows, args.seconds, args.warmup)
     batched = results["modes"]["micro-batched"]["runs"][-1]["requests_per_second"]
