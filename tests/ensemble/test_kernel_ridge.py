@@ -7,7 +7,7 @@ import pytest
 from ensembletools import tiny_frame
 
 from transmodal.ensemble.members.base import MEMBERS, MemberContext
-from transmodal.ensemble.members.kernel_ridge import squared_distances
+from transmodal.ensemble.members.kernels import squared_distances
 from transmodal.heads.task import TaskSpec
 
 COLUMNS = {"review": "text", "size": "numeric", "color": "categorical"}

@@ -31,7 +31,6 @@ from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, Mem
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
 from transmodal.ensemble.members.kernels import KernelRows, KernelWeights, kernel, median_width, solve
-from transmodal.ensemble.members.kernels import squared_distances  # noqa: F401 - this module's name before kernels.py
 from transmodal.ensemble.members.lightgbm import principal_components
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
