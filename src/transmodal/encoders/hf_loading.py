@@ -15,7 +15,8 @@ from transmodal.errors import ConfigError, ModelLoadError
 PACKAGED_PREFIX = "packaged:"
 # "encoder.layer.3.", "encoder.layers.3.", "blocks.3." (a dot or the start of the name before it, so
 # that "conv_layers.0" of a wav2vec2 feature extractor is not a transformer layer)
-_LAYER_PATTERN = re.compile(r"(?:^|\.)(?:layer|layers|blocks)\.(\d+)\.")
+LAYER_NAMES = ("layer", "layers", "blocks")  # also peft's layers_pattern for transfer.top_layers
+_LAYER_PATTERN = re.compile(rf"(?:^|\.)(?:{'|'.join(LAYER_NAMES)})\.(\d+)\.")
 
 
 def resolve_checkpoint(checkpoint: str | None) -> str:
@@ -70,9 +71,6 @@ def load_failed(kind: str, checkpoint: str, err: Exception) -> ModelLoadError:
         f"cannot load the {kind} checkpoint {checkpoint!r}: {err}. Give a local folder or a model id "
         "that is in the Hugging Face cache (HF_HUB_OFFLINE=1 forbids downloads)"
     )
-
-
-LAYER_NAMES = ("layer", "layers", "blocks")  # the names _LAYER_PATTERN knows (peft's layers_pattern)
 
 
 def layer_number(name: str) -> int | None:
