@@ -113,3 +113,25 @@ def test_the_linear_gram_multiplies_frequent_columns_densely_and_agrees_with_the
     np.testing.assert_allclose(linear_gram(x[:30], x[30:], block=2), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(linear_gram(x[:30], x[30:], dense_rows=1.0), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(linear_gram(x.toarray()[:30], x.toarray()[30:]), expected, atol=1e-10)
+
+
+def test_predictions_in_blocks_against_the_training_rows_read_once_equal_one_kernel_of_every_row(monkeypatch):
+    """``model_scores`` reads the training rows once (:class:`TrainedRows`) for every block of rows;
+    with blocks of 7 rows its predictions are those of one kernel of all rows and the training rows
+    as they are (every part on, frequent columns multiplied densely)."""
+    import transmodal.ensemble.members.kernel_ridge as kernel_ridge
+
+    rng = np.random.default_rng(7)
+    rare = sp.random(90, 40, density=0.05, random_state=rng, format="csr")
+    frequent = sp.csr_matrix(rng.random((90, 5)) * (rng.random((90, 5)) < 0.9))  # in most rows: dense blocks
+    rows = KernelRows(rng.normal(size=(90, 3)), sp.hstack([rare, frequent], format="csr"))
+    y = rng.normal(size=60)
+    member = _member(embeddings={"text": "builtin_text"}, rbf=2.0, linear={"weight": 1.0, "squared": 4.0},
+                     centre=True, alpha=0.5)
+    model = member._fit_one(rows[:60], y, 0.5)
+    weights, width = member._weights(), float(model["width"][0])
+    assert weights.rbf and weights.linear and weights.squared
+    trained = KernelRows(model["rows"], rows[:60].linear.astype(np.float32))
+    expected = kernel(rows[60:], trained, weights, width) @ model["dual"] + float(model["mean"][0])
+    monkeypatch.setattr(kernel_ridge, "BLOCK", 7)
+    np.testing.assert_allclose(member.model_scores(model, rows[60:]), expected, rtol=0, atol=1e-10)

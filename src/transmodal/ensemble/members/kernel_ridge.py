@@ -30,13 +30,14 @@ import pandas as pd
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
 from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
-from transmodal.ensemble.members.kernels import KernelRows, KernelWeights, kernel, median_width, solve
+from transmodal.ensemble.members.kernels import KernelRows, KernelWeights, TrainedRows, kernel, median_width, solve
 from transmodal.ensemble.members.lightgbm import principal_components
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 MODEL_KEYS = ("rows", "dual", "mean", "width", "value")
 SPARSE_KEYS = ("data", "indices", "indptr", "shape")  # a fold's linear features of its rows (CSR)
 LINEAR = {"weight": 1.0, "squared": 0.0, "log_numbers": True}  # the linear option's settings not given
+BLOCK = 2048  # rows of a prediction's kernel block (BLOCK, n)
 
 
 @MEMBERS.register("kernel_ridge")
@@ -146,8 +147,9 @@ class KernelRidgeMember(Member):
         targets = y_val * task.target_std + task.target_mean
         width = median_width(x_train, self.options["gamma_scale"])
         weights = self._weights()
-        train_kernel = kernel(x_train, x_train, weights, width)  # (n, n)
-        val_kernel = kernel(_rows(x_val), x_train, weights, width)  # (m, n)
+        trained = TrainedRows.of(x_train, weights)
+        train_kernel = kernel(x_train, trained, weights, width)  # (n, n)
+        val_kernel = kernel(_rows(x_val), trained, weights, width)  # (m, n)
         best, best_score = None, -np.inf
         for alpha in alphas:
             dual, mean = solve(train_kernel.copy(), y_train, alpha, bool(self.options["centre"]))
@@ -162,12 +164,12 @@ class KernelRidgeMember(Member):
 
     def model_scores(self, model: dict[str, np.ndarray], x) -> np.ndarray:
         x = _rows(x)
-        trained = KernelRows(model["rows"], _sparse_rows(model))
         weights, width = self._weights(), float(model["width"][0])
+        trained = TrainedRows.of(KernelRows(model["rows"], _sparse_rows(model)), weights)  # once for every block
         out = np.empty(len(x), dtype=np.float64)
-        for start in range(0, len(x), 2048):  # (2048, n) kernel blocks
-            block = kernel(x[start:start + 2048], trained, weights, width)
-            out[start:start + 2048] = block @ model["dual"] + float(model["mean"][0])
+        for start in range(0, len(x), BLOCK):
+            block = kernel(x[start:start + BLOCK], trained, weights, width)  # (BLOCK, n)
+            out[start:start + BLOCK] = block @ model["dual"] + float(model["mean"][0])
         return out
 
     def save(self) -> MemberFiles:

@@ -12,7 +12,9 @@ categories, standardised numbers). The kernel between two sets of rows is a weig
 
 :func:`solve` centres the kernel (an intercept that is not penalised, as scikit-learn's ``Ridge``
 fits) and returns dual weights that sum to 0, so a prediction is ``K(rows, training rows) @ dual +
-mean`` with the kernel left uncentred.
+mean`` with the kernel left uncentred. A prediction computes that kernel in blocks of rows against
+one :class:`TrainedRows`: what the kernel reads of the training rows (their squared lengths, their
+linear features split into frequent and rare columns, their lengths), computed once for every block.
 """
 
 from __future__ import annotations
@@ -59,31 +61,57 @@ class KernelWeights:
 
 def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(len(a), len(b))`` squared Euclidean distances (float64, clipped at 0)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    out = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    b = np.asarray(b, dtype=np.float64)
+    return _squared_distances(a, b, (b * b).sum(axis=1))
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray, b_squares: np.ndarray) -> np.ndarray:
+    """:func:`squared_distances` to float64 rows ``b`` whose squared lengths ``b_squares`` ``(len(b),)``
+    are given."""
+    a = np.asarray(a, dtype=np.float64)
+    out = (a * a).sum(axis=1)[:, None] + b_squares[None, :] - 2.0 * a @ b.T
     return np.maximum(out, 0.0)
 
 
-def linear_gram(a, b, dense_rows: float = 0.02, block: int = 4096) -> np.ndarray:
-    """``(len(a), len(b))`` inner products of sparse (or dense) rows, dense float64.
+class GramColumns:
+    """The right-hand rows ``b`` of :func:`linear_gram`, read once for any number of left-hand rows.
 
     A sparse product whose result is dense is slow when some columns are in most rows (frequent
     character n-grams): book price, 4,989 rows of 208,411 TF-IDF columns, ~58 s on 2 cores. So the
     columns present in more than ``dense_rows`` of ``b``'s rows (at least 20) are multiplied as
-    dense blocks of ``block`` columns (BLAS), the others as sparse matrices: ~15 s there.
+    dense blocks of ``block`` columns (BLAS), the others as sparse matrices: ~15 s there. Dense rows
+    ``b`` (no ``tocsc``) are multiplied as they are.
     """
-    if not hasattr(a, "tocsc"):
-        return np.asarray(a, dtype=np.float64) @ np.asarray(b, dtype=np.float64).T
-    a, b = a.tocsc(), b.tocsc()
-    present = np.diff(b.indptr)  # (T,) rows of b holding each column
-    frequent = present > max(20, dense_rows * b.shape[0])
-    rare = np.flatnonzero(~frequent)
-    out = np.asarray((a[:, rare].tocsr() @ b[:, rare].tocsr().T).toarray(), dtype=np.float64)
-    columns = np.flatnonzero(frequent)
-    for start in range(0, len(columns), block):
-        chosen = columns[start:start + block]
-        out += a[:, chosen].toarray() @ b[:, chosen].toarray().T  # (len(a), len(b)), float32 products
-    return out
+
+    def __init__(self, b, dense_rows: float = 0.02, block: int = 4096) -> None:
+        if not hasattr(b, "tocsc"):
+            self.dense = np.asarray(b, dtype=np.float64)  # (n, T)
+            return
+        self.dense = None
+        b = b.tocsc()
+        present = np.diff(b.indptr)  # (T,) rows of b holding each column
+        frequent = present > max(20, dense_rows * b.shape[0])
+        self.rare = np.flatnonzero(~frequent)
+        self.rare_rows = b[:, self.rare].tocsr().T  # (R, n) sparse
+        columns = np.flatnonzero(frequent)
+        self.blocks = [(chosen, b[:, chosen]) for chosen in
+                       (columns[start:start + block] for start in range(0, len(columns), block))]
+
+    def gram(self, a) -> np.ndarray:
+        """``(len(a), n)`` inner products of rows ``a`` (sparse when ``b`` was) with ``b``'s, dense float64."""
+        if self.dense is not None:
+            return np.asarray(a, dtype=np.float64) @ self.dense.T
+        a = a.tocsc()
+        out = np.asarray((a[:, self.rare].tocsr() @ self.rare_rows).toarray(), dtype=np.float64)
+        for chosen, columns in self.blocks:
+            out += a[:, chosen].toarray() @ columns.toarray().T  # (len(a), n), float32 products
+        return out
+
+
+def linear_gram(a, b, dense_rows: float = 0.02, block: int = 4096) -> np.ndarray:
+    """``(len(a), len(b))`` inner products of sparse (or dense) rows, dense float64 (frequent
+    columns multiplied densely: :class:`GramColumns`)."""
+    return GramColumns(b, dense_rows, block).gram(a)
 
 
 def row_norms(x) -> np.ndarray:
@@ -93,17 +121,40 @@ def row_norms(x) -> np.ndarray:
     return np.where(norms > 0, norms, 1.0)
 
 
-def kernel(a: KernelRows, b: KernelRows, weights: KernelWeights, width: float) -> np.ndarray:
-    """``(len(a), len(b))`` the weighted sum of the kernel parts between rows ``a`` and ``b``."""
-    out = np.zeros((len(a), len(b)), dtype=np.float64)
+@dataclass
+class TrainedRows:
+    """What :func:`kernel` reads of its right-hand rows (the training rows of a fold model),
+    computed once (by :meth:`of`) for every block of rows compared with them."""
+
+    rows: int
+    dense: np.ndarray  # (n, k) float64
+    squares: np.ndarray  # (n,) squared lengths of the dense rows
+    columns: GramColumns | None  # the linear features, None when no part reads them
+    norms: np.ndarray | None  # (n,) lengths of the linear features, None without the squared part
+
+    @classmethod
+    def of(cls, rows: KernelRows, weights: KernelWeights) -> "TrainedRows":
+        """The parts ``weights`` read of ``rows``."""
+        dense = np.asarray(rows.dense, dtype=np.float64)
+        return cls(len(rows), dense, (dense * dense).sum(axis=1),
+                   GramColumns(rows.linear) if weights.reads_linear else None,
+                   row_norms(rows.linear) if weights.squared else None)
+
+
+def kernel(a: KernelRows, b: KernelRows | TrainedRows, weights: KernelWeights, width: float) -> np.ndarray:
+    """``(len(a), len(b))`` the weighted sum of the kernel parts between rows ``a`` and ``b`` (``b``
+    as :class:`TrainedRows` of the same ``weights`` when the kernel of many blocks ``a`` is computed)."""
+    if not isinstance(b, TrainedRows):
+        b = TrainedRows.of(b, weights)
+    out = np.zeros((len(a), b.rows), dtype=np.float64)
     if weights.rbf:
-        out += weights.rbf * np.exp(-squared_distances(a.dense, b.dense) / width)
+        out += weights.rbf * np.exp(-_squared_distances(a.dense, b.dense, b.squares) / width)
     if weights.reads_linear:
-        gram = linear_gram(a.linear, b.linear)
+        gram = b.columns.gram(a.linear)
         if weights.linear:
             out += weights.linear * gram
         if weights.squared:
-            out += weights.squared * (gram / np.outer(row_norms(a.linear), row_norms(b.linear))) ** 2
+            out += weights.squared * (gram / np.outer(row_norms(a.linear), b.norms)) ** 2
     return out
 
 
