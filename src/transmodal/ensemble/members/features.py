@@ -183,6 +183,14 @@ class Numbers:
         return self
 
 
+def load_log_numbers(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> Numbers:
+    """The signed-log :class:`Numbers` a member saved as ``meta["log_numbers"]`` (tensors under
+    ``log/``); none (no columns) for a folder saved before its member had them."""
+    if "log_numbers" not in meta:
+        return Numbers([], signed_log=True)
+    return Numbers.load(meta["log_numbers"], "log/", tensors)
+
+
 def linear_features(tfidf, categories: Categories, numbers: Numbers, log_numbers: Numbers, frame: pd.DataFrame):
     """``(N, T)`` sparse: what a linear model reads of a table's own columns: the text columns'
     TF-IDF rows ``tfidf``, one-hot categories, standardised numbers with missing indicators, and the

@@ -29,7 +29,7 @@ import pandas as pd
 
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
-from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features, load_log_numbers
 from transmodal.ensemble.members.kernels import KernelRows, KernelWeights, TrainedRows, kernel, median_width, solve
 from transmodal.ensemble.members.lightgbm import principal_components
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
@@ -194,10 +194,9 @@ class KernelRidgeMember(Member):
             self.text = TextTfidf.load(meta["text"], "", tensors)
             self.categories = Categories.load(meta["categories"])
             self.numbers = Numbers.load(meta["numbers"], "", tensors)
-            self.log_numbers = Numbers.load(meta["log_numbers"], "log/", tensors)
         else:  # folders saved before the linear option: no linear part
-            self.text, self.categories = TextTfidf([]), Categories([])
-            self.numbers, self.log_numbers = Numbers([]), Numbers([], signed_log=True)
+            self.text, self.categories, self.numbers = TextTfidf([]), Categories([]), Numbers([])
+        self.log_numbers = load_log_numbers(meta, tensors)
         keys = MODEL_KEYS + tuple(f"linear/{key}" for key in SPARSE_KEYS)
         self.models = [{key: np.asarray(tensors[f"fold{i}/{key}"]) for key in keys if f"fold{i}/{key}" in tensors}
                        for i in range(int(meta["folds"]))]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from transmodal.ensemble.members.base import MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
-from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features, load_log_numbers
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 from transmodal.ensemble.members.stacking import (StackRows, Stacked, ridge_targets, stack_features,
                                                   stack_training)
@@ -178,8 +178,7 @@ class LightGBMMember(Member):
         self.text = TextTfidf.load(meta["text"], "", tensors)
         self.categories = Categories.load(meta["categories"])
         self.numbers = Numbers.load(meta["numbers"], "", tensors)
-        self.log_numbers = (Numbers.load(meta["log_numbers"], "log/", tensors) if "log_numbers" in meta
-                            else Numbers([], signed_log=True))  # folders saved before stack_linear: none
+        self.log_numbers = load_log_numbers(meta, tensors)
         self.embeddings = FrozenEmbeddings.load(context, meta["embeddings"], files, "embed/", **load_options)
         self.components = np.asarray(tensors["svd/components"], dtype=np.float32)
         self.projection = tuple(np.asarray(tensors.get(f"pca/{key}", np.zeros((0,) * dims)), dtype=np.float32)

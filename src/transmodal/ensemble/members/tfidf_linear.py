@@ -16,7 +16,7 @@ import pandas as pd
 from transmodal.ensemble.members.base import (MEMBERS, Member, MemberContext, MemberFiles, classical_skip_reason,
                                               probabilities)
 from transmodal.ensemble.members.embeddings import FrozenEmbeddings, frozen_embeddings
-from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features
+from transmodal.ensemble.members.features import Categories, Numbers, TextTfidf, linear_features, load_log_numbers
 from transmodal.ensemble.members.shared import text_tfidf, tfidf_rows
 
 
@@ -149,8 +149,7 @@ class TfidfLinear(Member):
         self.text = TextTfidf.load(meta["text"], "", tensors)
         self.categories = Categories.load(meta["categories"])
         self.numbers = Numbers.load(meta["numbers"], "", tensors)
-        self.log_numbers = (Numbers.load(meta["log_numbers"], "log/", tensors) if "log_numbers" in meta
-                            else Numbers([], signed_log=True))  # folders saved before the option: none
+        self.log_numbers = load_log_numbers(meta, tensors)
         self.embeddings = FrozenEmbeddings.load(context, meta["embeddings"], files, "embed/", **load_options)
         self.models = [{key: np.asarray(tensors[f"fold{i}/{key}"]) for key in ("coef", "intercept", "value")
                         if f"fold{i}/{key}" in tensors} for i in range(int(meta["folds"]))]
