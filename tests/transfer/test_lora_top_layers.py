@@ -58,6 +58,28 @@ def test_top_layers_needs_numbered_layers():
         inject(encoder, adapter_spec({"top_layers": 1}))
 
 
+def test_the_lora_strategy_caches_only_the_lower_layers_the_encoder_accepts(bert4):
+    """``lower_layers`` asks the encoder (``can_cache_lower_layers``, the one range check) how many
+    frozen layers below the top ``top`` it can keep: none when no layer is below them, when the pooled
+    layers reach below them, when a lower layer trains, or for an encoder without numbered layers."""
+    from transmodal.transfer.lora import lower_layers
+
+    def encoder(**settings):
+        return build_encoder("text", {"name": "hf_text", "checkpoint": bert4, "frozen": True, **settings})
+
+    frozen = encoder()
+    assert [lower_layers(frozen, top) for top in (1, 3, 4, 5)] == [3, 1, None, None]  # 4 layers
+    assert [frozen.can_cache_lower_layers(below) for below in (-1, 0, 1, 3, 4)] == [False, False, True, True, False]
+    assert not frozen.cache_lower_layers(0) and not frozen.cache_lower_layers(4)  # the cache refuses the same
+    assert lower_layers(encoder(layers=3), 2) == 2 and lower_layers(encoder(layers=4), 2) is None  # pooled 1-4
+    trains = encoder()
+    trains.model.encoder.layer[0].attention.self.query.weight.requires_grad_(True)
+    assert lower_layers(trains, 2) is None
+    builtin = build_encoder("text", {"name": "builtin_text"})
+    builtin.fit_settings(["a b"], {})
+    assert lower_layers(builtin, 1) is None
+
+
 def _table(n: int = 48) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     texts = [" ".join(rng.choice(BERT_WORDS, size=int(rng.integers(2, 9)))) for _ in range(n)]

@@ -121,15 +121,23 @@ class HFTextEncoder(Encoder):
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
         return [len(ids) for ids in encoded["input_ids"]]
 
-    def cache_lower_layers(self, below: int | None) -> bool:
-        """Keep each row's outputs of the first ``below`` transformer layers in memory from now on
-        (they must not train), or stop (None). False when the model's layout is not supported or the
-        pooled layers (``layers``) reach below them: every layer then runs as usual.
-        See :mod:`transmodal.encoders.layer_cache`."""
-        from transmodal.encoders.layer_cache import LowerLayerCache, layer_stack
+    def can_cache_lower_layers(self, below: int) -> bool:
+        """Whether :meth:`cache_lower_layers` can keep the outputs of the first ``below`` transformer
+        layers: the model's layout is supported (:func:`~transmodal.encoders.layer_cache.layer_stack`),
+        at least one layer is below and one above them, and the pooled layers (``layers``) do not
+        reach below them."""
+        from transmodal.encoders.layer_cache import layer_stack
 
         stack = layer_stack(self.model)
-        if below is None or stack is None or not 1 <= below < len(stack[1]) or self.layers > len(stack[1]) - below + 1:
+        return stack is not None and 1 <= below < len(stack[1]) and self.layers <= len(stack[1]) - below + 1
+
+    def cache_lower_layers(self, below: int | None) -> bool:
+        """Keep each row's outputs of the first ``below`` transformer layers in memory from now on
+        (they must not train), or stop (None). False when it cannot (:meth:`can_cache_lower_layers`):
+        every layer then runs as usual. See :mod:`transmodal.encoders.layer_cache`."""
+        from transmodal.encoders.layer_cache import LowerLayerCache
+
+        if below is None or not self.can_cache_lower_layers(below):
             self.__dict__.pop("_lower_cache", None)
             return False
         self.__dict__["_lower_cache"] = LowerLayerCache(below)  # not a submodule: not in state_dict

@@ -73,15 +73,18 @@ def lora(ctx: StrategyContext, options: dict) -> None:
 
 def lower_layers(encoder, top: int) -> int | None:
     """How many of ``encoder``'s transformer layers (counted from the input) can be run once per row
-    when only its top ``top`` train: None when it cannot cache them (not a BERT-like text encoder)
+    when only its top ``top`` train: None when it cannot cache them (not a BERT-like text encoder, or
+    the encoder's ``can_cache_lower_layers`` refuses that many: e.g. no layer below the top ``top``)
     or when anything below the top layers trains."""
     from transmodal.encoders.layer_cache import layer_stack
 
-    stack = layer_stack(getattr(encoder, "model", None)) if hasattr(encoder, "cache_lower_layers") else None
-    if stack is None or top >= len(stack[1]):
+    stack = layer_stack(getattr(encoder, "model", None)) if hasattr(encoder, "can_cache_lower_layers") else None
+    if stack is None:
         return None
     embeddings, layers = stack
     below = len(layers) - top
+    if not encoder.can_cache_lower_layers(below):
+        return None
     lower = [embeddings, *layers[:below]]
     if any(p.requires_grad for module in lower for p in module.parameters()):
         return None
