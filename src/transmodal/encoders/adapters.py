@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from transmodal.encoders.adapter_defaults import AdapterDefaults
 from transmodal.encoders.hf_loading import LAYER_NAMES, layer_number
 from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
@@ -24,7 +25,8 @@ INFERENCE_QUANTIZE = (None, "int8", "auto")
 
 
 def adapter_spec(options: dict) -> dict[str, Any]:
-    """The JSON adapter settings from the ``transfer`` options (defaults filled in).
+    """The JSON adapter settings from the ``transfer`` options (defaults filled in:
+    :class:`~transmodal.encoders.adapter_defaults.AdapterDefaults`, ``lora_alpha`` 2 ``r``).
 
     ``inference_quantize`` (None when not given: fp32; the ``lora`` strategy's default is ``"auto"``)
     may be ``"auto"`` here;
@@ -33,22 +35,23 @@ def adapter_spec(options: dict) -> dict[str, Any]:
     Raises:
         ConfigError: unknown ``method`` or ``inference_quantize``.
     """
-    method = options.get("method", "lora")
+    method = options.get("method", AdapterDefaults.method)
     if method not in METHODS:
         raise ConfigError(f"unknown transfer.method {method!r}; known: {list(METHODS)}")
     quantize = options.get("inference_quantize")
     if quantize not in INFERENCE_QUANTIZE:
         raise ConfigError(f"transfer.inference_quantize={quantize!r} is not a valid choice; valid: "
                           f"{list(INFERENCE_QUANTIZE)}")
-    r = int(options.get("r", 8))
+    r = int(options.get("r", AdapterDefaults.r))
     top = options.get("top_layers")
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ConfigError(f"transfer.top_layers must be a whole number >= 1 or null, got {top!r}")
     if top is not None and method != "lora":
         raise ConfigError(f"transfer.top_layers applies to method 'lora', not {method!r}")
     return {"method": method, "r": r, "lora_alpha": float(options.get("lora_alpha", 2 * r)),
-            "lora_dropout": float(options.get("lora_dropout", 0.0)),
-            "train_norms": bool(options.get("train_norms", True)), "inference_quantize": quantize,
+            "lora_dropout": float(options.get("lora_dropout", AdapterDefaults.lora_dropout)),
+            "train_norms": bool(options.get("train_norms", AdapterDefaults.train_norms)),
+            "inference_quantize": quantize,
             **({"top_layers": top} if top is not None else {})}  # only when set: older specs unchanged
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transmodal.config import section_from_dict
+from transmodal.encoders.adapter_defaults import AdapterDefaults
 
 
 @dataclass(frozen=True)
@@ -18,14 +19,14 @@ class TransferSettings:
     inputs: list | None = None  # limit the strategy to these inputs' encoders
     layer_decay: float | None = None  # finetune/l2sp: encoder learning-rate factor per layer group
     freeze_epochs: int = 0  # finetune: epochs before the encoders train
-    method: str = "lora"  # lora: "lora" or "ia3"
-    r: int = 8  # lora: rank
+    method: str = AdapterDefaults.method  # lora: "lora" or "ia3"
+    r: int = AdapterDefaults.r  # lora: rank
     lora_alpha: float | None = None  # lora: scaling numerator (default 2 r)
-    lora_dropout: float = 0.0
+    lora_dropout: float = AdapterDefaults.lora_dropout
     top_layers: int | None = None  # lora: adapters only in the top N transformer layers of each adapted encoder
     # (peft's layers_to_transform); a BERT-like text encoder then runs its frozen lower layers once per row
     # during the fit (transmodal.encoders.layer_cache). None: every layer
-    train_norms: bool = True  # lora: also train normalisation layers of built-in nets
+    train_norms: bool = AdapterDefaults.train_norms  # lora: also train normalisation layers of built-in nets
     inference_quantize: str | None = "auto"  # lora: "int8" runs the merged encoder in int8 when predicting
     # (faster on a CPU), its head refitted on int8 features after training; "auto" (default): as the encoder was
     # set before the adapters went in (int8 for the default MiniLM on a CPU), fp32 in a fit with a time limit;
