@@ -1,4 +1,5 @@
-"""``AlignmentModel``: towers trained into a shared embedding space, saved as a model folder."""
+"""``AlignmentModel``: towers trained into a shared embedding space, saved as a model folder
+(:mod:`transmodal.alignment.folder`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from transmodal.alignment.config import AlignConfig
+from transmodal.alignment.folder import is_alignment_folder
 from transmodal.data.readers import Table, read_table
 from transmodal.data.schema import InputSpec
-from transmodal.errors import ConfigError, DataError, ModelLoadError, NotFittedError
+from transmodal.errors import ConfigError, DataError, NotFittedError
 
-KIND = "alignment"
-FORMAT_VERSION = 1
+__all__ = ["AlignmentModel", "is_alignment_folder"]  # is_alignment_folder lives in alignment.folder
 
 
 class AlignmentModel:
@@ -289,26 +290,13 @@ class AlignmentModel:
 
         return evaluate_table(self, read_table(table), query_column, gallery_column, item_column)
 
-    # ---- persistence -------------------------------------------------------------------------
+    # ---- persistence (the folder's contents: transmodal.alignment.folder) --------------------
     def saved_state(self, copy_base: bool = False) -> dict[str, Any]:
         """Weights, minus what rebuilds from a pretrained reference: frozen pretrained encoders and
         the frozen base weights of towers with adapters (all kept when ``copy_base``)."""
-        from transmodal.fusion.base import module_key
+        from transmodal.alignment.folder import saved_state
 
-        state = self.net_.state_dict()
-        skip: set[str] = set()
-        adapters = getattr(self, "adapters_", {})
-        for column in self.columns:
-            encoder = self.net_.encoder(column)
-            copied = copy_base and "load_weights" in type(encoder).DEFAULTS  # hf_aligned towers can rebuild empty
-            if copied or not encoder.weights_from_reference or not encoder.settings.get("load_weights", True):
-                continue
-            prefix = f"towers.{module_key(column)}.encoder."
-            if column in adapters:
-                skip |= {prefix + k for k, p in encoder.named_parameters() if not p.requires_grad}
-            elif encoder.frozen:
-                skip |= {k for k in state if k.startswith(prefix)}
-        return {k: v for k, v in state.items() if k not in skip}
+        return saved_state(self, copy_base)
 
     def save(self, path: str | Path, base_weights: str = "reference") -> Path:
         """Write the model folder (safetensors + JSON + manifest); returns its path.
@@ -322,38 +310,10 @@ class AlignmentModel:
                 ``copy``: every weight is saved in the folder (the checkpoint's config and
                 processor files are still read from it, its weights never).
         """
-        from transmodal.persistence import reference_digests, save_folder
-        from transmodal.saved.loader import reference_path
+        from transmodal.alignment.folder import save_model
 
         self._check_fitted()
-        if base_weights not in ("reference", "copy"):
-            raise ConfigError(f"base_weights must be 'reference' or 'copy', got {base_weights!r}")
-        copy = base_weights == "copy"
-        encoders = {c: {**s, "load_weights": False} if copy and s.get("name") == "hf_aligned" else dict(s)
-                    for c, s in self.encoder_settings_.items()}
-        config = {"kind": KIND, "version": FORMAT_VERSION, "params": self.get_params(),
-                  "column_types": self.column_types_, "encoders": encoders,
-                  "align_config": self.config_.to_dict(), "history": getattr(self, "history_", {}),
-                  "pretrained": getattr(self, "pretrained_", None), "adapters": getattr(self, "adapters_", {})}
-        external = {}
-        state = self.saved_state(copy_base=copy)
-        for column in self.columns:
-            encoder = self.net_.encoder(column)
-            if not encoder.weights_from_reference or not (encoder.frozen or column in config["adapters"]) \
-                    or not encoders[column].get("load_weights", True):
-                continue
-            source = reference_path(encoder.settings)
-            if source is not None:
-                external[column] = {"checkpoint": encoder.settings.get("checkpoint"), "files": reference_digests(source)}
-        return save_folder(path, config, state, extra=self._write_run_files, external=external)
-
-    def _write_run_files(self, folder: Path) -> None:
-        """``metrics.csv`` (one row per epoch) and, for the model that ran the fit, ``fit.log``."""
-        from transmodal.engine.run_log import METRICS_CSV, write_fit_log, write_metrics_csv
-
-        write_metrics_csv(getattr(self, "history_", {}).get("epochs") or [], folder / METRICS_CSV)
-        if getattr(self, "fit_log_", None) is not None:
-            write_fit_log(self.fit_log_, folder)
+        return save_model(self, path, base_weights)
 
     @classmethod
     def load(cls, path: str | Path) -> "AlignmentModel":
@@ -362,50 +322,9 @@ class AlignmentModel:
         Raises:
             ModelLoadError: not an alignment model folder, or its weights do not match.
         """
-        from transmodal.persistence import CONFIG_FILE, WEIGHTS_FILE, read_folder, weights_from_bytes
-        from transmodal.saved.loader import check_declared_sizes, check_reference_weights
+        from transmodal.alignment.folder import load_model
 
-        folder = read_folder(path, weights=True)
-        config, config_path = folder.config, Path(path) / CONFIG_FILE
-        if config.get("kind") != KIND:
-            raise ModelLoadError(f"{path} is not an alignment model folder (kind {config.get('kind')!r})")
-        try:
-            for name, settings in config["encoders"].items():
-                if settings.get("trust_remote_code"):
-                    raise ModelLoadError(f"{path}: encoder {name!r} asks for trust_remote_code; refused")
-            check_declared_sizes(config, config_path)
-            check_reference_weights(config["encoders"], folder.manifest.get("external") or {}, config_path)
-            model = cls(**config["params"])
-            model.column_types_ = config["column_types"]
-            model.inputs_ = [InputSpec(c, model.column_types_[c], [c]) for c in model.columns]
-            model.encoder_settings_ = config["encoders"]
-            model.config_ = AlignConfig.from_dict(config["align_config"])
-            model.history_ = config.get("history", {})
-            if config.get("pretrained"):
-                model.pretrained_ = dict(config["pretrained"])
-            weights = weights_from_bytes(folder.weights, Path(path) / WEIGHTS_FILE)
-            model.net_ = model._build()
-            model.adapters_ = {}
-            if config.get("adapters"):
-                from transmodal.alignment.pretrained import reinsert_adapters
-
-                reinsert_adapters(model, config["adapters"])
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ConfigError, RuntimeError) as err:
-            raise ModelLoadError(f"{config_path} is malformed: {type(err).__name__}: {err}") from None
-        expected = model.saved_state()
-        if set(weights) != set(expected) or any(weights[k].shape != v.shape for k, v in expected.items()):
-            raise ModelLoadError(f"{path}: the weights do not match the configuration")
-        model.net_.load_state_dict(weights, strict=False)
-        model.net_.eval()
-        return model
+        return load_model(cls, path)
 
     def __repr__(self) -> str:
         return f"AlignmentModel(columns={list(self.columns)!r}, lock={list(self.lock)!r}, loss={self.loss!r})"
-
-
-def is_alignment_folder(path: Any) -> bool:
-    """True when ``path`` is a folder whose config.json says it holds an alignment model."""
-    from transmodal.persistence import peek_config
-
-    config = peek_config(path)
-    return config is not None and config.get("kind") == KIND
