@@ -147,6 +147,11 @@ class FitConfig:
     embedding_cache: bool = True  # encode rows of frozen encoders once per fit
     embedding_store: bool = True  # keep frozen encoders' features on disk for later fits and predictions
     encode_batch_size: int = 64  # distinct cells per call of a frozen encoder (length-sorted batches)
+    # text columns read as ONE text input ("Title: ... | Review Text: ..."), so one encoder (e.g. LoRA-tuned)
+    # attends over them together: None (each text column its own input), "all" (every text column), "short"
+    # (every one but the column with the most characters per row) or a list of text column names
+    # (transmodal.data.joined_text; the joined columns are kept in the saved model spec's inputs)
+    join_text: str | list[str] | None = None
     transfer: dict[str, Any] = field(default_factory=dict)  # see transmodal.transfer
     multitask: dict[str, Any] = field(default_factory=dict)  # see transmodal.multitask
     align_weight: float = 0.0  # auxiliary cross-modal alignment loss weight
@@ -176,12 +181,31 @@ class FitConfig:
         if not _METRIC_NAME.fullmatch(self.select_epoch_by):
             raise ConfigError(f"select_epoch_by={self.select_epoch_by!r} is not a metric name; valid: 'auto', "
                               "'eval_metric' or a metric such as 'log_loss', 'roc_auc', 'accuracy', 'rmse'")
+        self._check_join_text()
         for key, choices in _CHOICES.items():
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"{key}={spelled_value(value)} is not a valid choice"
                                   f"{did_you_mean(value, [c for c in choices if c])}; valid: "
                                   f"{', '.join(spelled_value(c) for c in choices)}")
+
+    def _check_join_text(self) -> None:
+        """``join_text``: None, one of :data:`JOIN_TEXT_FORMS` or a list of at least two distinct column
+        names (whether they are text columns is checked against the table when a fit reads it).
+
+        Raises:
+            ConfigError: naming the value and the valid forms.
+        """
+        join = self.join_text
+        if join is None:
+            return
+        if isinstance(join, str):
+            if join not in JOIN_TEXT_FORMS:
+                raise ConfigError(f"join_text={join!r} is not a valid choice{did_you_mean(join, JOIN_TEXT_FORMS)}; "
+                                  f"valid: {', '.join(map(repr, JOIN_TEXT_FORMS))} or a list of text column names")
+            return
+        if len(join) < 2 or len(set(map(str, join))) != len(join) or not all(isinstance(c, str) for c in join):
+            raise ConfigError(f"join_text must list at least two different text column names, got {join!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "FitConfig":
@@ -221,6 +245,7 @@ _RANGES = (
     ("align_weight", 0.0, None, False, False),
 )
 _METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*")  # the registry checks the name when a fit starts
+JOIN_TEXT_FORMS = ("all", "short")  # join_text as a word (transmodal.data.joined_text)
 _CHOICES = {"on_bad_rows": ("raise", "skip"), "class_weight": (None, "balanced"), "sampler": (None, "balanced")}
 
 

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from transmodal.data.cells import CellError, decode_cell, is_missing
+from transmodal.data.joined_text import join_cells
 from transmodal.data.readers import Table
 from transmodal.data.schema import InputSpec
 
@@ -56,17 +57,24 @@ class TableDataset(Dataset):
         return lengths
 
     def raw_value(self, spec: InputSpec, row: int) -> Any:
-        """The undecoded cell of a one-column input ``spec`` in ``row``."""
-        return self._columns[spec.name][spec.columns[0]][row]
+        """The undecoded cell of a one-column input ``spec`` in ``row`` (a text input over several
+        columns: their joined text, :func:`~transmodal.data.joined_text.join_cells`; None when the
+        row lacks every one)."""
+        columns = self._columns[spec.name]
+        if len(spec.columns) > 1 and spec.modality == "text":
+            try:
+                return join_cells(spec.columns, [columns[c][row] for c in spec.columns])
+            except CellError:
+                return None  # validated tables have no bad cells
+        return columns[spec.columns[0]][row]
 
     def content_digest(self, spec: InputSpec, row: int) -> bytes | None:
         """The content digest of input ``spec`` in ``row`` (file bytes, text, tabular values), or
         None when the row lacks it or a file cannot be read; the key of the embedding store."""
         from transmodal.data.cell_digest import cell_digest, tabular_digest
 
-        columns = self._columns[spec.name]
         if spec.modality != "tabular":
-            value = columns[spec.columns[0]][row]
+            value = self.raw_value(spec, row)
             return None if is_missing(value) else cell_digest(spec.modality, value, self.table.base_dir,
                                                               self.allowed_root)
         item = self.item(spec, row)
@@ -84,7 +92,7 @@ class TableDataset(Dataset):
         """The decoded item of input ``spec`` in ``row`` (None when missing)."""
         columns = self._columns[spec.name]
         if spec.modality != "tabular":
-            return self._decode(spec.modality, columns[spec.columns[0]][row])
+            return self._decode(spec.modality, self.raw_value(spec, row))
         values = {c: self._decode(spec.column_types[c], columns[c][row]) for c in spec.columns}
         return values if any(v is not None for v in values.values()) else None
 

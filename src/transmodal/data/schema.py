@@ -11,8 +11,9 @@ Inference rules, applied to the non-empty cells of each feature column:
 5. Anything else -> ``text``.
 
 ``column_types={"col": "text", ...}`` overrides any of them. Image, audio and text columns are each
-one model input named after the column; numeric and categorical columns together form the single
-input ``tabular``.
+one model input named after the column (text columns named by ``join_text`` form one input instead:
+:mod:`transmodal.data.joined_text`); numeric and categorical columns together form the single input
+``tabular``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from transmodal.data.cells import COMMON_NA_STRINGS
+from transmodal.data.joined_text import joined_input_name
 from transmodal.errors import ConfigError, did_you_mean, spelled
 
 MODALITIES = ("image", "audio", "text", "numeric", "categorical")
@@ -38,7 +40,8 @@ class InputSpec:
     Attributes:
         name: The input's name (the column name, or ``"tabular"``).
         modality: ``image``, ``audio``, ``text`` or ``tabular``.
-        columns: The table columns it reads (one, except for ``tabular``).
+        columns: The table columns it reads (one, except for ``tabular`` and a text input that joins
+            several text columns: :mod:`transmodal.data.joined_text`).
         column_types: For ``tabular``: column -> ``numeric`` | ``categorical``.
     """
 
@@ -120,12 +123,21 @@ def infer_column_types(
     return types
 
 
-def build_inputs(column_types: dict[str, str]) -> list[InputSpec]:
-    """Group columns into model inputs (one per image/audio/text column, one ``tabular``)."""
+def build_inputs(column_types: dict[str, str], joined: list[str] | None = None) -> list[InputSpec]:
+    """Group columns into model inputs (one per image/audio/text column, one ``tabular``).
+
+    Args:
+        joined: Text columns read as one input (``join_text``: see :mod:`transmodal.data.joined_text`),
+            placed where the first of them is; every other text column is an input of its own.
+    """
+    joined = list(joined or [])
     inputs: list[InputSpec] = []
     tabular = {c: m for c, m in column_types.items() if m in ("numeric", "categorical")}
     for column, modality in column_types.items():
-        if modality in ("image", "audio", "text"):
+        if column in joined:
+            if column == joined[0]:
+                inputs.append(InputSpec(name=joined_input_name(joined), modality="text", columns=list(joined)))
+        elif modality in ("image", "audio", "text"):
             inputs.append(InputSpec(name=str(column), modality=modality, columns=[column]))
     if tabular:
         if TABULAR_INPUT in column_types:

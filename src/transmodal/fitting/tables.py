@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from transmodal.config import FitConfig
+from transmodal.data.joined_text import joined_columns
 from transmodal.data.readers import Table
 from transmodal.data.schema import build_inputs, infer_column_types
 from transmodal.data.validation import bad_row_indices, check_columns, validate_features
@@ -75,7 +76,9 @@ def read_tables(state, decode_files: bool = True, split: bool = True) -> None:
     root = state.root
     state.tasks = prepare_tasks(state.train, request.labels, request.problem_type)
     state.column_types = infer_column_types(state.train.frame, list(request.labels), request.column_types)
-    state.inputs = build_inputs(state.column_types)
+    # text columns named by join_text become one input ("Title: ... | Review Text: ..."), chosen on the training rows
+    state.inputs = build_inputs(state.column_types,
+                                joined_columns(state.config.join_text, state.column_types, state.train.frame))
     state.select_epoch = bool(state.config.select_epoch)
     for attr, what in (("train", "training"), ("tune", "tuning")):
         table = getattr(state, attr)

@@ -4,7 +4,9 @@ encoders, whose features the embedding store keeps on disk across fits, or LoRA 
 
 Options: ``hyperparameters`` (the fit config), ``lora_text`` (``true``: limit ``transfer.inputs`` to
 the text columns, so LoRA goes into every text encoder and nothing else; ``longest``: into the text
-column with the most characters per row only, the others stay frozen and cached), ``fit_share``
+column with the most characters per row only, the others stay frozen and cached; with the
+hyperparameter ``join_text`` the text inputs are the joined ones: ``lora_text: true`` with
+``join_text: all`` puts LoRA into one encoder reading every text column as one sequence), ``fit_share``
 (the share of the member's time given to the predictor's fit as its ``time_limit``; the rest is for
 reading the rows and building the network), ``encoding_share`` (the up-front encoding of frozen
 inputs must end within this share of the member's time, or the member stops at once rather than
@@ -42,10 +44,11 @@ class NeuralMember(Member):
     def _hyperparameters(self, frame: pd.DataFrame) -> dict[str, Any]:
         hp = copy.deepcopy(self.options["hyperparameters"])
         if self.options["lora_text"]:
-            text = self.context.columns("text")
+            text = text_inputs(self.context.column_types, hp.get("join_text"), frame)
             if self.options["lora_text"] == "longest":
-                text = [longest_text_column(frame, text)]
-            hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = text
+                text = {name: columns for name, columns in text.items()
+                        if name == longest_text_input(frame, text)}
+            hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = list(text)
         return hp
 
     @classmethod
@@ -137,8 +140,26 @@ class NeuralMember(Member):
         return self
 
 
+def text_inputs(column_types: dict[str, str], join_text, frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The text inputs a fit with ``join_text`` (the member's hyperparameter) builds: input name ->
+    its columns (a joined input reads several: :mod:`transmodal.data.joined_text`)."""
+    from transmodal.data.joined_text import joined_columns
+    from transmodal.data.schema import build_inputs
+
+    inputs = build_inputs(column_types, joined_columns(join_text, column_types, frame))
+    return {spec.name: list(spec.columns) for spec in inputs if spec.modality == "text"}
+
+
+def longest_text_input(frame: pd.DataFrame, inputs: dict[str, list[str]]) -> str:
+    """The text input with the most characters per row in ``frame`` (a joined input: the sum of its
+    columns'; ties: the first)."""
+    names = list(inputs)
+    lengths = [sum(frame[c].fillna("").astype(str).str.len().mean() if c in frame else 0.0 for c in inputs[n])
+               for n in names]
+    return names[int(np.argmax(lengths))]
+
+
 def longest_text_column(frame: pd.DataFrame, columns: list[str]) -> str:
     """The text column of ``columns`` with the most characters per row in ``frame`` (the one worth
     adapting when only one is; ties: the first)."""
-    lengths = [frame[c].fillna("").astype(str).str.len().mean() if c in frame else 0.0 for c in columns]
-    return columns[int(np.argmax(lengths))]
+    return longest_text_input(frame, {c: [c] for c in columns})
