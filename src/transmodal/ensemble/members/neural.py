@@ -6,7 +6,9 @@ Options: ``hyperparameters`` (the fit config), ``lora_text`` (``true``: limit ``
 the text columns, so LoRA goes into every text encoder and nothing else; ``longest``: into the text
 column with the most characters per row only, the others stay frozen and cached; with the
 hyperparameter ``join_text`` the text inputs are the joined ones: ``lora_text: true`` with
-``join_text: all`` puts LoRA into one encoder reading every text column as one sequence), ``fit_share``
+``join_text: all`` puts LoRA into one encoder reading every text column as one sequence;
+``joined``: into the joined input only, e.g. ``join_text: short`` joins the short text columns
+and leaves the longest one frozen and cached; the member is skipped when nothing is joined), ``fit_share``
 (the share of the member's time given to the predictor's fit as its ``time_limit``; the rest is for
 reading the rows and building the network), ``encoding_share`` (the up-front encoding of frozen
 inputs must end within this share of the member's time, or the member stops at once rather than
@@ -48,6 +50,8 @@ class NeuralMember(Member):
             if self.options["lora_text"] == "longest":
                 text = {name: columns for name, columns in text.items()
                         if name == longest_text_input(frame, text)}
+            elif self.options["lora_text"] == "joined":
+                text = {name: columns for name, columns in text.items() if len(columns) > 1}
             hp.setdefault("transfer", {"strategy": "lora", "r": 8})["inputs"] = list(text)
         return hp
 
@@ -70,6 +74,8 @@ class NeuralMember(Member):
         reason = self.skip_reason(self.context, self.options)
         if reason:
             raise NoFeatures(reason)
+        if self.options["lora_text"] == "joined" and not self._hyperparameters(frame)["transfer"]["inputs"]:
+            raise NoFeatures("skipped: lora_text joined, and join_text joins no text columns of this table")
         import transmodal.engine.training  # noqa: F401 - torch, Lightning
         import transmodal.fitting.pipeline  # noqa: F401
 
