@@ -114,3 +114,22 @@ def test_lora_with_every_layer_trains_the_adapted_encoder_and_predicts_its_poole
     assert not any("lora_" in n for n, _ in frozen.named_parameters())
     again = member.model_scores(member.models[0], frame.iloc[60:])
     np.testing.assert_allclose(scores, again, atol=1e-5)
+
+
+def test_lora_text_follows_the_joined_inputs_and_joined_skips_a_table_where_nothing_is_joined():
+    from transmodal.ensemble.members.base import NoFeatures
+
+    types = {"Title": "text", "Author": "text", "Price": "numeric", "Synopsis": "text"}
+    context = MemberContext("Price", TaskSpec("Price", "regression"), types, "r2")
+    frame = pd.DataFrame({"Title": ["A book", None], "Author": ["Ann", "Bo"], "Price": [1.0, 2.0],
+                          "Synopsis": ["A long story about many things and people", "Another long story"]})
+    neural = MEMBERS.get("neural")
+    every = neural(context, {"lora_text": True, "hyperparameters": {"join_text": "all"}})._hyperparameters(frame)
+    assert every["transfer"]["inputs"] == ["Title+Author+Synopsis"]
+    short = neural(context, {"lora_text": "joined", "hyperparameters": {"join_text": "short"}})
+    assert short._hyperparameters(frame)["transfer"]["inputs"] == ["Title+Author"]  # Synopsis stays frozen
+    longest = neural(context, {"lora_text": "longest", "hyperparameters": {"join_text": "short"}})
+    assert longest._hyperparameters(frame)["transfer"]["inputs"] == ["Synopsis"]
+    two = MemberContext("Price", TaskSpec("Price", "regression"), {"Title": "text", "Synopsis": "text"}, "r2")
+    with pytest.raises(NoFeatures, match="join_text joins no text columns"):
+        neural(two, {"lora_text": "joined", "hyperparameters": {"join_text": "short"}}).prepare(frame)
