@@ -11,7 +11,8 @@ JSON with the members' tuning scores, statuses, times and epochs.
 ``compare``: on the selection rows only, the ensemble of ``--base`` members with and without the
 ``--new`` member(s), weights fitted as ``best`` fits them (binary: stacking on the logits, C 0.003;
 regression: greedy selection, 60 rounds, ``mean`` blend) on 4/5 of the rows and scored on the 5th
-(AUROC / R^2), repeated 5-fold x 4; members may come from several ``.tuning.npz`` files of runs on
+(AUROC / R^2; regression: book price, whose members' standardised values are mapped back to
+prices), repeated 5-fold x 4; members may come from several ``.tuning.npz`` files of runs on
 the same split (``FILE:MEMBER``; the targets must agree).
 
 Run: ``python -m benchmarks.presets_joined_text_study fit --table clothing --time-limit 391 --extra
@@ -110,6 +111,12 @@ def compare(args) -> None:
         raise SystemExit("--base and --new hold other selection rows")
     binary = np.asarray(base[next(iter(base))]).ndim == 2
     everything = {**base, **new}
+    if not binary:  # members' values are standardised with the label's mean and std over the training rows
+        from transmodal.heads.task import TaskSpec
+
+        train, label, problem, _ = _training_rows("book_price")
+        task = TaskSpec.from_series(label, train[label], problem)
+        everything = {n: np.asarray(v) * task.target_std + task.target_mean for n, v in everything.items()}
 
     def r2(target, value):
         return 1 - np.sum((target - value) ** 2) / np.sum((target - target.mean()) ** 2)

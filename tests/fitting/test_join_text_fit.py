@@ -28,10 +28,11 @@ def _frame(n: int = 100) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow
 def test_a_fit_reads_the_joined_text_and_a_loaded_predictor_predicts_the_same(tmp_path):
     frame = _frame()
     predictor = MultimodalPredictor("label").fit(frame, hyperparameters={**TINY, "join_text": "all"},
-                                                 column_types={"Title": "text"}, report=False)
+                                                 column_types={"Title": "text"})  # the report runs too
     texts = [(s.name, s.modality, s.columns) for s in predictor.inputs_ if s.modality == "text"]
     assert texts == [("Title+Review Text", "text", ["Title", "Review Text"])]
     assert predictor.column_types_["Title"] == "text"  # the table (and a request) still has its columns
