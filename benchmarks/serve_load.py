@@ -12,7 +12,8 @@ requests per second, p50/p99 latency, errors (any non-200 answer or failed reque
 at the start and end of the run (sampled every second; the start is after the warm-up, whose first
 requests load lazy parts and fill the allocator's pools), the batches run and their sizes (rows per
 forward -> calls, from ``GET /health``), the server's and the client's CPU time per request (both share
-the machine's cores), and the load average of the machine. Target: zero errors,
+the machine's cores), glibc's heap before and after each level (``GET /health``'s ``heap``: in use,
+free, mapped), and the load average of the machine. Target: zero errors,
 RSS growth <= 10% per run, and micro-batching >= 3x the one-row throughput at concurrency 32.
 
 Run (one benchmark at a time on the machine):
@@ -134,7 +135,7 @@ async def load(url: str, rows: list[dict], concurrency: int, seconds: float, pid
             "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
             "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
             "rss_start_mib": rss[0], "rss_end_mib": rss[-1], "rss_max_mib": max(rss),
-            "rss_growth": rss[-1] / rss[0] - 1,
+            "rss_growth": rss[-1] / rss[0] - 1, "rss_series_mib": [round(v, 1) for v in rss],
             # CPU time (user + system, all threads) per answered request: where the 2 cores go
             "server_cpu_ms_per_request": 1000 * server_cpu / done, "client_cpu_ms_per_request": 1000 * client_cpu / done}
 
@@ -164,6 +165,7 @@ def run_mode(model: Path, options: list[str], rows: list[dict], seconds: float, 
             result["load_average_before"], result["load_average_after"] = load_before, os.getloadavg()
             result["batches"] = after["batches"] - before["batches"]
             result["heap_trims"] = after.get("heap_trims", 0) - before.get("heap_trims", 0)
+            result["heap_before"], result["heap_after"] = before.get("heap"), after.get("heap")  # glibc mallinfo2, MiB
             result["rows_per_batch"] = (after["rows"] - before["rows"]) / max(1, result["batches"])
             sizes = {int(k): v - before["batch_sizes"].get(k, 0) for k, v in after["batch_sizes"].items()}
             result["batch_sizes"] = {k: v for k, v in sorted(sizes.items()) if v}  # rows per forward -> calls

@@ -23,8 +23,12 @@ def serve(
                                                 "files a request may name by path (none: no path is read)."),
     max_body_mb: float = typer.Option(32.0, "--max-body-mb", help="Larger request bodies are refused (413)."),
     max_rows: int = typer.Option(1024, "--max-rows", help="More rows in one request are refused (413)."),
-    trim_every_s: float = typer.Option(10.0, "--trim-every-s", help="Give the heap's free memory back to the "
+    trim_every_s: float = typer.Option(0.0, "--trim-every-s", help="Give the heap's free memory back to the "
                                        "system at most this often, between forward passes (0: never)."),
+    malloc_arenas: int = typer.Option(1, "--malloc-arenas", help="glibc malloc arenas of the server process "
+                                      "(0: glibc's default, one per thread up to 8 per core)."),
+    mmap_threshold_mb: float = typer.Option(4.0, "--mmap-threshold-mb", help="Buffers this large are mapped and "
+                                            "returned to the system when freed (0: glibc's rising default)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (warning: no access log)."),
 ) -> None:
     """Serve the model in MODEL: GET /health, GET /metadata, POST /predict, POST /predict_proba (JSON rows;
@@ -39,5 +43,5 @@ def serve(
 
     settings = ServeSettings(str(model), host, port, workers, max_batch, max_wait_ms,
                              None if allowed_root is None else str(allowed_root), int(max_body_mb * 2**20), max_rows,
-                             trim_every_s)
+                             trim_every_s, malloc_arenas, mmap_threshold_mb)
     run_server(settings, log_level=log_level)

@@ -1,14 +1,25 @@
-"""Giving the heap's free memory back to the system now and then, so a long-running server's RSS
-stays at what its batches use.
+"""The server process's heap: glibc's malloc configured for a long-running server, heap statistics,
+and optional periodic trims.
 
-A forward pass of a micro-batch allocates activation buffers of a few MB and frees them; glibc keeps
-freed memory in its heap for reuse (its mmap threshold rises after large buffers are freed, so later
-ones come from the heap too), and a heap that served batches of many sizes fragments: the server's
-RSS crept up 6-11% in a minute of batches of 16 (benchmarks/RESULTS.md, issue 19). Returning every
-freed buffer at once (a fixed low mmap threshold) halved the throughput: each batch faulted its
-pages in again. :class:`HeapTrimmer` calls glibc's ``malloc_trim(0)`` (free pages of every arena go back
-to the system) at most once per interval, between two batches, so the cost is a batch's page faults
-once per interval. A C library without ``malloc_trim`` (not glibc): nothing is done.
+A forward pass of a micro-batch allocates activation buffers of a few hundred KB to a few MB, of
+sizes that change with every batch (its rows and tokens), from several threads, and frees them.
+glibc's defaults serve that badly: each thread gets an arena of its own, and after a large buffer
+is freed its mmap threshold rises (up to 32 MB) so later buffers come from the arenas' heaps too;
+those heaps fragment, keep their free chunks resident, and the server's RSS grew 15-20% per minute of
+batches of 16 at concurrency 32, with as much free memory in the heap as in use (``GET /health``'s
+``heap``; benchmarks/RESULTS.md, issue 19). :func:`configure_heap`, called once when the server
+process starts, before its threads and the model, sets two of malloc's options:
+
+- ``arenas`` (``M_ARENA_MAX``, default 1): every thread allocates from one heap, so freed chunks are
+  reused by whichever thread allocates next instead of idling in another thread's arena;
+- ``mmap_threshold_mb`` (``M_MMAP_THRESHOLD``, default 4): buffers of that size or more are mapped
+  and unmapped by the system when freed, never left in the heap; fixing it also stops the threshold
+  from rising. A lower threshold (128 KB) halved the throughput: every batch faulted its pages in again.
+
+Measured on the clothing server (RESULTS.md): RSS levels off within a minute at concurrency 32, and
+the throughput is as high as or higher than glibc's defaults. :class:`HeapTrimmer` (``malloc_trim(0)``
+at most once per interval, between batches; off by default since the heap is configured) remains for
+other workloads. A C library other than glibc: nothing is done.
 """
 
 from __future__ import annotations
@@ -19,14 +30,56 @@ import time
 from typing import Callable
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
+M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameter numbers (malloc.h)
+
+
+def _libc_function(name: str) -> Callable | None:
+    """``name`` from this process's C library, or None (no glibc, or a glibc without it)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    trim = _libc_function("malloc_trim")
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
+
+
+def configure_heap(arenas: int, mmap_threshold_mb: float) -> dict[str, bool]:
+    """Sets glibc malloc's arena count and a fixed mmap threshold for this process (0: leave glibc's
+    default). Call it once, first thing in the server process: arenas already made stay.
+
+    Returns:
+        For each option set, whether glibc accepted it (False without glibc).
+    """
+    mallopt = _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    wanted = {"arenas": (M_ARENA_MAX, int(arenas)), "mmap_threshold": (M_MMAP_THRESHOLD, int(mmap_threshold_mb * 2**20))}
+    return {name: mallopt is not None and bool(mallopt(param, value))
+            for name, (param, value) in wanted.items() if value > 0}
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap_stats() -> dict[str, float] | None:
+    """glibc's ``mallinfo2()`` in MiB, summed over the arenas: the heap's size, its bytes in use and
+    free (free chunks stay resident until trimmed), and the bytes in mmapped chunks; None without
+    glibc >= 2.33."""
+    info = _libc_function("mallinfo2")
+    if info is None:
+        return None
+    info.restype = _MallInfo2
+    got, mib = info(), 2.0**20
+    return {"heap_mib": got.arena / mib, "in_use_mib": got.uordblks / mib, "free_mib": got.fordblks / mib,
+            "mmapped_mib": got.hblkhd / mib}
 
 
 class HeapTrimmer:

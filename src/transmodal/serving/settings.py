@@ -29,6 +29,9 @@ class ServeSettings:
         max_rows: More rows in one request are refused with 413.
         trim_every_s: Give the heap's free memory back to the system (glibc ``malloc_trim``) at most
             this often, between forward passes (:mod:`transmodal.serving.memory`); 0: never.
+        malloc_arenas: glibc malloc arenas of the server process (``M_ARENA_MAX``); 0: glibc's default.
+        mmap_threshold_mb: Buffers this large or larger are mapped, and unmapped when freed, never kept
+            in the heap (glibc ``M_MMAP_THRESHOLD``, fixed); 0: glibc's default (a rising threshold).
     """
 
     model_dir: str
@@ -40,14 +43,19 @@ class ServeSettings:
     allowed_root: str | None = None
     max_body_bytes: int = 32 * 2**20
     max_rows: int = 1024
-    trim_every_s: float = 10.0
+    trim_every_s: float = 0.0
+    malloc_arenas: int = 1
+    mmap_threshold_mb: float = 4.0
 
     def __post_init__(self) -> None:
         checks = {"port": 0 <= self.port <= 65535, "workers": self.workers >= 1, "max_batch": self.max_batch >= 1,
                   "max_wait_ms": 0 <= self.max_wait_ms <= 60_000, "max_body_bytes": self.max_body_bytes >= 1024,
-                  "max_rows": self.max_rows >= 1, "trim_every_s": 0 <= self.trim_every_s <= 86_400}
+                  "max_rows": self.max_rows >= 1, "trim_every_s": 0 <= self.trim_every_s <= 86_400,
+                  "malloc_arenas": 0 <= self.malloc_arenas <= 1024,
+                  "mmap_threshold_mb": 0 <= self.mmap_threshold_mb <= 32}
         valid = {"port": "0..65535", "workers": ">= 1", "max_batch": ">= 1", "max_wait_ms": "0..60000",
-                 "max_body_bytes": ">= 1024", "max_rows": ">= 1", "trim_every_s": "0..86400"}
+                 "max_body_bytes": ">= 1024", "max_rows": ">= 1", "trim_every_s": "0..86400",
+                 "malloc_arenas": "0..1024", "mmap_threshold_mb": "0..32 (glibc's largest threshold)"}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"serve: {name}={getattr(self, name)!r} is out of range; valid: {valid[name]}")
