@@ -5,6 +5,7 @@ two processes through the command line."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -53,19 +54,15 @@ def test_a_zero_shot_predictor_serves(tmp_path):
                                predictor.predict_proba(frame).to_numpy(), atol=1e-5)
 
 
-@pytest.mark.slow
-def test_two_workers_from_the_command_line(tmp_path):
-    from transmodal.predictor import MultimodalPredictor
-
-    frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
-    model = MultimodalPredictor(label="label").fit(frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
-    folder = model.save(tmp_path / "model")
+@contextlib.contextmanager
+def cli_server(folder, *options: str):
+    """``transmodal serve FOLDER OPTIONS`` in a new process on a free loopback port; yields its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     server = subprocess.Popen([sys.executable, "-m", "transmodal", "serve", str(folder), "--port", str(port),
-                               "--workers", "2", "--log-level", "warning"], env=env)
+                               "--log-level", "warning", *options], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -76,15 +73,54 @@ def test_two_workers_from_the_command_line(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _health(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_two_workers_from_the_command_line(tmp_path):
+    from transmodal.predictor import MultimodalPredictor
+
+    frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
+    model = MultimodalPredictor(label="label").fit(frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
+    folder = model.save(tmp_path / "model")
+    with cli_server(folder, "--workers", "2") as url:
         rows = frame.drop(columns=["label"]).head(5).to_json(orient="records")
         request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
                                          headers={"content-type": "application/json"})
         for _ in range(4):
             with urllib.request.urlopen(request, timeout=30) as response:
                 assert json.loads(response.read())["predictions"] == model.predict(frame.head(5)).tolist()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if sys.platform.startswith("linux"):  # each worker process started with one malloc arena
+            assert [_health(url)["heap"]["arenas"] for _ in range(4)] == [1] * 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas")
+def test_the_served_process_allocates_from_one_arena_unless_told_otherwise(tmp_path):
+    """The heap is configured before the libraries that start threads at import (numpy's OpenBLAS,
+    pyarrow's jemalloc) are imported: after a batch on several threads the server still has one arena,
+    and ``--malloc-arenas 0`` leaves glibc's default (an arena per thread)."""
+    from transmodal.predictor import MultimodalPredictor
+
+    frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
+    folder = MultimodalPredictor(label="label").fit(
+        frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1}).save(tmp_path / "model")
+    rows = frame.drop(columns=["label"]).to_json(orient="records")
+    for options, one_arena in (((), True), (("--malloc-arenas", "0"), False)):
+        with cli_server(folder, *options) as url:
+            request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
+                                             headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+            assert (_health(url)["heap"]["arenas"] == 1) is one_arena
 
 
 @pytest.mark.slow

@@ -34,14 +34,17 @@ def serve(
     """Serve the model in MODEL: GET /health, GET /metadata, POST /predict, POST /predict_proba (JSON rows;
     image/audio as base64 or multipart uploads; OpenAPI schema at /docs and /openapi.json)."""
     from transmodal.errors import ConfigError
+    from transmodal.serving.memory import configure_heap
     from transmodal.serving.settings import ServeSettings
-
-    try:
-        from transmodal.serving.app import run_server
-    except ImportError as err:
-        raise ConfigError(f"transmodal serve needs FastAPI and uvicorn ({err}); pip install 'transmodal[serve]'") from None
 
     settings = ServeSettings(str(model), host, port, workers, max_batch, max_wait_ms,
                              None if allowed_root is None else str(allowed_root), int(max_body_mb * 2**20), max_rows,
                              trim_every_s, malloc_arenas, mmap_threshold_mb)
+    # before the server's libraries are imported: numpy's OpenBLAS and pyarrow's jemalloc start threads
+    # at import, and an arena one of them made would stay
+    configure_heap(settings.malloc_arenas, settings.mmap_threshold_mb)
+    try:
+        from transmodal.serving.app import run_server
+    except ImportError as err:
+        raise ConfigError(f"transmodal serve needs FastAPI and uvicorn ({err}); pip install 'transmodal[serve]'") from None
     run_server(settings, log_level=log_level)

@@ -23,7 +23,7 @@ from transmodal.serving import schema
 from transmodal.serving.batcher import MicroBatcher
 from transmodal.serving.body import parse_body, read_body
 from transmodal.serving.errors import Problem, RequestError
-from transmodal.serving.memory import HeapTrimmer, configure_heap, heap_stats
+from transmodal.serving.memory import HeapTrimmer, heap_environment, heap_stats
 from transmodal.serving.model import PREDICT, PREDICT_PROBA, ServedModel, load_served
 from transmodal.serving.rows import rows_to_frame
 from transmodal.serving.settings import SETTINGS_ENV, ServeSettings
@@ -104,7 +104,6 @@ def create_app(settings: ServeSettings, served: ServedModel | None = None):
 def app_from_environment():
     """The application of one uvicorn worker process (``--workers`` > 1): settings from the environment."""
     settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
-    configure_heap(settings.malloc_arenas, settings.mmap_threshold_mb)
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))  # workers share the cores
@@ -115,12 +114,12 @@ def run_server(settings: ServeSettings, log_level: str = "info") -> None:
     """Serve until interrupted. The model is loaded first, so a bad folder fails before listening."""
     import uvicorn
 
-    configure_heap(settings.malloc_arenas, settings.mmap_threshold_mb)  # before the model and the threads
     served = load_served(settings.model_dir, settings.allowed_root)
     if settings.workers == 1:
         uvicorn.run(create_app(settings, served), host=settings.host, port=settings.port, log_level=log_level)
         return
     del served  # each worker loads its own copy
     os.environ[SETTINGS_ENV] = settings.to_json()
+    os.environ.update(heap_environment(settings.malloc_arenas, settings.mmap_threshold_mb))  # read by glibc at their start
     uvicorn.run("transmodal.serving.app:app_from_environment", factory=True, host=settings.host,
                 port=settings.port, workers=settings.workers, log_level=log_level)

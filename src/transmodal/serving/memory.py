@@ -50,7 +50,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def configure_heap(arenas: int, mmap_threshold_mb: float) -> dict[str, bool]:
     """Sets glibc malloc's arena count and a fixed mmap threshold for this process (0: leave glibc's
-    default). Call it once, first thing in the server process: arenas already made stay.
+    default). Call it first thing in the server process, before importing the libraries that start
+    threads (numpy's OpenBLAS, pyarrow's jemalloc): arenas already made by other threads stay.
 
     Returns:
         For each option set, whether glibc accepted it (False without glibc).
@@ -61,6 +62,31 @@ def configure_heap(arenas: int, mmap_threshold_mb: float) -> dict[str, bool]:
     wanted = {"arenas": (M_ARENA_MAX, int(arenas)), "mmap_threshold": (M_MMAP_THRESHOLD, int(mmap_threshold_mb * 2**20))}
     return {name: mallopt is not None and bool(mallopt(param, value))
             for name, (param, value) in wanted.items() if value > 0}
+
+
+def heap_environment(arenas: int, mmap_threshold_mb: float) -> dict[str, str]:
+    """The environment variables that give a new process the options of :func:`configure_heap`
+    (glibc reads them when the process starts): for uvicorn's worker processes."""
+    wanted = {"MALLOC_ARENA_MAX": int(arenas), "MALLOC_MMAP_THRESHOLD_": int(mmap_threshold_mb * 2**20)}
+    return {name: str(value) for name, value in wanted.items() if value > 0}
+
+
+def arena_count() -> int | None:
+    """How many malloc arenas this process has (glibc's ``malloc_info``), or None without glibc."""
+    libc_names = ("open_memstream", "malloc_info", "fclose", "free")
+    functions = [_libc_function(name) for name in libc_names]
+    if any(f is None for f in functions):
+        return None
+    open_memstream, malloc_info, fclose, free = functions
+    buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
+    open_memstream.restype, open_memstream.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_void_p]
+    malloc_info.argtypes, fclose.argtypes, free.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p], [ctypes.c_void_p]
+    stream = open_memstream(ctypes.byref(buffer), ctypes.byref(size))
+    malloc_info(0, stream)
+    fclose(stream)
+    text = ctypes.string_at(buffer, size.value).decode()
+    free(buffer)
+    return text.count("<heap nr=")
 
 
 class _MallInfo2(ctypes.Structure):
@@ -79,7 +105,7 @@ def heap_stats() -> dict[str, float] | None:
     info.restype = _MallInfo2
     got, mib = info(), 2.0**20
     return {"heap_mib": got.arena / mib, "in_use_mib": got.uordblks / mib, "free_mib": got.fordblks / mib,
-            "mmapped_mib": got.hblkhd / mib}
+            "mmapped_mib": got.hblkhd / mib, "arenas": arena_count()}
 
 
 class HeapTrimmer:
