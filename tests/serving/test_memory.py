@@ -6,6 +6,7 @@ micro-batcher's inference thread)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import textwrap
@@ -89,7 +90,7 @@ def test_the_batcher_calls_after_batch_in_its_inference_thread_after_each_call()
 
 def test_the_heap_options_are_checked_when_the_settings_are_built(tmp_path):
     settings = ServeSettings(str(tmp_path))
-    assert (settings.trim_every_s, settings.malloc_arenas, settings.mmap_threshold_mb) == (0.0, 1, 4.0)
+    assert (settings.trim_every_s, settings.malloc_arenas, settings.mmap_threshold_mb) == (0.0, 2 * os.cpu_count(), 0.0)
     for option, value in (("trim_every_s", -1), ("malloc_arenas", -1), ("mmap_threshold_mb", 64)):
         with pytest.raises(ConfigError, match=option):
             ServeSettings(str(tmp_path), **{option: value})

@@ -91,30 +91,30 @@ def test_two_workers_from_the_command_line(tmp_path):
     frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
     model = MultimodalPredictor(label="label").fit(frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
     folder = model.save(tmp_path / "model")
-    with cli_server(folder, "--workers", "2") as url:
+    with cli_server(folder, "--workers", "2", "--malloc-arenas", "1") as url:
         rows = frame.drop(columns=["label"]).head(5).to_json(orient="records")
         request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
                                          headers={"content-type": "application/json"})
         for _ in range(4):
             with urllib.request.urlopen(request, timeout=30) as response:
                 assert json.loads(response.read())["predictions"] == model.predict(frame.head(5)).tolist()
-        if sys.platform.startswith("linux"):  # each worker process started with one malloc arena
+        if sys.platform.startswith("linux"):  # each worker process started with the arenas asked for
             assert [_health(url)["heap"]["arenas"] for _ in range(4)] == [1] * 4
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas")
-def test_the_served_process_allocates_from_one_arena_unless_told_otherwise(tmp_path):
+def test_the_served_process_has_the_malloc_arenas_it_was_given(tmp_path):
     """The heap is configured before the libraries that start threads at import (numpy's OpenBLAS,
-    pyarrow's jemalloc) are imported: after a batch on several threads the server still has one arena,
-    and ``--malloc-arenas 0`` leaves glibc's default (an arena per thread)."""
+    pyarrow's jemalloc) are imported: with ``--malloc-arenas 1`` the server has one arena after a batch
+    run on several threads, and ``--malloc-arenas 0`` leaves glibc's default (an arena per thread)."""
     from transmodal.predictor import MultimodalPredictor
 
     frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
     folder = MultimodalPredictor(label="label").fit(
         frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1}).save(tmp_path / "model")
     rows = frame.drop(columns=["label"]).to_json(orient="records")
-    for options, one_arena in (((), True), (("--malloc-arenas", "0"), False)):
+    for options, one_arena in ((("--malloc-arenas", "1"), True), (("--malloc-arenas", "0"), False)):
         with cli_server(folder, *options) as url:
             request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
                                              headers={"content-type": "application/json"})

@@ -25,10 +25,10 @@ def serve(
     max_rows: int = typer.Option(1024, "--max-rows", help="More rows in one request are refused (413)."),
     trim_every_s: float = typer.Option(0.0, "--trim-every-s", help="Give the heap's free memory back to the "
                                        "system at most this often, between forward passes (0: never)."),
-    malloc_arenas: int = typer.Option(1, "--malloc-arenas", help="glibc malloc arenas of the server process "
-                                      "(0: glibc's default, one per thread up to 8 per core)."),
-    mmap_threshold_mb: float = typer.Option(4.0, "--mmap-threshold-mb", help="Buffers this large are mapped and "
-                                            "returned to the system when freed (0: glibc's rising default)."),
+    malloc_arenas: Optional[int] = typer.Option(None, "--malloc-arenas", help="glibc malloc arenas of the server "
+                                                "process (default: two per CPU core; 0: glibc's, up to eight per core)."),
+    mmap_threshold_mb: float = typer.Option(0.0, "--mmap-threshold-mb", help="Buffers this large are mapped and "
+                                            "returned to the system when freed (0: glibc's rising threshold)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level (warning: no access log)."),
 ) -> None:
     """Serve the model in MODEL: GET /health, GET /metadata, POST /predict, POST /predict_proba (JSON rows;
@@ -37,9 +37,10 @@ def serve(
     from transmodal.serving.memory import configure_heap
     from transmodal.serving.settings import ServeSettings
 
+    heap = {"mmap_threshold_mb": mmap_threshold_mb, **({} if malloc_arenas is None else {"malloc_arenas": malloc_arenas})}
     settings = ServeSettings(str(model), host, port, workers, max_batch, max_wait_ms,
                              None if allowed_root is None else str(allowed_root), int(max_body_mb * 2**20), max_rows,
-                             trim_every_s, malloc_arenas, mmap_threshold_mb)
+                             trim_every_s, **heap)
     # before the server's libraries are imported: numpy's OpenBLAS and pyarrow's jemalloc start threads
     # at import, and an arena one of them made would stay
     configure_heap(settings.malloc_arenas, settings.mmap_threshold_mb)

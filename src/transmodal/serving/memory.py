@@ -3,23 +3,23 @@ and optional periodic trims.
 
 A forward pass of a micro-batch allocates activation buffers of a few hundred KB to a few MB, of
 sizes that change with every batch (its rows and tokens), from several threads, and frees them.
-glibc's defaults serve that badly: each thread gets an arena of its own, and after a large buffer
-is freed its mmap threshold rises (up to 32 MB) so later buffers come from the arenas' heaps too;
-those heaps fragment, keep their free chunks resident, and the server's RSS grew 15-20% per minute of
-batches of 16 at concurrency 32, with as much free memory in the heap as in use (``GET /health``'s
-``heap``; benchmarks/RESULTS.md, issue 19). :func:`configure_heap`, called once when the server
-process starts, before its threads and the model, sets two of malloc's options:
+glibc gives each new thread an arena of its own (up to eight per core: a served clothing model had
+16), and each arena's heap fragments and keeps its free chunks resident: ``GET /health``'s ``heap``
+showed as much memory free in the heaps as in use, and RSS grew 7-16% in 30 s of batches of 16 at
+concurrency 32 (benchmarks/RESULTS.md, issue 19). :func:`configure_heap`, called once when the
+server process starts, before the libraries that start threads are imported, sets:
 
-- ``arenas`` (``M_ARENA_MAX``, default 1): every thread allocates from one heap, so freed chunks are
-  reused by whichever thread allocates next instead of idling in another thread's arena;
-- ``mmap_threshold_mb`` (``M_MMAP_THRESHOLD``, default 4): buffers of that size or more are mapped
-  and unmapped by the system when freed, never left in the heap; fixing it also stops the threshold
-  from rising. A lower threshold (128 KB) halved the throughput: every batch faulted its pages in again.
+- ``arenas`` (``M_ARENA_MAX``; ``transmodal serve`` default: two per CPU core): fewer heaps to
+  fragment. One arena for every thread bounded RSS best but cost ~20% of the throughput (the threads
+  wait for its lock); two per core grew RSS about half as fast as glibc's default at the same or
+  better throughput;
+- ``mmap_threshold_mb`` (``M_MMAP_THRESHOLD``, off by default): buffers of that size or more are
+  mapped and unmapped, never left in the heap. It also turns off glibc's rising thresholds, and the
+  heap's top is then given back after every batch: ~20% of the throughput at 4 MB.
 
-Measured on the clothing server (RESULTS.md): RSS levels off within a minute at concurrency 32, and
-the throughput is as high as or higher than glibc's defaults. :class:`HeapTrimmer` (``malloc_trim(0)``
-at most once per interval, between batches; off by default since the heap is configured) remains for
-other workloads. A C library other than glibc: nothing is done.
+:class:`HeapTrimmer` (``malloc_trim(0)`` at most once per interval, between batches) is off by
+default: trimming every 10 s cost ~15% of the throughput at concurrency 32. A C library other than
+glibc: nothing is done.
 """
 
 from __future__ import annotations

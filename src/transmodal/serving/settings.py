@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ class ServeSettings:
         max_rows: More rows in one request are refused with 413.
         trim_every_s: Give the heap's free memory back to the system (glibc ``malloc_trim``) at most
             this often, between forward passes (:mod:`transmodal.serving.memory`); 0: never.
-        malloc_arenas: glibc malloc arenas of the server process (``M_ARENA_MAX``); 0: glibc's default.
+        malloc_arenas: glibc malloc arenas of the server process (``M_ARENA_MAX``); default two per CPU
+            core (glibc's own: eight per core); 0: glibc's default.
         mmap_threshold_mb: Buffers this large or larger are mapped, and unmapped when freed, never kept
-            in the heap (glibc ``M_MMAP_THRESHOLD``, fixed); 0: glibc's default (a rising threshold).
+            in the heap (glibc ``M_MMAP_THRESHOLD``, fixed); 0 (default): glibc's rising threshold.
     """
 
     model_dir: str
@@ -44,8 +46,8 @@ class ServeSettings:
     max_body_bytes: int = 32 * 2**20
     max_rows: int = 1024
     trim_every_s: float = 0.0
-    malloc_arenas: int = 1
-    mmap_threshold_mb: float = 4.0
+    malloc_arenas: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
+    mmap_threshold_mb: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {"port": 0 <= self.port <= 65535, "workers": self.workers >= 1, "max_batch": self.max_batch >= 1,
