@@ -10,9 +10,9 @@ concurrency 32 (benchmarks/RESULTS.md, issue 19). :func:`configure_heap`, called
 server process starts, before the libraries that start threads are imported, sets:
 
 - ``arenas`` (``M_ARENA_MAX``; ``transmodal serve`` default: two per CPU core): fewer heaps to
-  fragment. One arena for every thread bounded RSS best but cost ~20% of the throughput (the threads
-  wait for its lock); two per core grew RSS about half as fast as glibc's default at the same or
-  better throughput;
+  fragment. Two per core grew RSS less than glibc's default (+7.3% in 30 s at concurrency 32, against
+  +6.7-15.9%) at the same or better throughput; one arena for every thread cost ~20% of the
+  throughput (the threads wait for its lock) and did not bound RSS better;
 - ``mmap_threshold_mb`` (``M_MMAP_THRESHOLD``, off by default): buffers of that size or more are
   mapped and unmapped, never left in the heap. It also turns off glibc's rising thresholds, and the
   heap's top is then given back after every batch: ~20% of the throughput at 4 MB.
