@@ -31,7 +31,14 @@ import time
 from typing import Callable
 
 
-M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameter numbers (malloc.h)
+# option -> (glibc's mallopt parameter number (malloc.h), the environment variable glibc reads at start)
+_HEAP_OPTIONS = {"arenas": (-8, "MALLOC_ARENA_MAX"), "mmap_threshold": (-3, "MALLOC_MMAP_THRESHOLD_")}
+
+
+def _heap_values(arenas: int, mmap_threshold_mb: float) -> dict[str, int]:
+    """The options to set (0: glibc's default, left out), in mallopt's units."""
+    values = {"arenas": int(arenas), "mmap_threshold": int(mmap_threshold_mb * 2**20)}
+    return {name: value for name, value in values.items() if value > 0}
 
 
 @functools.cache
@@ -67,16 +74,14 @@ def configure_heap(arenas: int, mmap_threshold_mb: float) -> dict[str, bool]:
     mallopt = _libc_function("mallopt")
     if mallopt is not None:
         mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    wanted = {"arenas": (M_ARENA_MAX, int(arenas)), "mmap_threshold": (M_MMAP_THRESHOLD, int(mmap_threshold_mb * 2**20))}
-    return {name: mallopt is not None and bool(mallopt(param, value))
-            for name, (param, value) in wanted.items() if value > 0}
+    return {name: mallopt is not None and bool(mallopt(_HEAP_OPTIONS[name][0], value))
+            for name, value in _heap_values(arenas, mmap_threshold_mb).items()}
 
 
 def heap_environment(arenas: int, mmap_threshold_mb: float) -> dict[str, str]:
     """The environment variables that give a new process the options of :func:`configure_heap`
     (glibc reads them when the process starts): for uvicorn's worker processes."""
-    wanted = {"MALLOC_ARENA_MAX": int(arenas), "MALLOC_MMAP_THRESHOLD_": int(mmap_threshold_mb * 2**20)}
-    return {name: str(value) for name, value in wanted.items() if value > 0}
+    return {_HEAP_OPTIONS[name][1]: str(value) for name, value in _heap_values(arenas, mmap_threshold_mb).items()}
 
 
 def arena_count() -> int | None:
