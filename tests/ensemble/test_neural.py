@@ -13,9 +13,9 @@ import pytest
 from ensembletools import tiny_frame
 from tinycheckpoints import save_tiny_bert
 
+from transmodal.data.joined_text import longest_text
 from transmodal.ensemble.auto import AutoPredictor
 from transmodal.ensemble.members.base import MEMBERS, MemberContext
-from transmodal.ensemble.members.neural import longest_text_column
 from transmodal.ensemble.presets import load_preset
 from transmodal.ensemble.training import fit_member
 from transmodal.heads.task import TaskSpec
@@ -80,7 +80,7 @@ def test_lora_longest_adapts_only_the_longest_text_column_and_frozen_runs_only_w
                           "Review Text": ["Lovely fabric and it fits well", None, "Too small"]})
     hp = MEMBERS.get("neural")(context, plans["neural_lora"].options)._hyperparameters(frame)
     assert hp["transfer"]["inputs"] == ["Review Text"]
-    assert longest_text_column(frame, ["Title", "Review Text"]) == "Review Text"
+    assert longest_text(frame, ["Title", "Review Text"]) == "Review Text"
     frozen = plans["neural_frozen"]
     assert frozen.skip_reason(context.column_types).startswith("skipped: only_with image/audio")
     assert frozen.skip_reason({"photo": "image"}) is None

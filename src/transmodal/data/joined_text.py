@@ -97,10 +97,16 @@ def _check_named(join: list[str], column_types: dict[str, str], text: list[str],
                               "to read it as text)")
 
 
+def characters_per_row(frame: pd.DataFrame, columns: Sequence[str]) -> float:
+    """Mean characters per row of ``columns`` in ``frame``, summed over them (a column not in
+    ``frame``: 0)."""
+    return float(sum(frame[c].fillna("").astype(str).str.len().mean() if c in frame else 0.0 for c in columns))
+
+
 def longest_text(frame: pd.DataFrame | None, columns: list[str]) -> str:
     """The column of ``columns`` with the most characters per row in ``frame`` (ties, or no frame:
     the first)."""
     if frame is None:
         return columns[0]
-    lengths = [frame[c].fillna("").astype(str).str.len().mean() if c in frame else 0.0 for c in columns]
+    lengths = [characters_per_row(frame, [c]) for c in columns]
     return columns[max(range(len(columns)), key=lambda i: (lengths[i], -i))]

@@ -157,15 +157,9 @@ def text_inputs(column_types: dict[str, str], join_text, frame: pd.DataFrame) ->
 
 
 def longest_text_input(frame: pd.DataFrame, inputs: dict[str, list[str]]) -> str:
-    """The text input with the most characters per row in ``frame`` (a joined input: the sum of its
-    columns'; ties: the first)."""
+    """The text input with the most characters per row in ``frame`` (the one worth adapting when only
+    one is; a joined input: the sum of its columns'; ties: the first)."""
+    from transmodal.data.joined_text import characters_per_row
+
     names = list(inputs)
-    lengths = [sum(frame[c].fillna("").astype(str).str.len().mean() if c in frame else 0.0 for c in inputs[n])
-               for n in names]
-    return names[int(np.argmax(lengths))]
-
-
-def longest_text_column(frame: pd.DataFrame, columns: list[str]) -> str:
-    """The text column of ``columns`` with the most characters per row in ``frame`` (the one worth
-    adapting when only one is; ties: the first)."""
-    return longest_text_input(frame, {c: [c] for c in columns})
+    return names[int(np.argmax([characters_per_row(frame, inputs[n]) for n in names]))]
