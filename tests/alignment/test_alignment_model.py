@@ -88,6 +88,20 @@ def test_bad_columns_raise():
         AlignmentModel(columns=("a", "b"), lock=("a", "b")).fit(pd.DataFrame({"a": ["x"], "b": ["y"]}))
 
 
+
+def test_split_by_item_keeps_items_together_and_its_annotations_resolve():
+    import typing
+    from pathlib import Path
+
+    from transmodal.alignment.training import split_by_item
+    from transmodal.data.readers import Table
+
+    assert typing.get_type_hints(split_by_item)["return"] == tuple[Table, Table]
+    frame = pd.DataFrame({"item": [i // 2 for i in range(20)], "text": [f"t{i}" for i in range(20)]})
+    train, tune = split_by_item(Table(frame, "<DataFrame>", Path(".")), "item", 0.3, seed=0)
+    assert len(train.frame) + len(tune.frame) == 20
+    assert not set(train.frame["item"]) & set(tune.frame["item"])
+
 @pytest.mark.slow
 def test_three_columns_pretrain_then_fine_tune(pairs, tmp_path):
     """Self-supervised pretraining over every column pair, then a predictor starts from the towers."""

@@ -115,6 +115,16 @@ def test_joint_training_adds_a_source_head_then_drops_it(source_table, target_ta
     assert predictor.predict(target_table).shape == (36,)
 
 
+
+def test_source_rows_annotations_resolve():
+    import typing
+
+    from transmodal.data.readers import Table
+    from transmodal.heads.task import TaskSpec
+    from transmodal.transfer.joint import source_rows
+
+    assert typing.get_type_hints(source_rows)["return"] == tuple[str, Table, TaskSpec]
+
 def test_source_label_without_source_data_is_a_clear_error(target_table):
     with pytest.raises(ConfigError, match="source_data"):
         MultimodalPredictor(label="label").fit(target_table, source_label="x", hyperparameters=hyperparameters())

@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader
 from transmodal.alignment.config import AlignConfig
 from transmodal.alignment.towers import AlignmentNet
 from transmodal.data.dataset import TableDataset
+from transmodal.data.readers import Table
 from transmodal.engine.cache import EmbeddingCache
 from transmodal.engine.contract import EncoderNet
 from transmodal.engine.optim import configure_adamw, parameter_groups
 from transmodal.engine.training import table_loader
+from transmodal.errors import DataError
 from transmodal.losses.contrastive import positive_mask
 from transmodal.metrics.retrieval import first_relevant_rank
 
@@ -189,9 +191,6 @@ def fit_alignment(net: AlignmentNet, config: AlignConfig, train: TableDataset, t
 def split_by_item(table: Table, group_column: str, fraction: float, seed: int) -> tuple[Table, Table]:
     """A random split in which rows of the same item (same ``group_column`` value) stay together."""
     from sklearn.model_selection import GroupShuffleSplit
-
-    from transmodal.data.readers import Table
-    from transmodal.errors import DataError
 
     groups = table.frame[group_column].astype(str).to_numpy()
     if len(set(groups)) < 4:

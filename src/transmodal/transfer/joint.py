@@ -14,12 +14,13 @@ import pandas as pd
 
 from transmodal.data.readers import Table
 from transmodal.errors import ConfigError, DataError
+from transmodal.heads.task import TaskSpec
 
 SOURCE_PREFIX = "source:"
 
 
 def source_rows(data, label: str | None, column_types: dict[str, str], labels: list[str],
-                root) -> tuple[str, Table, "TaskSpec"]:
+                root) -> tuple[str, Table, TaskSpec]:
     """The source table as rows of the target's columns, with its own task.
 
     Returns:
@@ -32,7 +33,6 @@ def source_rows(data, label: str | None, column_types: dict[str, str], labels: l
     """
     from transmodal.data.readers import read_table
     from transmodal.data.validation import bad_row_indices, validate_features
-    from transmodal.heads.task import TaskSpec
 
     if not label:
         raise ConfigError("source_data needs source_label=COLUMN (the label column of the source table)")

@@ -26,6 +26,7 @@ the manifest, exactly as a predictor folder keeps them.
 from __future__ import annotations
 
 import copy
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,8 @@ class NeuralMember(Member):
             raise NoFeatures(reason)
         if self.options["lora_text"] == "joined" and not self._hyperparameters(frame)["transfer"]["inputs"]:
             raise NoFeatures("skipped: lora_text joined, and join_text joins no text columns of this table")
-        import transmodal.engine.training  # noqa: F401 - torch, Lightning
-        import transmodal.fitting.pipeline  # noqa: F401
+        for module in ("transmodal.engine.training", "transmodal.fitting.pipeline"):  # torch, Lightning
+            importlib.import_module(module)
 
     def fit_model(self, x_train: pd.DataFrame, y_train, x_val: pd.DataFrame, y_val, time_limit):
         """Raises:
