@@ -245,7 +245,7 @@ _RANGES = (
     ("align_weight", 0.0, None, False, False),
 )
 _METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*")  # the registry checks the name when a fit starts
-JOIN_TEXT_FORMS = ("all", "short")  # join_text as a word (transmodal.data.joined_text)
+JOIN_TEXT_FORMS = ("all", "short")  # join_text as a word; the table's columns: transmodal.data.joined_text
 _CHOICES = {"on_bad_rows": ("raise", "skip"), "class_weight": (None, "balanced"), "sampler": (None, "balanced")}
 
 

@@ -43,15 +43,12 @@ def test_all_short_and_a_list_join_the_text_columns_in_table_order():
 @pytest.mark.parametrize("join, message", [
     (["Titel", "Review Text"], "names the column 'Titel', which is not a feature column (did you mean 'Title'?)"),
     (["Title", "Genre"], "names 'Genre', a categorical column; only text columns are joined"),
-    (["Title"], "must name at least two different text columns"),
-    (["Title", "Title"], "must name at least two different text columns"),
-    ("al", "is not a valid choice (did you mean 'all'?)"),
 ])
 def test_a_bad_join_text_is_a_clear_error_naming_the_column(join, message):
     with pytest.raises(ConfigError) as err:
         joined_columns(join, TYPES, FRAME)
     assert message in str(err.value)
-    assert "text columns are ['Title', 'Review Text', 'Author']" in str(err.value) or join == "al"
+    assert "text columns are ['Title', 'Review Text', 'Author']" in str(err.value)
 
 
 def test_the_joined_name_may_not_be_a_column_already():
@@ -60,10 +57,16 @@ def test_the_joined_name_may_not_be_a_column_already():
         joined_columns(["a", "b"], types, None)
 
 
-@pytest.mark.parametrize("value", ["al", ["Title"], ["Title", "Title"], 3, ["Title", 4]])
-def test_the_fit_config_refuses_a_join_text_of_the_wrong_form(value):
-    with pytest.raises(ConfigError, match="join_text"):
+@pytest.mark.parametrize("value, message", [
+    ("al", "join_text='al' is not a valid choice (did you mean 'all'?); valid: 'all', 'short' or a list"),
+    (["Title"], "join_text must list at least two different text column names"),
+    (["Title", "Title"], "join_text must list at least two different text column names"),
+    (3, "join_text"), (["Title", 4], "join_text"),
+])
+def test_the_fit_config_refuses_a_join_text_of_the_wrong_form(value, message):
+    with pytest.raises(ConfigError) as err:
         FitConfig(join_text=value)
+    assert message in str(err.value)
     assert FitConfig(join_text=["Title", "Review Text"]).join_text == ["Title", "Review Text"]
     assert FitConfig.from_dict({"join_text": "short"}).to_dict()["join_text"] == "short"
 

@@ -133,3 +133,17 @@ def test_lora_text_follows_the_joined_inputs_and_joined_skips_a_table_where_noth
     two = MemberContext("Price", TaskSpec("Price", "regression"), {"Title": "text", "Synopsis": "text"}, "r2")
     with pytest.raises(NoFeatures, match="join_text joins no text columns"):
         neural(two, {"lora_text": "joined", "hyperparameters": {"join_text": "short"}}).prepare(frame)
+
+
+@pytest.mark.parametrize("join, message", [("al", "is not a valid choice (did you mean 'all'?)"),
+                                           (["Title"], "at least two different text column names")])
+def test_lora_text_with_a_join_text_of_the_wrong_form_is_the_fit_configs_clear_error(join, message):
+    from transmodal.errors import ConfigError
+
+    context = MemberContext("Price", TaskSpec("Price", "regression"),
+                            {"Title": "text", "Author": "text", "Price": "numeric"}, "r2")
+    frame = pd.DataFrame({"Title": ["A book"], "Author": ["Ann"], "Price": [1.0]})
+    member = MEMBERS.get("neural")(context, {"lora_text": True, "hyperparameters": {"join_text": join}})
+    with pytest.raises(ConfigError) as err:
+        member._hyperparameters(frame)
+    assert message in str(err.value)

@@ -15,7 +15,9 @@ a request still sends) the original columns.
 
 ``join_text`` is one of: ``None`` (no joining), ``"all"`` (every text column), ``"short"`` (every
 text column but the one with the most characters per row: that one stays an input of its own), or
-a list of at least two text column names.
+a list of at least two text column names. :class:`~transmodal.config.FitConfig` checks that form
+when it is built; this module checks only what needs the table (the named columns are text columns
+of it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from transmodal.config import JOIN_TEXT_FORMS as JOIN_FORMS
 from transmodal.data.cells import decode_text, is_missing
 from transmodal.errors import ConfigError, did_you_mean, spelled
 
@@ -54,23 +55,22 @@ def joined_columns(join: str | list[str] | None, column_types: dict[str, str],
     nothing is joined (``None``, or fewer than two text columns for ``"all"``/``"short"``).
 
     Args:
+        join: A ``join_text`` of a valid form (:meth:`transmodal.config.FitConfig._check_join_text`
+            checked it: ``"all"``, ``"short"`` or a list of at least two distinct names).
         frame: The training rows; ``"short"`` reads the characters per row of each text column.
 
     Raises:
-        ConfigError: a named column is not in the table, not a text column, or named twice; fewer
-            than two columns named; the joined input's name is already a column's.
+        ConfigError: a named column is not in the table or not a text column; the joined input's
+            name is already a column's.
     """
     if join is None:
         return []
     text = [c for c, m in column_types.items() if m == "text"]
     where = spelled("join_text", "--set join_text")
-    if isinstance(join, str):
-        if join not in JOIN_FORMS:
-            raise ConfigError(f"{where}={join!r} is not a valid choice{did_you_mean(join, JOIN_FORMS)}; valid: "
-                              f"{', '.join(map(repr, JOIN_FORMS))} or a list of text column names")
-        if join == "short" and len(text) > 1:
-            text = [c for c in text if c != longest_text(frame, text)]
+    if join == "all":
         columns = text
+    elif join == "short":
+        columns = [c for c in text if c != longest_text(frame, text)] if len(text) > 1 else text
     else:
         _check_named(join, column_types, text, where)
         columns = [c for c in column_types if c in set(join)]  # table order
@@ -83,10 +83,7 @@ def joined_columns(join: str | list[str] | None, column_types: dict[str, str],
 
 
 def _check_named(join: list[str], column_types: dict[str, str], text: list[str], where: str) -> None:
-    """A list of ``join_text`` columns: at least two, each a distinct text column of the table."""
-    if len(join) < 2 or len(set(join)) != len(join):
-        raise ConfigError(f"{where} must name at least two different text columns, got {list(join)}; "
-                          f"text columns are {text}")
+    """Each column of a ``join_text`` list is a text column of the table."""
     for column in join:
         if column not in column_types:
             raise ConfigError(f"{where} names the column {column!r}, which is not a feature column"

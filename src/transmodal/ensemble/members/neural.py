@@ -149,11 +149,18 @@ class NeuralMember(Member):
 
 def text_inputs(column_types: dict[str, str], join_text, frame: pd.DataFrame) -> dict[str, list[str]]:
     """The text inputs a fit with ``join_text`` (the member's hyperparameter) builds: input name ->
-    its columns (a joined input reads several: :mod:`transmodal.data.joined_text`)."""
+    its columns (a joined input reads several: :mod:`transmodal.data.joined_text`).
+
+    Raises:
+        ConfigError: ``join_text`` is not of a valid form (checked as the fit config checks it), or
+            names a column that is not a text column of the table.
+    """
+    from transmodal.config import FitConfig
     from transmodal.data.joined_text import joined_columns
     from transmodal.data.schema import build_inputs
 
-    inputs = build_inputs(column_types, joined_columns(join_text, column_types, frame))
+    join = FitConfig(join_text=join_text).join_text  # the form, before the predictor's fit builds its config
+    inputs = build_inputs(column_types, joined_columns(join, column_types, frame))
     return {spec.name: list(spec.columns) for spec in inputs if spec.modality == "text"}
 
 
