@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from transmodal.encoders.adapter_defaults import AdapterDefaults
+from transmodal.encoders.adapter_defaults import AdapterDefaults, resolved_lora_alpha
 from transmodal.encoders.hf_loading import LAYER_NAMES, layer_number
 from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
@@ -26,7 +26,8 @@ INFERENCE_QUANTIZE = (None, "int8", "auto")
 
 def adapter_spec(options: dict) -> dict[str, Any]:
     """The JSON adapter settings from the ``transfer`` options (defaults filled in:
-    :class:`~transmodal.encoders.adapter_defaults.AdapterDefaults`, ``lora_alpha`` 2 ``r``).
+    :class:`~transmodal.encoders.adapter_defaults.AdapterDefaults`, ``lora_alpha`` 2 ``r``:
+    :func:`~transmodal.encoders.adapter_defaults.resolved_lora_alpha`).
 
     ``inference_quantize`` (None when not given: fp32; the ``lora`` strategy's default is ``"auto"``)
     may be ``"auto"`` here;
@@ -48,7 +49,7 @@ def adapter_spec(options: dict) -> dict[str, Any]:
         raise ConfigError(f"transfer.top_layers must be a whole number >= 1 or null, got {top!r}")
     if top is not None and method != "lora":
         raise ConfigError(f"transfer.top_layers applies to method 'lora', not {method!r}")
-    return {"method": method, "r": r, "lora_alpha": float(options.get("lora_alpha", 2 * r)),
+    return {"method": method, "r": r, "lora_alpha": resolved_lora_alpha(r, options.get("lora_alpha")),
             "lora_dropout": float(options.get("lora_dropout", AdapterDefaults.lora_dropout)),
             "train_norms": bool(options.get("train_norms", AdapterDefaults.train_norms)),
             "inference_quantize": quantize,

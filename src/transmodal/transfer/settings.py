@@ -21,7 +21,7 @@ class TransferSettings:
     freeze_epochs: int = 0  # finetune: epochs before the encoders train
     method: str = AdapterDefaults.method  # lora: "lora" or "ia3"
     r: int = AdapterDefaults.r  # lora: rank
-    lora_alpha: float | None = None  # lora: scaling numerator (default 2 r)
+    lora_alpha: float | None = None  # lora: scaling numerator (None: 2 r, adapter_defaults.resolved_lora_alpha)
     lora_dropout: float = AdapterDefaults.lora_dropout
     top_layers: int | None = None  # lora: adapters only in the top N transformer layers of each adapted encoder
     # (peft's layers_to_transform); a BERT-like text encoder then runs its frozen lower layers once per row
