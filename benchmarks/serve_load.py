@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trim-check", action="store_true",
                         help="Also serve micro-batched without heap trims (--trim-every-s 0) at concurrency 32: "
                              "what the server's periodic malloc_trim costs in throughput and saves in RSS.")
+    parser.add_argument("--allocator", default=None, choices=("auto", "glibc", "jemalloc"),
+                        help="Both servers' --allocator (default: the server's own default, auto).")
     args = parser.parse_args(argv)
     model = saved_model()
     rows = test_rows()
@@ -212,8 +214,10 @@ def main(argv: list[str] | None = None) -> None:
                "warmup_seconds": args.warmup, "modes": {}}
     trim = [] if args.trim_every_s is None else ["--trim-every-s", str(args.trim_every_s)]
     results["trim_every_s"] = args.trim_every_s
+    allocator = [] if args.allocator is None else ["--allocator", args.allocator]
+    results["allocator_option"] = args.allocator  # the allocator each server ran on: its heap statistics' "allocator"
     for mode, options in MODES.items():
-        options = options + trim
+        options = options + trim + allocator
         print(f"{mode} ({' '.join(options)}):", flush=True)
         results["modes"][mode] = run_mode(model, options, rows, args.seconds, args.warmup)
     batched = results["modes"]["micro-batched"]["runs"][-1]["requests_per_second"]

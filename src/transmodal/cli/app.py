@@ -59,22 +59,14 @@ def status_lines():
         logger.setLevel(level)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``transmodal`` console script.
+@contextlib.contextmanager
+def handled_errors():
+    """Within the block, an error prints as one message and exits 1 (2 for a usage error), never as a
+    raw traceback; set ``TRANSMODAL_DEBUG=1`` for the full traceback."""
+    from transmodal.errors import TransmodalError
 
-    Errors print as one message and exit 1 (2 for usage errors); set ``TRANSMODAL_DEBUG=1`` for the
-    full traceback.
-    """
-    import warnings
-
-    from transmodal.errors import TransmodalError, cli_caller
-
-    if not os.environ.get("TRANSMODAL_DEBUG"):
-        warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
-    _load_commands()
     try:
-        with cli_caller(), status_lines():  # messages name flags (--set key=value), not Python arguments
-            app(args=argv, standalone_mode=False)
+        yield
     except SystemExit:
         raise
     except TransmodalError as err:
@@ -94,3 +86,20 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("TRANSMODAL_DEBUG"):
             raise
         fail(f"{type(err).__name__}: {err} (set TRANSMODAL_DEBUG=1 for the traceback)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``transmodal`` console script.
+
+    Errors print as one message and exit 1 (2 for usage errors); set ``TRANSMODAL_DEBUG=1`` for the
+    full traceback.
+    """
+    import warnings
+
+    from transmodal.errors import cli_caller
+
+    if not os.environ.get("TRANSMODAL_DEBUG"):
+        warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
+    _load_commands()
+    with handled_errors(), cli_caller(), status_lines():  # messages name flags (--set key=value)
+        app(args=argv, standalone_mode=False)

@@ -1,5 +1,6 @@
-"""The server process's heap: glibc's malloc configured for a long-running server, heap statistics,
-and optional periodic trims.
+"""The server process's heap: glibc's malloc configured for a long-running server, heap statistics
+(glibc's or jemalloc's, whichever the process runs on: :mod:`transmodal.serving.allocator`), and
+optional periodic trims.
 
 A forward pass of a micro-batch allocates activation buffers of a few hundred KB to a few MB, of
 sizes that change with every batch (its rows and tokens), from several threads, and frees them.
@@ -18,14 +19,13 @@ server process starts, before the libraries that start threads are imported, set
   heap's top is then given back after every batch: ~20% of the throughput at 4 MB.
 
 :class:`HeapTrimmer` (``malloc_trim(0)`` at most once per interval, between batches) is off by
-default: trimming every 10 s cost ~15% of the throughput at concurrency 32. A C library other than
-glibc: nothing is done.
+default: trimming every 10 s cost ~15% of the throughput at concurrency 32. Under jemalloc
+(``transmodal serve``'s choice when the system has it) glibc's options do nothing and are not set.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import time
 from typing import Callable
@@ -43,12 +43,19 @@ def _heap_values(arenas: int, mmap_threshold_mb: float) -> dict[str, int]:
 
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
-    """This process's C library, loaded once, or None. (``find_library`` runs ``ldconfig``, ~1 ms:
-    looked up per function, ``GET /health``'s heap statistics took 6 ms of the event loop.)"""
+    """This process's symbols (the C library's, and a preloaded allocator's before them), loaded once,
+    or None. The process's own namespace, not ``libc.so.6`` opened by name: with jemalloc preloaded,
+    ``free`` must be jemalloc's for memory glibc's functions allocated through it (``malloc_info``'s
+    stream; glibc's own ``free`` aborted the server: "munmap_chunk(): invalid pointer")."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return ctypes.CDLL(None)
     except OSError:
         return None
+
+
+def jemalloc_loaded() -> bool:
+    """Whether this process allocates with jemalloc (its ``mallctl`` is among the process's symbols)."""
+    return _libc_function("mallctl") is not None
 
 
 def _libc_function(name: str) -> Callable | None:
@@ -108,17 +115,58 @@ class _MallInfo2(ctypes.Structure):
                  "keepcost")]
 
 
-def heap_stats() -> dict[str, float] | None:
-    """glibc's ``mallinfo2()`` in MiB, summed over the arenas: the heap's size, its bytes in use and
-    free (free chunks stay resident until trimmed), and the bytes in mmapped chunks; None without
-    glibc >= 2.33."""
+def heap_stats() -> dict[str, float | str] | None:
+    """The heap of this process's allocator, in MiB. glibc (``mallinfo2()``, summed over the arenas):
+    the heap's size, its bytes in use and free (free chunks stay resident until trimmed), the bytes in
+    mmapped chunks and the arena count. jemalloc (``mallctl`` statistics): bytes allocated, in active
+    pages, resident, mapped and retained (unmapped later), and the arena count. None for another
+    allocator or a glibc older than 2.33."""
+    if jemalloc_loaded():
+        return _jemalloc_stats()
     info = _libc_function("mallinfo2")
     if info is None:
         return None
     info.restype = _MallInfo2
     got, mib = info(), 2.0**20
-    return {"heap_mib": got.arena / mib, "in_use_mib": got.uordblks / mib, "free_mib": got.fordblks / mib,
-            "mmapped_mib": got.hblkhd / mib, "arenas": arena_count()}
+    return {"allocator": "glibc", "heap_mib": got.arena / mib, "in_use_mib": got.uordblks / mib,
+            "free_mib": got.fordblks / mib, "mmapped_mib": got.hblkhd / mib, "arenas": arena_count()}
+
+
+def _mallctl(name: str, value: ctypes._SimpleCData | None = None, new: ctypes._SimpleCData | None = None) -> None:
+    """jemalloc's ``mallctl``: read ``name`` into ``value`` and/or write ``new`` to it.
+
+    Raises:
+        OSError: jemalloc refused (its error number).
+    """
+    mallctl = _libc_function("mallctl")
+    mallctl.restype = ctypes.c_int
+    old_size = ctypes.c_size_t(ctypes.sizeof(value)) if value is not None else None
+    code = mallctl(name.encode(), ctypes.byref(value) if value is not None else None,
+                   ctypes.byref(old_size) if old_size is not None else None,
+                   ctypes.byref(new) if new is not None else None, ctypes.sizeof(new) if new is not None else 0)
+    if code:
+        raise OSError(code, f"mallctl({name!r}) failed")
+
+
+def _jemalloc_stats() -> dict[str, float | str]:
+    _mallctl("epoch", ctypes.c_uint64(), ctypes.c_uint64(1))  # statistics are refreshed per epoch
+    stats = {}
+    for name in ("allocated", "active", "resident", "mapped", "retained"):
+        value = ctypes.c_size_t()
+        _mallctl(f"stats.{name}", value)
+        stats[f"{name}_mib"] = value.value / 2.0**20
+    arenas = ctypes.c_uint()
+    _mallctl("arenas.narenas", arenas)
+    return {"allocator": "jemalloc", **stats, "arenas": arenas.value}
+
+
+def _heap_trim() -> Callable[[], None] | None:
+    """Give the heap's unused pages back to the system: glibc's ``malloc_trim(0)``, or jemalloc's
+    purge of every arena; None when neither is available."""
+    if jemalloc_loaded():
+        return lambda: _mallctl("arena.4096.purge")  # 4096: MALLCTL_ARENAS_ALL
+    trim = _malloc_trim()
+    return None if trim is None else (lambda: trim(0))
 
 
 class HeapTrimmer:
@@ -131,19 +179,19 @@ class HeapTrimmer:
 
     def __init__(self, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.every_s, self.clock = float(every_s), clock
-        self._trim = _malloc_trim() if every_s > 0 else None
+        self._trim = _heap_trim() if every_s > 0 else None
         self._last = clock()
         self.trims = 0
 
     @property
     def available(self) -> bool:
-        """Whether this process's C library can trim (glibc)."""
+        """Whether this process's allocator can trim (glibc or jemalloc)."""
         return self._trim is not None
 
     def after_batch(self) -> None:
         """Trim if the interval has passed (called by the inference thread after each forward pass)."""
         if self._trim is None or self.clock() - self._last < self.every_s:
             return
-        self._trim(0)
+        self._trim()
         self._last = self.clock()
         self.trims += 1

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from transmodal.errors import ConfigError
+from transmodal.serving.allocator import ALLOCATORS
 
 SETTINGS_ENV = "TRANSMODAL_SERVE_SETTINGS"  # how uvicorn's worker processes receive the settings
 
@@ -34,6 +35,9 @@ class ServeSettings:
             core (glibc's own: eight per core); 0: glibc's default.
         mmap_threshold_mb: Buffers this large or larger are mapped, and unmapped when freed, never kept
             in the heap (glibc ``M_MMAP_THRESHOLD``, fixed); 0 (default): glibc's rising threshold.
+        allocator: The server process's malloc (:mod:`transmodal.serving.allocator`): ``"auto"``
+            (jemalloc when the system has it, else glibc), ``"jemalloc"`` or ``"glibc"``. The two
+            options above apply to glibc only.
     """
 
     model_dir: str
@@ -48,16 +52,19 @@ class ServeSettings:
     trim_every_s: float = 0.0
     malloc_arenas: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     mmap_threshold_mb: float = 0.0
+    allocator: str = "auto"
 
     def __post_init__(self) -> None:
         checks = {"port": 0 <= self.port <= 65535, "workers": self.workers >= 1, "max_batch": self.max_batch >= 1,
                   "max_wait_ms": 0 <= self.max_wait_ms <= 60_000, "max_body_bytes": self.max_body_bytes >= 1024,
                   "max_rows": self.max_rows >= 1, "trim_every_s": 0 <= self.trim_every_s <= 86_400,
                   "malloc_arenas": 0 <= self.malloc_arenas <= 1024,
-                  "mmap_threshold_mb": 0 <= self.mmap_threshold_mb <= 32}
+                  "mmap_threshold_mb": 0 <= self.mmap_threshold_mb <= 32,
+                  "allocator": self.allocator in ALLOCATORS}
         valid = {"port": "0..65535", "workers": ">= 1", "max_batch": ">= 1", "max_wait_ms": "0..60000",
                  "max_body_bytes": ">= 1024", "max_rows": ">= 1", "trim_every_s": "0..86400",
-                 "malloc_arenas": "0..1024", "mmap_threshold_mb": "0..32 (glibc's largest threshold)"}
+                 "malloc_arenas": "0..1024", "mmap_threshold_mb": "0..32 (glibc's largest threshold)",
+                 "allocator": ", ".join(ALLOCATORS)}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"serve: {name}={getattr(self, name)!r} is out of range; valid: {valid[name]}")
