@@ -159,5 +159,6 @@ def test_one_arena_serves_every_thread():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallinfo2")
 def test_heap_stats_report_the_heap_in_mib():
     stats = memory.heap_stats()
-    assert set(stats) == {"heap_mib", "in_use_mib", "free_mib", "mmapped_mib", "arenas"} and stats["arenas"] >= 1
+    assert set(stats) == {"allocator", "heap_mib", "in_use_mib", "free_mib", "mmapped_mib", "arenas"}
+    assert stats["allocator"] == "glibc" and stats["arenas"] >= 1
     assert stats["in_use_mib"] > 0 and stats["heap_mib"] >= stats["in_use_mib"]

@@ -55,14 +55,17 @@ def test_a_zero_shot_predictor_serves(tmp_path):
 
 
 @contextlib.contextmanager
-def cli_server(folder, *options: str):
-    """``transmodal serve FOLDER OPTIONS`` in a new process on a free loopback port; yields its URL."""
+def cli_server(folder, *options: str, started: list | None = None):
+    """``transmodal serve FOLDER OPTIONS`` in a new process on a free loopback port; yields its URL
+    (and appends the process to ``started`` when given)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     server = subprocess.Popen([sys.executable, "-m", "transmodal", "serve", str(folder), "--port", str(port),
                                "--log-level", "warning", *options], env=env)
+    if started is not None:
+        started.append(server)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -91,7 +94,7 @@ def test_two_workers_from_the_command_line(tmp_path):
     frame = write_table(tmp_path, n=30)[["review", "size", "color", "label"]]
     model = MultimodalPredictor(label="label").fit(frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1})
     folder = model.save(tmp_path / "model")
-    with cli_server(folder, "--workers", "2", "--malloc-arenas", "1") as url:
+    with cli_server(folder, "--workers", "2", "--allocator", "glibc", "--malloc-arenas", "1") as url:
         rows = frame.drop(columns=["label"]).head(5).to_json(orient="records")
         request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
                                          headers={"content-type": "application/json"})
@@ -114,7 +117,8 @@ def test_the_served_process_has_the_malloc_arenas_it_was_given(tmp_path):
     folder = MultimodalPredictor(label="label").fit(
         frame, hyperparameters={**TINY_HYPERPARAMETERS, "max_epochs": 1}).save(tmp_path / "model")
     rows = frame.drop(columns=["label"]).to_json(orient="records")
-    for options, one_arena in ((("--malloc-arenas", "1"), True), (("--malloc-arenas", "0"), False)):
+    for options, one_arena in ((("--allocator", "glibc", "--malloc-arenas", "1"), True),
+                               (("--allocator", "glibc", "--malloc-arenas", "0"), False)):
         with cli_server(folder, *options) as url:
             request = urllib.request.Request(f"{url}/predict", data=f'{{"rows": {rows}}}'.encode(),
                                              headers={"content-type": "application/json"})

@@ -51,6 +51,9 @@ def serve(
                              trim_every_s, allocator=allocator, **heap)
     chosen = choose_allocator(settings.allocator)
     if chosen.needs_preload:  # this process is replaced: the server starts again with jemalloc loaded
+        from transmodal.persistence import verify_folder
+
+        verify_folder(settings.model_dir)  # a bad folder fails here, in the caller's process, not after the restart
         exec_with_preload(chosen, [sys.executable, "-m", "transmodal.cli.serve", "--log-level", log_level],
                           {SETTINGS_ENV: settings.to_json()})
     _serve(settings, log_level, configure_glibc=chosen.name == "glibc")
