@@ -88,18 +88,27 @@ def handled_errors():
         fail(f"{type(err).__name__}: {err} (set TRANSMODAL_DEBUG=1 for the traceback)")
 
 
+@contextlib.contextmanager
+def command_context():
+    """What every command runs within: errors as one message (:func:`handled_errors`), messages that
+    name flags (``--set key=value``), not Python arguments, the status lines on stderr, and no library
+    deprecation chatter (unless ``TRANSMODAL_DEBUG`` is set)."""
+    import warnings
+
+    from transmodal.errors import cli_caller
+
+    with handled_errors(), warnings.catch_warnings(), cli_caller(), status_lines():
+        if not os.environ.get("TRANSMODAL_DEBUG"):
+            warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
+        yield
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``transmodal`` console script.
 
     Errors print as one message and exit 1 (2 for usage errors); set ``TRANSMODAL_DEBUG=1`` for the
     full traceback.
     """
-    import warnings
-
-    from transmodal.errors import cli_caller
-
-    if not os.environ.get("TRANSMODAL_DEBUG"):
-        warnings.simplefilter("ignore")  # library deprecation chatter is not for CLI users
     _load_commands()
-    with handled_errors(), cli_caller(), status_lines():  # messages name flags (--set key=value)
+    with command_context():
         app(args=argv, standalone_mode=False)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from transmodal.cli.app import app
+
+if TYPE_CHECKING:
+    from transmodal.serving.settings import ServeSettings
 
 
 @app.command()
@@ -59,7 +62,8 @@ def serve(
     _serve(settings, log_level, configure_glibc=chosen.name == "glibc")
 
 
-def _serve(settings, log_level: str, configure_glibc: bool) -> None:
+def _serve(settings: "ServeSettings", log_level: str, configure_glibc: bool) -> None:
+    """Configure glibc's heap when it serves, then import the server and serve until interrupted."""
     from transmodal.errors import ConfigError
     from transmodal.serving.memory import configure_heap
 
@@ -96,7 +100,7 @@ def serve_preloaded(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from transmodal.cli.app import handled_errors, status_lines
+    from transmodal.cli.app import command_context
 
-    with handled_errors(), status_lines():
+    with command_context():
         serve_preloaded()

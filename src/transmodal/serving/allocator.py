@@ -58,7 +58,10 @@ class Allocator:
 
 @functools.cache
 def find_jemalloc() -> str | None:
-    """The path of the system's ``libjemalloc.so.2``, or None."""
+    """The path of the system's ``libjemalloc.so.2``, or None (also on a system other than Linux,
+    where ``LD_PRELOAD`` does not apply)."""
+    if not sys.platform.startswith("linux"):
+        return None
     for pattern in _LIBRARY_GLOBS:
         found = sorted(glob.glob(pattern))
         if found:
