@@ -1,7 +1,8 @@
 """The adapters' settings when not given, defined once: the ``transfer`` section's defaults
-(:class:`transmodal.transfer.settings.TransferSettings`) and those :func:`transmodal.encoders.adapters.adapter_spec`
-fills into a saved adapter spec, ``lora_alpha``'s included (:func:`resolved_lora_alpha`). No heavy import here: a fit checks its ``transfer`` section before
-it loads torch (:mod:`transmodal.fitting.precheck`)."""
+(:class:`transmodal.transfer.settings.TransferSettings`) and those
+:func:`transmodal.encoders.adapters.adapter_spec` fills into a saved adapter spec, ``lora_alpha``'s
+included (:func:`resolved_lora_alpha`). No heavy import here: a fit checks its ``transfer`` section
+before it loads torch (:mod:`transmodal.fitting.precheck`)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ and ~250 MB less memory (benchmarks/RESULTS.md, issue 19).
 jemalloc must be loaded before the process starts (``LD_PRELOAD``), so ``transmodal serve`` chooses
 the allocator first thing (:func:`choose_allocator`) and, for jemalloc, replaces its process by the
 server started again with it preloaded (:func:`exec_with_preload`): the same process id, so a process
-manager's signals reach the server. uvicorn's
-worker processes inherit the environment. jemalloc is a system library (Debian/Ubuntu package
-``libjemalloc2``), not a Python package; without it ``auto`` serves on glibc.
+manager's signals reach the server. uvicorn's worker processes inherit the environment. jemalloc is a
+system library (Debian/Ubuntu package ``libjemalloc2``), not a Python package; without it ``auto``
+serves on glibc.
 """
 
 from __future__ import annotations
