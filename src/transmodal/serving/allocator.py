@@ -2,11 +2,12 @@
 
 A forward pass of a micro-batch allocates activation buffers of a few hundred KB to a few MB, of sizes
 that change with every batch, from several threads. glibc's heaps fragment under that: free chunks
-stay resident, and the served clothing model's RSS grew 4-14% per minute at concurrency 32 even with
+stay resident, and the served clothing model's RSS grew 3-14% in a minute at concurrency 32 even with
 two arenas per core (:mod:`transmodal.serving.memory`). jemalloc keeps buffers of a size class
 together and gives unused pages back after a decay time (``background_thread:true``: a thread of its
-own does it, not the request path); the same server held its RSS within 2% with the same throughput
-and ~250 MB less memory (benchmarks/RESULTS.md, issue 19).
+own does it, not the request path); the same server's RSS moved -1.1% and +1.2% over a load test's
+three minutes (at most +3.2% in one), with the same throughput and ~250-290 MiB less memory
+(benchmarks/RESULTS.md, issue 19).
 
 jemalloc must be loaded before the process starts (``LD_PRELOAD``), so ``transmodal serve`` chooses
 the allocator first thing (:func:`choose_allocator`) and, for jemalloc, replaces its process by the
