@@ -74,14 +74,13 @@ def choose_allocator(requested: str, library: str | None = None) -> Allocator:
     """The allocator for ``requested`` (``auto``: jemalloc when found, else glibc).
 
     Args:
-        requested: One of :data:`ALLOCATORS`.
+        requested: One of :data:`ALLOCATORS`, as :class:`~transmodal.serving.settings.ServeSettings`
+            checked it (``settings.allocator``).
         library: The jemalloc library to use (default: :func:`find_jemalloc`).
 
     Raises:
         ConfigError: ``jemalloc`` was asked for and the system has none.
     """
-    if requested not in ALLOCATORS:
-        raise ConfigError(f"serve: --allocator {requested!r} is unknown; valid: {', '.join(ALLOCATORS)}")
     if requested == "glibc":
         return Allocator("glibc")
     if jemalloc_loaded():
