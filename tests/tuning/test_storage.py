@@ -87,8 +87,9 @@ def test_two_workers_sharing_one_sqlite_study_complete_n_trials_without_duplicat
     workers = [subprocess.Popen(command + ["--out", str(tmp_path / f"model{i}")], env=ENV, cwd=tmp_path,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
     outputs = [w.communicate(timeout=900)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
-    assert not any("error" in out.lower() for out in outputs), outputs
+    shown = "\n----- next worker -----\n".join(out[-4000:] for out in outputs)  # a string: shown whole on failure
+    assert [w.returncode for w in workers] == [0, 0], shown
+    assert not any("error" in out.lower() for out in outputs), shown
     trials = stored_trials(url)
     assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
     assert sorted(t.number for t in trials) == list(range(6))

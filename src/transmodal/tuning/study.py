@@ -33,11 +33,13 @@ from transmodal.fitting.state import FitRequest
 from transmodal.tuning.final import final_model
 from transmodal.tuning.orphans import fail_orphaned_trials
 from transmodal.tuning.settings import TuneSettings
+from transmodal.tuning.storage import make_storage
 from transmodal.tuning.space import SearchSpace
 from transmodal.tuning.trials import param_importances, trial_row
 
 LOG = logging.getLogger("transmodal.tuning")
 IDENTITY_IGNORES = ("progress_bar", "num_workers")  # config keys that may differ between a study's runs
+IDENTITY_WAIT_SECONDS = 10.0  # how long a worker that loads a new study waits for its creator to start it
 
 
 class TrialFailed(Exception):
@@ -194,9 +196,7 @@ def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by transmodal
     name = settings.name_for(request.labels)
     try:
-        study = optuna.create_study(storage=make_storage(settings), study_name=name, direction="maximize",
-                                    sampler=TrialSeededTPE(request.seed), pruner=make_pruner(settings),
-                                    load_if_exists=True)
+        study, created = create_or_load(settings, name, make_pruner(settings), TrialSeededTPE(request.seed))
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - SQLAlchemy and Optuna raise many kinds here
@@ -207,10 +207,10 @@ def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, 
     if settings.cv_folds > 1:  # trials scored on folds are not comparable with trials scored on one holdout
         identity["cv_folds"] = settings.cv_folds
     identity = _json_roundtrip(identity)
-    stored = study.user_attrs.get("transmodal")
-    if stored is None:
-        study.set_user_attr("transmodal", identity)
+    stored = None if created else stored_identity(study)
+    if stored is None:  # base trial first: a worker that sees the identity finds the base trial queued
         enqueue_base(study, settings, space, base)
+        study.set_user_attr("transmodal", identity)
     elif stored != identity:
         changed = sorted(k for k in identity if identity[k] != stored.get(k))
         raise ConfigError(f"study {name!r} in {redact(settings.storage)} was started with other {', '.join(changed)}; "
@@ -218,30 +218,32 @@ def open_study(request: FitRequest, settings: TuneSettings, space: SearchSpace, 
     return study
 
 
+def create_or_load(settings: TuneSettings, name: str, pruner, sampler) -> tuple[optuna.Study, bool]:
+    """The study named ``name``, and whether this process created it (else it was in the storage)."""
+    storage = make_storage(settings)
+    try:
+        return optuna.create_study(storage=storage, study_name=name, direction="maximize", sampler=sampler,
+                                   pruner=pruner), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner), False
+
+
+def stored_identity(study: optuna.Study) -> dict[str, Any] | None:
+    """The search a loaded study was started with (``transmodal`` user attribute). A study created a
+    moment ago by another worker gets it within milliseconds: wait for it up to
+    ``IDENTITY_WAIT_SECONDS``; None after that (its creator stopped first: this worker starts it)."""
+    deadline = time.monotonic() + IDENTITY_WAIT_SECONDS
+    while (stored := study.user_attrs.get("transmodal")) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return stored
+
+
 def enqueue_base(study: optuna.Study, settings: TuneSettings, space: SearchSpace, base: dict[str, Any]) -> None:
     """A new study's first trial: the base config's values of the space's keys (``tune.base_trial``);
     nothing when the base gives none of them a value the space holds."""
     values = space.base_values(base) if settings.base_trial else {}
     if values:
-        study.enqueue_trial(values, skip_if_exists=True)  # workers that race to create the study add it once
-
-
-def make_storage(settings: TuneSettings):
-    """None (in memory) or an RDB storage with heartbeats, so that a killed worker's trial is failed."""
-    if settings.storage is None:
-        return None
-    kwargs = {"connect_args": {"timeout": 60}} if settings.storage.startswith("sqlite") else None
-    beat = settings.heartbeat_seconds
-    for attempt in range(3):  # workers started together race to create the tables: the loser retries
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(settings.storage, engine_kwargs=kwargs, heartbeat_interval=beat,
-                                                  grace_period=2 * beat)
-        except Exception:  # noqa: BLE001 - SQLAlchemy's OperationalError, IntegrityError, ...
-            if attempt == 2:
-                raise
-            time.sleep(1.0 + attempt)
+        study.enqueue_trial(values, skip_if_exists=True)  # a study resumed after its creator stopped: added once
 
 
 def make_pruner(settings: TuneSettings) -> optuna.pruners.BasePruner:
