@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 
 from transmodal.encoders.base import ENCODERS, build_encoder
 from transmodal.encoders.image_efficientnet_lite0 import (
+    CPU_INFERENCE_CHUNK,
     EfficientNetLite0,
     EfficientNetLite0Encoder,
     weights_path,
@@ -143,6 +144,41 @@ def test_features_shapes_and_none(pretrained: EfficientNetLite0Encoder) -> None:
     assert torch.isfinite(out).all() and (out >= 0).all()  # after ReLU6 and average pooling
     distances = torch.cdist(out, out)
     assert (distances + torch.eye(4) * 1e3).min() > 1.0  # distinct images, distinct features
+
+
+def test_cpu_inference_in_chunks_gives_the_whole_batchs_features(pretrained: EfficientNetLite0Encoder,
+                                                                   monkeypatch) -> None:
+    rng = np.random.default_rng(1)
+    images = [Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)) for _ in range(CPU_INFERENCE_CHUNK * 2 + 1)]
+    inputs = pretrained.prepare([*images, crossword(0), None])  # 11 images: two chunks of 4, one of 3
+    calls: list[tuple[int, bool]] = []
+    whole_net = pretrained.net.forward_features
+
+    def forward_features(x):  # (B, 3, S, S) -> (B, 1280)
+        calls.append((x.shape[0], x.is_contiguous(memory_format=torch.channels_last)))
+        return whole_net(x)
+
+    monkeypatch.setattr(pretrained.net, "forward_features", forward_features)
+    with torch.no_grad():
+        chunked = pretrained(inputs)
+    assert calls == [(4, True), (4, True), (3, True)]
+    calls.clear()
+    with torch.no_grad():
+        whole = whole_net(inputs["pixel_values"])  # one batch, the usual memory format
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_a_training_encoder_runs_the_whole_batch() -> None:
+    encoder = build_encoder("image", {"name": "efficientnet_lite0", "pretrained": False, "frozen": False,
+                                      "image_size": 32})
+    seen: list[int] = []
+    whole_net = encoder.net.forward_features
+    encoder.net.forward_features = lambda x: (seen.append(x.shape[0]), whole_net(x))[1]
+    encoder.train()
+    encoder({"pixel_values": torch.randn(9, 3, 32, 32)}).sum().backward()  # batch-norm statistics of all 9
+    encoder.eval()
+    encoder({"pixel_values": torch.randn(9, 3, 32, 32)})  # grad enabled, trainable weights: one batch too
+    assert seen == [9, 9]
 
 
 def test_frozen_by_default(pretrained: EfficientNetLite0Encoder) -> None:
