@@ -29,16 +29,16 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-def _features(encoder, dataset) -> torch.Tensor:
-    """``(N, D)`` the frozen features of ``dataset``'s ``review`` column, filled as a fit fills them."""
+def _features(encoder, dataset, column: str = "review") -> torch.Tensor:
+    """``(N, D)`` the frozen features of ``dataset``'s ``column``, filled as a fit fills them."""
 
     class Net(torch.nn.Module):
         def encoder(self, name):
             return encoder
 
-    cache = EmbeddingCache(len(dataset), {"review": encoder.output_dim})
+    cache = EmbeddingCache(len(dataset), {column: encoder.output_dim})
     fill_cache(Net(), dataset, cache, None, batch_size=8)
-    return cache.values["review"]
+    return cache.values[column]
 
 
 def test_batches_come_back_in_order_the_first_in_the_calling_thread_the_rest_with_one_thread_each(two_threads):
@@ -131,6 +131,31 @@ def test_texts_encoded_by_two_workers_equal_those_encoded_one_batch_at_a_time(tm
     parallel = _features(encoder, dataset)
     torch.set_num_threads(1)  # one thread: one batch at a time
     assert torch.equal(parallel, _features(encoder, dataset))
+
+
+def test_photos_encoded_by_two_workers_equal_those_encoded_one_batch_at_a_time(tmp_path, two_threads, monkeypatch):
+    from PIL import Image
+
+    from transmodal.engine import encoding
+
+    rng = np.random.default_rng(2)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 256, (24, 36, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    frame = pd.DataFrame({"photo": [f"{i}.png" for i in range(30)]})
+    dataset = TableDataset(read_table(frame, base_dir=tmp_path), [InputSpec("photo", "image", ["photo"])])
+    encoder = build_encoder("image", {"name": "efficientnet_lite0", "pretrained": False, "frozen": True,
+                                      "image_size": 32})
+    workers = []
+    real = encoding.map_batches
+    monkeypatch.setattr(encoding, "map_batches", lambda fn, batches, n, first_alone=True: (
+        workers.append(n), real(fn, batches, n, first_alone))[1])
+
+    parallel = _features(encoder, dataset, "photo")
+    torch.set_num_threads(1)  # one thread: one batch at a time
+    alone = _features(encoder, dataset, "photo")
+    assert workers == [2, 1]
+    torch.testing.assert_close(parallel, alone, rtol=1e-5, atol=1e-6)
+    assert parallel.abs().sum(dim=1).min() > 0  # every row filled
 
 
 def test_intra_op_threads_lowers_the_setting_within_the_block_only(two_threads):

@@ -38,6 +38,10 @@ SMALL_WRITE = 16  # a prediction writes fewer new cells than this to no shard (s
 MAX_PADDING = 0.25  # a length-sorted batch carries at most this share of padding tokens beyond its real ones ...
 FREE_PADDING = 32  # ... or this many padding tokens (a smaller batch is no cheaper than that)
 PROJECT_AFTER = 0.05  # share of a column's tokens encoded before its end time is projected
+# modalities whose batches run on several CPU workers at once (one intra-op thread each): measured
+# faster for texts (issue 15) and photos (9,583 fashion_mm photos, EfficientNet-Lite0: 170 s in one
+# worker, 118 s in two: decoding and resizing run in parallel too; benchmarks/RESULTS.md)
+PARALLEL_MODALITIES = ("text", "image")
 
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("encoding_deadline", default=None)
 _CALLED: weakref.WeakSet = weakref.WeakSet()  # frozen encoders that have encoded a batch (int8 copy built, ...)
@@ -199,7 +203,7 @@ def _encode(encoder, spec, dataset: TableDataset, rows: list[int], batch_size: i
             share = min(torch.get_num_threads(), MAX_WORKERS)
             batches = (token_shares(lengths, batch_size, share) if getattr(encoder, "packs_padding", False)
                        else balance_batches(batches, lengths, share))
-        workers = cpu_workers(target, len(batches), first_alone) if spec.modality == "text" else 1
+        workers = cpu_workers(target, len(batches), first_alone) if spec.modality in PARALLEL_MODALITIES else 1
         with contextlib.closing(map_batches(encode_batch, batches, workers, first_alone)) as results:  # closing: a deadline
             for chunk, features in zip(batches, results):  # stops the workers' batches not started yet
                 out[chunk] = features
