@@ -149,7 +149,8 @@ def test_features_shapes_and_none(pretrained: EfficientNetLite0Encoder) -> None:
 def test_cpu_inference_in_chunks_gives_the_whole_batchs_features(pretrained: EfficientNetLite0Encoder,
                                                                    monkeypatch) -> None:
     rng = np.random.default_rng(1)
-    images = [Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)) for _ in range(CPU_INFERENCE_CHUNK * 2 + 1)]
+    count = CPU_INFERENCE_CHUNK * 2 + 1
+    images = [Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)) for _ in range(count)]
     inputs = pretrained.prepare([*images, crossword(0), None])  # 11 images: two chunks of 4, one of 3
     calls: list[tuple[int, bool]] = []
     whole_net = pretrained.net.forward_features

@@ -28,7 +28,8 @@ def test_two_workers_that_both_read_a_waiting_trial_do_not_both_run_it(tmp_path)
     study.enqueue_trial({"x": 1.0})
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]._trial_id
     results: dict[str, bool] = {}
-    took_b = threading.Thread(target=lambda: results.update(b=storage_b.set_trial_state_values(waiting, TrialState.RUNNING)))
+    took_b = threading.Thread(
+        target=lambda: results.update(b=storage_b.set_trial_state_values(waiting, TrialState.RUNNING)))
 
     def pause_after_reading_the_trial(conn, cursor, statement, parameters, context, executemany):
         # A has read the trial (WAITING) and not yet written it: B tries to take it meanwhile
