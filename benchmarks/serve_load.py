@@ -196,8 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="issue-19-serve-load", help="Results file name (benchmarks/results).")
     parser.add_argument("--commit", default=None, help="The commit measured (an export of it has no git folder).")
     parser.add_argument("--allocator-check", action="store_true",
-                        help="Also serve micro-batched with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072: "
-                             "large freed buffers go back to the system) at concurrency 32: its RSS and throughput.")
+                        help="Also serve micro-batched on glibc (--allocator glibc) with its mmap threshold fixed "
+                             "(MALLOC_MMAP_THRESHOLD_=131072: large freed buffers go back to the system) at "
+                             "concurrency 32: its RSS and throughput.")
     parser.add_argument("--trim-every-s", type=float, default=None,
                         help="Both servers' --trim-every-s (default: the server's own default).")
     parser.add_argument("--trim-check", action="store_true",
@@ -231,8 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.allocator_check:
         mode = "micro-batched, MALLOC_MMAP_THRESHOLD_=131072"
         print(f"{mode}:", flush=True)
-        results["modes"][mode] = run_mode(model, MODES["micro-batched"], rows, args.seconds, args.warmup, (32,),
-                                          {"MALLOC_MMAP_THRESHOLD_": "131072"})
+        # glibc's setting: this server runs on glibc whatever --allocator says (jemalloc ignores it)
+        results["modes"][mode] = run_mode(model, MODES["micro-batched"] + ["--allocator", "glibc"], rows, args.seconds,
+                                          args.warmup, (32,), {"MALLOC_MMAP_THRESHOLD_": "131072"})
     print(f"micro-batching / one row per forward at concurrency 32: {results['speedup_at_32']:.2f}x")
     results["load_average_at_end"] = os.getloadavg()
     print("saved", save_json(args.name, results))
