@@ -1,0 +1,94 @@
+"""Does a row's prediction depend on the rows predicted with it? (int8 vs fp32 frozen MiniLM)
+
+Dynamic int8 quantisation (the CPU default of the frozen packaged MiniLM, ``quantize: int8``) scales
+each Linear layer's input by the range of the whole batch, so a text's features can depend on the
+other texts in its batch. This script measures that, on the clothing split of issue 2:
+
+- features: the first ``--texts`` training Review Texts encoded by the default text encoder through
+  the library's ``fill_cache`` with batches of 64 and of 16, int8 and fp32 (no store);
+- predictions: the served clothing model of ``benchmarks.serve_model`` (``benchmarks/_work``), the first
+  ``--rows`` test rows predicted one row per call (each call writes no shard: fewer than 16 cells),
+  then in one call, with a new empty embedding store, so every call encodes its own texts.
+
+Run: ``python -m benchmarks.int8_batch_invariance [--texts 600] [--rows 64]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from benchmarks._machine import machine, save_json
+from benchmarks.datasets.clothing import load_clothing
+
+SERVED = os.path.join(os.path.dirname(__file__), "_work", "serve", "clothing-minilm-default")
+
+
+def features_by_batch_size(texts: list[str], quantize: str | None, sizes=(64, 16)) -> dict[int, np.ndarray]:
+    """``{batch size: (N, D) features}`` of ``texts`` from the default text encoder with ``quantize``."""
+    from transmodal.data.dataset import TableDataset
+    from transmodal.data.readers import read_table
+    from transmodal.data.schema import InputSpec
+    from transmodal.encoders.base import build_encoder, default_encoder_spec
+    from transmodal.engine.cache import EmbeddingCache
+    from transmodal.engine.encoding import fill_cache
+
+    class One:
+        input_names = ["text"]
+
+        def __init__(self, encoder):
+            self._encoder = encoder
+
+        def encoder(self, name):
+            return self._encoder
+
+    dataset = TableDataset(read_table(pd.DataFrame({"text": texts})), [InputSpec("text", "text", ["text"])])
+    out = {}
+    for size in sizes:
+        encoder = build_encoder("text", {**default_encoder_spec("text"), "quantize": quantize})
+        cache = EmbeddingCache(len(texts), {"text": encoder.output_dim})
+        fill_cache(One(encoder), dataset, cache, store=None, batch_size=size)
+        out[size] = cache.values["text"].numpy()
+    return out
+
+
+def prediction_gap(rows: pd.DataFrame) -> dict[str, float]:
+    """Positive-class probability of each row predicted alone vs in one call with all ``rows``."""
+    from transmodal import MultimodalPredictor
+
+    model = MultimodalPredictor.load(SERVED)
+    alone = np.concatenate([model.predict_proba(rows.iloc[[i]]).to_numpy()[:, 1] for i in range(len(rows))])
+    together = model.predict_proba(rows).to_numpy()[:, 1]
+    gap = np.abs(alone - together)
+    return {"rows": len(rows), "max_abs_probability_gap": float(gap.max()), "median_gap": float(np.median(gap)),
+            "rows_over_0.01": int((gap > 0.01).sum()), "label_flips_at_0.5": int(((alone > 0.5) != (together > 0.5)).sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=600)
+    parser.add_argument("--rows", type=int, default=64)
+    parser.add_argument("--out", default="int8-batch-invariance")
+    args = parser.parse_args()
+    os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="int8-invariance-")  # every call encodes
+    train, test = load_clothing()
+    texts = train["Review Text"].fillna("").astype(str).tolist()[:args.texts]
+    result = {"machine": machine(), "texts": len(texts), "features": {}}
+    for quantize in (None, "int8"):
+        by_size = features_by_batch_size(texts, quantize)
+        gap = np.abs(by_size[64] - by_size[16])  # (N, D)
+        relative = gap.max(axis=1) / np.abs(by_size[64]).max(axis=1)
+        result["features"][str(quantize)] = {"max_abs_gap": float(gap.max()),
+                                             "median_row_relative_gap": float(np.median(relative))}
+        print(quantize, result["features"][str(quantize)], flush=True)
+    result["predictions_int8_served_model"] = prediction_gap(test.head(args.rows))
+    print(result["predictions_int8_served_model"], flush=True)
+    save_json(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
