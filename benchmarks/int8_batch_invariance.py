@@ -10,7 +10,12 @@ other texts in its batch. This script measures that, on the clothing split of is
   ``--rows`` test rows predicted one row per call (each call writes no shard: fewer than 16 cells),
   then in one call, with a new empty embedding store, so every call encodes its own texts.
 
-Run: ``python -m benchmarks.int8_batch_invariance [--texts 600] [--rows 64]``
+And one candidate fix, timed (``--linear-cost``): a Linear layer with int8 weights (per output
+channel) and int8 activations scaled **per token** (batch-invariant), through ``torch._int_mm``,
+beside fp32 and ``quantize_dynamic``'s per-batch int8, on MiniLM's three Linear shapes for a batch
+of 64 texts of 80 tokens (5,120 rows), 1 and 2 threads.
+
+Run: ``python -m benchmarks.int8_batch_invariance [--texts 600] [--rows 64] [--linear-cost]``
 """
 
 from __future__ import annotations
@@ -68,12 +73,61 @@ def prediction_gap(rows: pd.DataFrame) -> dict[str, float]:
             "rows_over_0.01": int((gap > 0.01).sum()), "label_flips_at_0.5": int(((alone > 0.5) != (together > 0.5)).sum())}
 
 
+def linear_cost(rows: int = 5120, repeats: int = 10) -> list[dict]:
+    """Milliseconds and largest error (vs fp32) of fp32, per-batch int8 and per-token int8 Linear layers."""
+    import time
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    def per_token_int8(linear):
+        weight = linear.weight.detach()  # (out, in)
+        weight_scale = weight.abs().amax(1) / 127  # (out,)
+        weight_t = torch.round(weight / weight_scale[:, None]).clamp(-127, 127).to(torch.int8).t().contiguous()
+
+        def forward(x):  # (rows, in) -> (rows, out)
+            scale = x.abs().amax(1, keepdim=True).clamp_min(1e-8) / 127  # (rows, 1): one per token
+            quantised = torch.round(x / scale).clamp(-127, 127).to(torch.int8)
+            return torch._int_mm(quantised, weight_t).float() * scale * weight_scale + linear.bias
+        return forward
+
+    def milliseconds(fn, x):
+        fn(x)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn(x)
+        return (time.perf_counter() - start) / repeats * 1000
+
+    out, before = [], torch.get_num_threads()
+    torch.manual_seed(0)
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for size_in, size_out in ((384, 1536), (1536, 384), (384, 384)):
+            linear, x = torch.nn.Linear(size_in, size_out), torch.randn(rows, size_in)
+            dynamic = quantize_dynamic(torch.nn.Sequential(linear), {torch.nn.Linear: per_channel_dynamic_qconfig},
+                                       dtype=torch.qint8)
+            row = {"threads": threads, "shape": f"{rows}x{size_in}->{size_out}"}
+            with torch.inference_mode():
+                reference = linear(x)
+                for name, fn in (("fp32", linear), ("int8_per_batch", dynamic), ("int8_per_token", per_token_int8(linear))):
+                    row[f"{name}_ms"] = milliseconds(fn, x)
+                    row[f"{name}_max_error"] = float((fn(x) - reference).abs().max())
+            out.append(row)
+            print(row, flush=True)
+    torch.set_num_threads(before)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=600)
     parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--out", default="int8-batch-invariance")
+    parser.add_argument("--linear-cost", action="store_true", help="only time the per-token int8 Linear candidate")
     args = parser.parse_args()
+    if args.linear_cost:
+        save_json(f"{args.out}-linear-cost", {"machine": machine(), "rows": linear_cost()})
+        return
     os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="int8-invariance-")  # every call encodes
     train, test = load_clothing()
     texts = train["Review Text"].fillna("").astype(str).tolist()[:args.texts]
