@@ -80,8 +80,8 @@ def encode_random(encoder, texts: list[str], batch_size: int = 64, seed: int = 0
     return out, padded
 
 
-def encode_sorted(encoder, texts: list[str]) -> np.ndarray:
-    """The new path (engine.encoding.fill_cache, no store)."""
+def encode_sorted(encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """The new path (engine.encoding.fill_cache, no store), ``batch_size`` texts per batch at most."""
     from transmodal.data.dataset import TableDataset
     from transmodal.data.readers import read_table
     from transmodal.data.schema import InputSpec
@@ -96,7 +96,7 @@ def encode_sorted(encoder, texts: list[str]) -> np.ndarray:
 
     dataset = TableDataset(read_table(pd.DataFrame({"text": texts})), [InputSpec("text", "text", ["text"])])
     cache = EmbeddingCache(len(texts), {"text": encoder.output_dim})
-    fill_cache(One(), dataset, cache, store=None, batch_size=64)
+    fill_cache(One(), dataset, cache, store=None, batch_size=batch_size)
     return cache.values["text"].numpy()
 
 

@@ -33,21 +33,17 @@ from PIL import Image
 from benchmarks._machine import machine, save_json
 from benchmarks.datasets._common import data_file
 from benchmarks.fashion_mm_stacking_cv import FOLDS, SEED, load
+from benchmarks.photo_encoder_cost import lower
 from transmodal.encoders.base import build_encoder
 
 
 def lower_outputs(encoder, paths: list[Path], top_from: int) -> torch.Tensor:
     """``(N, C, h, w)`` float16: the stem and the stages below ``top_from`` of every photo."""
-    net = encoder.net
     out = []
     with torch.inference_mode():
         for start in range(0, len(paths), 4):
             pixels = encoder.prepare([Image.open(p) for p in paths[start:start + 4]])["pixel_values"]
-            x = F.relu6(net._bn0(net._conv_stem(pixels.contiguous(memory_format=torch.channels_last))))
-            for block, stage in zip(net._blocks, net.stage_of_block):
-                if stage >= top_from:
-                    break
-                x = block(x)
+            x = lower(encoder.net, pixels.contiguous(memory_format=torch.channels_last), top_from)
             out.append(x.to(torch.float16).contiguous())
     return torch.cat(out)
 

@@ -29,36 +29,18 @@ import pandas as pd
 
 from benchmarks._machine import machine, save_json
 from benchmarks.datasets.clothing import load_clothing
+from benchmarks.encoding_limit import encode_sorted
 
 SERVED = os.path.join(os.path.dirname(__file__), "_work", "serve", "clothing-minilm-default")
 
 
 def features_by_batch_size(texts: list[str], quantize: str | None, sizes=(64, 16)) -> dict[int, np.ndarray]:
-    """``{batch size: (N, D) features}`` of ``texts`` from the default text encoder with ``quantize``."""
-    from transmodal.data.dataset import TableDataset
-    from transmodal.data.readers import read_table
-    from transmodal.data.schema import InputSpec
+    """``{batch size: (N, D) features}`` of ``texts`` from the default text encoder with ``quantize``
+    (a new encoder per size, so none reuses another's int8 copy)."""
     from transmodal.encoders.base import build_encoder, default_encoder_spec
-    from transmodal.engine.cache import EmbeddingCache
-    from transmodal.engine.encoding import fill_cache
 
-    class One:
-        input_names = ["text"]
-
-        def __init__(self, encoder):
-            self._encoder = encoder
-
-        def encoder(self, name):
-            return self._encoder
-
-    dataset = TableDataset(read_table(pd.DataFrame({"text": texts})), [InputSpec("text", "text", ["text"])])
-    out = {}
-    for size in sizes:
-        encoder = build_encoder("text", {**default_encoder_spec("text"), "quantize": quantize})
-        cache = EmbeddingCache(len(texts), {"text": encoder.output_dim})
-        fill_cache(One(encoder), dataset, cache, store=None, batch_size=size)
-        out[size] = cache.values["text"].numpy()
-    return out
+    spec = {**default_encoder_spec("text"), "quantize": quantize}
+    return {size: encode_sorted(build_encoder("text", spec), texts, size) for size in sizes}
 
 
 def prediction_gap(rows: pd.DataFrame) -> dict[str, float]:
