@@ -10,7 +10,12 @@ other texts in its batch. This script measures that, on the clothing split of is
   ``--rows`` test rows predicted one row per call (each call writes no shard: fewer than 16 cells),
   then in one call, with a new empty embedding store, so every call encodes its own texts.
 
-And one candidate fix, timed (``--linear-cost``): a Linear layer with int8 weights (per output
+Each of fp32 (``quantize: None``), per-batch int8 (``"int8"``, the CPU default) and per-token int8
+(``"int8_per_token"``, :mod:`transmodal.encoders.int8_per_token`) is timed too (texts per second of
+the ``fill_cache`` passes, 2 threads as the library runs them), its features compared with fp32's,
+and the served model's gap measured with its text encoders switched to each int8 mode.
+
+And the first candidate fix, timed (``--linear-cost``): a Linear layer with int8 weights (per output
 channel) and int8 activations scaled **per token** (batch-invariant), through ``torch._int_mm``,
 beside fp32 and ``quantize_dynamic``'s per-batch int8, on MiniLM's three Linear shapes for a batch
 of 64 texts of 80 tokens (5,120 rows), 1 and 2 threads.
@@ -34,20 +39,35 @@ from benchmarks.encoding_limit import encode_sorted
 SERVED = os.path.join(os.path.dirname(__file__), "_work", "serve", "clothing-minilm-default")
 
 
-def features_by_batch_size(texts: list[str], quantize: str | None, sizes=(64, 16)) -> dict[int, np.ndarray]:
+def features_by_batch_size(texts: list[str], quantize: str | None,
+                           sizes=(64, 16)) -> tuple[dict[int, np.ndarray], dict[int, float]]:
     """``{batch size: (N, D) features}`` of ``texts`` from the default text encoder with ``quantize``
-    (a new encoder per size, so none reuses another's int8 copy)."""
+    (a new encoder per size, so none reuses another's int8 copy), and ``{batch size: texts per
+    second}`` (the int8 copy made on the first batch included)."""
+    import time
+
     from transmodal.encoders.base import build_encoder, default_encoder_spec
 
     spec = {**default_encoder_spec("text"), "quantize": quantize}
-    return {size: encode_sorted(build_encoder("text", spec), texts, size) for size in sizes}
+    features, rates = {}, {}
+    for size in sizes:
+        encoder = build_encoder("text", spec)
+        start = time.perf_counter()
+        features[size] = encode_sorted(encoder, texts, size)
+        rates[size] = len(texts) / (time.perf_counter() - start)
+    return features, rates
 
 
-def prediction_gap(rows: pd.DataFrame) -> dict[str, float]:
-    """Positive-class probability of each row predicted alone vs in one call with all ``rows``."""
+def prediction_gap(rows: pd.DataFrame, quantize: str = "int8") -> dict[str, float]:
+    """Positive-class probability of each row predicted alone vs in one call with all ``rows``, the
+    served model's int8 text encoders run in ``quantize`` mode."""
     from transmodal import MultimodalPredictor
 
     model = MultimodalPredictor.load(SERVED)
+    for name in model.net_.input_names:
+        encoder = model.net_.encoder(name)
+        if encoder.settings.get("quantize"):
+            encoder.settings["quantize"] = quantize  # before its first call: the store key and int8 copy follow
     alone = np.concatenate([model.predict_proba(rows.iloc[[i]]).to_numpy()[:, 1] for i in range(len(rows))])
     together = model.predict_proba(rows).to_numpy()[:, 1]
     gap = np.abs(alone - together)
@@ -113,16 +133,23 @@ def main() -> None:
     os.environ["TRANSMODAL_CACHE"] = tempfile.mkdtemp(prefix="int8-invariance-")  # every call encodes
     train, test = load_clothing()
     texts = train["Review Text"].fillna("").astype(str).tolist()[:args.texts]
-    result = {"machine": machine(), "texts": len(texts), "features": {}}
-    for quantize in (None, "int8"):
-        by_size = features_by_batch_size(texts, quantize)
+    result = {"machine": machine(), "texts": len(texts), "features": {}, "predictions_served_model": {}}
+    reference = None
+    for quantize in (None, "int8", "int8_per_token"):
+        by_size, rates = features_by_batch_size(texts, quantize)
+        reference = by_size[64] if quantize is None else reference  # fp32 at batches of 64
         gap = np.abs(by_size[64] - by_size[16])  # (N, D)
-        relative = gap.max(axis=1) / np.abs(by_size[64]).max(axis=1)
-        result["features"][str(quantize)] = {"max_abs_gap": float(gap.max()),
-                                             "median_row_relative_gap": float(np.median(relative))}
+        scale = np.abs(by_size[64]).max(axis=1)  # (N,)
+        error = np.abs(by_size[64] - reference)
+        result["features"][str(quantize)] = {
+            "max_abs_gap": float(gap.max()), "median_row_relative_gap": float(np.median(gap.max(axis=1) / scale)),
+            "max_abs_error_vs_fp32": float(error.max()),
+            "median_row_relative_error_vs_fp32": float(np.median(error.max(axis=1) / scale)),
+            "texts_per_second": {str(size): rate for size, rate in rates.items()}}
         print(quantize, result["features"][str(quantize)], flush=True)
-    result["predictions_int8_served_model"] = prediction_gap(test.head(args.rows))
-    print(result["predictions_int8_served_model"], flush=True)
+    for quantize in ("int8", "int8_per_token"):
+        result["predictions_served_model"][quantize] = prediction_gap(test.head(args.rows), quantize)
+        print(quantize, result["predictions_served_model"][quantize], flush=True)
     save_json(args.out, result)
 
 

@@ -100,6 +100,8 @@ class _OneInput:
     ({"inference_quantize": "auto"}, "int8", 60.0, None),
     ({"inference_quantize": None}, "int8", None, None),  # an explicit None wins
     ({"inference_quantize": "int8"}, "int8", 60.0, "int8"),  # as does an explicit int8
+    ({}, "int8_per_token", None, "int8_per_token"),  # "auto" keeps the base's per-token scales
+    ({"inference_quantize": "int8_per_token"}, None, None, "int8_per_token"),
 ])
 def test_inference_quantize_defaults_to_auto_which_is_fp32_under_a_time_limit(tiny_bert, given, quantize, time_limit,
                                                                                 expected):
@@ -166,3 +168,24 @@ def test_the_int8_copy_of_a_merged_encoder_quantises_its_base_layers_only_and_pr
     inputs = encoder.prepare(["a small test of the copy", "and another one"])
     with torch.no_grad():
         assert torch.equal(copy(**inputs).last_hidden_state, every_linear(**inputs).last_hidden_state)
+
+
+def test_a_merged_encoder_runs_per_token_int8_when_its_adapter_says_so(tiny_bert):
+    from torch import nn
+
+    from transmodal.encoders.adapters import merge_for_inference, quantized_after_merge
+    from transmodal.encoders.quantization import model_for_forward
+
+    class Net(nn.Module):
+        def __init__(self, encoder) -> None:
+            super().__init__()
+            self.review = encoder
+
+        def encoder(self, name):
+            return self.review
+
+    encoder = _adapted(tiny_bert)
+    adapters = {"review": {"inference_quantize": "int8_per_token"}}
+    merge_for_inference(Net(encoder), adapters)
+    assert encoder.merged_quantize == "int8_per_token" and quantized_after_merge(adapters)
+    assert "PerTokenInt8Linear" in repr(model_for_forward(encoder, encoder.model))

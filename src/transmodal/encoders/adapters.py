@@ -21,7 +21,7 @@ from transmodal.errors import ConfigError
 ADAPTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
 METHODS = ("lora", "ia3")
-INFERENCE_QUANTIZE = (None, "int8", "auto")
+INFERENCE_QUANTIZE = (None, "int8", "int8_per_token", "auto")
 
 
 def adapter_spec(options: dict) -> dict[str, Any]:
@@ -152,7 +152,8 @@ def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
 
     Args:
         adapters: The model spec's adapters per input; an input whose entry says
-            ``inference_quantize="int8"`` then predicts through an int8 copy of its merged encoder
+            ``inference_quantize`` ``"int8"`` (or ``"int8_per_token"``) then predicts through an int8
+            copy of its merged encoder
             (:func:`transmodal.encoders.quantization.model_for_forward`).
     """
     merged = 0
@@ -162,8 +163,8 @@ def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
                 _merge(layer)
                 merged += 1
     for name, spec in (adapters or {}).items():
-        if spec.get("inference_quantize") == "int8":
-            net.encoder(name).merged_quantize = "int8"
+        if spec.get("inference_quantize") in ("int8", "int8_per_token"):
+            net.encoder(name).merged_quantize = spec["inference_quantize"]
     return merged
 
 
@@ -199,7 +200,7 @@ def _merge(layer) -> None:
 
 def quantized_after_merge(adapters: dict[str, dict]) -> bool:
     """Whether any adapted encoder predicts in int8 once merged (see :func:`merge_for_inference`)."""
-    return any(spec.get("inference_quantize") == "int8" for spec in adapters.values())
+    return any(spec.get("inference_quantize") in ("int8", "int8_per_token") for spec in adapters.values())
 
 
 def unmerged_state(net, state: dict[str, Any]) -> dict[str, Any]:

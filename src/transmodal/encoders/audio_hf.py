@@ -90,7 +90,9 @@ class HFAudioEncoder(Encoder):
         max_seconds: Clips are cropped to their first ``max_seconds`` seconds.
         frozen: When True no parameter trains (and the embeddings may be cached).
         trust_remote_code: Allow a checkpoint's own Python code to run; off unless set to True.
-        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU).
+        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU);
+            ``"int8_per_token"``: the same with activations scaled per token, so that a row's
+            features do not depend on the rest of its batch.
     """
 
     modality = "audio"

@@ -98,7 +98,9 @@ class HFImageEncoder(Encoder):
         checkpoint: A model id or a local folder holding the model and its image processor config.
         frozen: When True no parameter trains (and the embeddings may be cached).
         trust_remote_code: Allow a checkpoint's own Python code to run; off unless set to True.
-        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU).
+        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU);
+            ``"int8_per_token"``: the same with activations scaled per token, so that a row's
+            features do not depend on the rest of its batch.
     """
 
     modality = "image"

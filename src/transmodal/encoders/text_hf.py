@@ -31,7 +31,9 @@ class HFTextEncoder(Encoder):
         max_length: Tokens per text; longer texts are truncated (capped at the tokenizer's limit).
         frozen: When True no parameter trains (and the embeddings may be cached).
         trust_remote_code: Allow a checkpoint's own Python code to run; off unless set to True.
-        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU).
+        quantize: ``"int8"``: dynamic int8 Linear layers (a frozen encoder only; faster on CPU);
+            ``"int8_per_token"``: the same with activations scaled per token, so that a row's
+            features do not depend on the rest of its batch.
         layers: Mean-pool each of the last ``layers`` transformer layers (``"all"``: every one)
             and concatenate them (``output_dim`` = layers x hidden size). A sentence-embedding model's last layer is
             trained for similarity; the earlier layers keep word-level signal (sentiment, negation)
