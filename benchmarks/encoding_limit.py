@@ -16,6 +16,9 @@ Parts (``python -m benchmarks.encoding_limit PART``):
   trained here on 600 rows) and for any ``NAME=FOLDER`` given (e.g. ``benchmarks.lora_int8_quality``'s).
 - ``latency`` (d): one-row ``predict`` of a loaded predictor, 1,000 calls on distinct test rows.
 - ``images`` (e): frozen EfficientNet-Lite0 over the 9,583 fashion_mm photos, cold then warm store.
+- ``quantize-modes``: the default text encoder (every layer) over the same 6,000 Review Texts in fp32,
+  per-batch int8 and per-token int8 (``quantize="int8_per_token"``), batches of 64 and 16: texts/s
+  and the frozen probe's test AUROC.
 
 Run alone on the machine (timings): ``flock /tmp/transmodal-bench.lock .venv/bin/python -m
 benchmarks.encoding_limit encode``.
@@ -147,6 +150,33 @@ def part_encode() -> dict:
         run.pop("features")
     result["runs"] = runs
     return result
+
+
+def part_quantize_modes() -> dict:
+    """The default text encoder (every MiniLM layer) over the 6,000 training Review Texts in fp32,
+    per-batch int8 and per-token int8, in batches of 64 and 16: texts per second (the int8 copy made
+    on the first batch included), and a frozen probe's test AUROC on the 2,000 test texts encoded the
+    same way."""
+    from transmodal.encoders.base import build_encoder, default_encoder_spec
+
+    paths = build_clothing()
+    train, test = pd.read_csv(paths["train"]), pd.read_csv(paths["test"])
+    texts = train["Review Text"].fillna("").astype(str).tolist()
+    test_texts = test["Review Text"].fillna("").astype(str).tolist()
+    y_train, y_test = train[LABEL].to_numpy(), test[LABEL].to_numpy()
+    runs = {}
+    for quantize in ("int8", "int8_per_token", None):
+        for batch_size in (64, 16):
+            encoder = build_encoder("text", {**default_encoder_spec("text"), "quantize": quantize})
+            start = time.perf_counter()
+            features = encode_sorted(encoder, texts, batch_size)
+            seconds = time.perf_counter() - start
+            test_features = encode_sorted(encoder, test_texts, batch_size)
+            name = f"{quantize or 'fp32'}_batch_{batch_size}"
+            runs[name] = {"seconds": seconds, "texts_per_second": len(texts) / seconds,
+                          "probe_auroc": probe_auroc(features, y_train, test_features, y_test)}
+            print(name, {k: round(v, 4) for k, v in runs[name].items()}, flush=True)
+    return {"texts": len(texts), "runs": runs}
 
 
 def cli(*args: str, store: Path) -> tuple[float, subprocess.CompletedProcess]:
@@ -311,8 +341,10 @@ def main() -> None:
         results["latency"] = part_latency(work)
     elif part == "images":
         results["images"] = part_images(work)
+    elif part == "quantize-modes":
+        results["quantize_modes"] = part_quantize_modes()
     else:
-        raise SystemExit(f"unknown part {part!r}: encode, refit, predict, latency or images")
+        raise SystemExit(f"unknown part {part!r}: encode, refit, predict, latency, images or quantize-modes")
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=1, default=str))
     print("saved", save_json(f"issue-15-{part}", results))
 
