@@ -149,8 +149,10 @@ def default_encoder_spec(modality: str, last_layer: bool = False) -> dict[str, A
         except ImportError:
             return {"name": "builtin_text"}
         spec: dict[str, Any] = {"name": "hf_text", "checkpoint": "packaged:all-MiniLM-L6-v2", "frozen": True}
-        if not torch.cuda.is_available():  # per-channel int8 Linear layers: 1.57x faster on a 2-core
-            spec["quantize"] = "int8"      # AVX2 CPU, probe AUROC -0.0006 (benchmarks/RESULTS.md, issue 15 a)
+        if not torch.cuda.is_available():  # int8 Linear layers (per-channel weights): 1.57x faster on a 2-core
+            # AVX2 CPU (issue 15 a); activations scaled per token, so a row's features do not depend on
+            # the rows encoded with it (benchmarks/RESULTS.md, "int8 scaled per token")
+            spec["quantize"] = "int8_per_token"
         if not last_layer:
             spec["layers"] = "all"
         return spec
