@@ -15,13 +15,14 @@ from torch import nn
 
 from transmodal.encoders.adapter_defaults import AdapterDefaults, resolved_lora_alpha
 from transmodal.encoders.hf_loading import LAYER_NAMES, layer_number
+from transmodal.encoders.quantization import INT8_MODES
 from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
 
 ADAPTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
 METHODS = ("lora", "ia3")
-INFERENCE_QUANTIZE = (None, "int8", "int8_per_token", "auto")
+INFERENCE_QUANTIZE = (None, *INT8_MODES, "auto")
 
 
 def adapter_spec(options: dict) -> dict[str, Any]:
@@ -163,7 +164,7 @@ def merge_for_inference(net, adapters: dict[str, dict] | None = None) -> int:
                 _merge(layer)
                 merged += 1
     for name, spec in (adapters or {}).items():
-        if spec.get("inference_quantize") in ("int8", "int8_per_token"):
+        if spec.get("inference_quantize") in INT8_MODES:
             net.encoder(name).merged_quantize = spec["inference_quantize"]
     return merged
 
@@ -200,7 +201,7 @@ def _merge(layer) -> None:
 
 def quantized_after_merge(adapters: dict[str, dict]) -> bool:
     """Whether any adapted encoder predicts in int8 once merged (see :func:`merge_for_inference`)."""
-    return any(spec.get("inference_quantize") in ("int8", "int8_per_token") for spec in adapters.values())
+    return any(spec.get("inference_quantize") in INT8_MODES for spec in adapters.values())
 
 
 def unmerged_state(net, state: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from torch import nn
 from transmodal.encoders.threads import intra_op_threads
 from transmodal.errors import ConfigError
 
-QUANTIZE_CHOICES = (None, "int8", "int8_per_token")
+INT8_MODES = ("int8", "int8_per_token")
+QUANTIZE_CHOICES = (None, *INT8_MODES)
 
 
 def check_quantize(kind: str, quantize: Any, frozen: bool) -> str | None:
