@@ -20,6 +20,7 @@ from PIL import Image
 from tinyaligned import save_tiny_clap, save_tiny_clip, save_tiny_siglip
 from tinycheckpoints import save_tiny_bert, save_tiny_vit, save_tiny_wav2vec2
 from transmodal.encoders.base import build_encoder, encoder_registry
+from transmodal.errors import ConfigError
 
 MODALITIES = ("text", "image", "audio", "tabular")
 RATE = 8000
@@ -153,10 +154,15 @@ def test_rebuilds_from_its_json_settings(modality, name, checkpoints):
 
 @pytest.mark.parametrize("modality,name", CASES)
 def test_trains_unless_frozen(modality, name, checkpoints):
-    _, encoder, batch = build(modality, name, checkpoints)
+    cls, encoder, batch = build(modality, name, checkpoints)
     if encoder.frozen:  # e.g. pretrained encoders by default: nothing trains, eval mode stays
         assert not any(p.requires_grad for p in encoder.parameters())
         assert not encoder.train().training
+    if not cls.trainable:  # nothing in it can train: asking for it is a clear error, unfreezing a no-op
+        with pytest.raises(ConfigError, match=name):
+            build(modality, name, checkpoints, frozen=False)
+        assert encoder.freeze(False).frozen and encoder.settings["frozen"] is True
+        return
     _, trainable, batch = build(modality, name, checkpoints, frozen=False)
     trainable.train()
     assert not trainable.frozen and any(p.requires_grad for p in trainable.parameters())
@@ -170,7 +176,8 @@ def test_trains_unless_frozen(modality, name, checkpoints):
 
 @pytest.mark.parametrize("modality,name", CASES)
 def test_freeze_stops_every_gradient(modality, name, checkpoints):
-    _, encoder, batch = build(modality, name, checkpoints, frozen=False)
+    cls = encoder_registry(modality).get(name)
+    _, encoder, batch = build(modality, name, checkpoints, **({"frozen": False} if cls.trainable else {}))
     encoder.freeze(True)
     assert encoder.frozen and encoder.settings["frozen"] is True
     assert not any(p.requires_grad for p in encoder.parameters())

@@ -52,6 +52,7 @@ class Encoder(nn.Module):
 
     modality: ClassVar[str] = ""
     weights_from_reference: ClassVar[bool] = False
+    trainable: ClassVar[bool] = True  # False: nothing in it can train (no parameters); always frozen
     DEFAULTS: ClassVar[dict[str, Any]] = {}  # every known setting and its default (when listed)
 
     @classmethod
@@ -93,7 +94,10 @@ class Encoder(nn.Module):
         raise NotImplementedError
 
     def freeze(self, frozen: bool = True) -> "Encoder":
-        """Freeze (or unfreeze) all parameters; records the state in ``settings``."""
+        """Freeze (or unfreeze) all parameters; records the state in ``settings``. An encoder that
+        cannot train (``trainable`` False) stays frozen."""
+        if not frozen and not self.trainable:
+            return self
         if not frozen:
             from transmodal.encoders.quantization import drop_quantize
 

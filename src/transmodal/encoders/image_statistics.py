@@ -121,6 +121,7 @@ class ImageStatisticsEncoder(Encoder):
 
     modality = "image"
     weights_from_reference = True  # nothing to save: the settings rebuild it
+    trainable = False  # a strategy that unfreezes every encoder leaves it frozen
 
     def __init__(self, image_size: int = 112, threshold: float = 0.08, frozen: bool = True, **extra: Any) -> None:
         unknown = sorted(set(extra) - {"name"})
