@@ -73,8 +73,9 @@ def balanced_batches() -> Iterator[None]:
     length batches are few (a batch of 16 reviews: 3 or so, the last one run by one worker while the
     other core idles). With ``quantize="int8"`` (activations scaled per batch) a row's features
     depend on which rows share its batch, so the predictor's own calls keep the batches of
-    :func:`length_batches` (``"int8_per_token"``, the CPU default, and fp32 do not depend on them). An encoder that computes no padding (a BERT text encoder:
-    :mod:`transmodal.encoders.packed_bert`) gets one batch per worker instead (:func:`token_shares`)."""
+    :func:`length_batches` (``"int8_per_token"``, the CPU default, and fp32 do not depend on them).
+    An encoder that computes no padding (a BERT text encoder: :mod:`transmodal.encoders.packed_bert`)
+    gets one batch per worker instead (:func:`token_shares`)."""
     token = _BALANCED.set(True)
     try:
         with packed_padding():  # an encoder that can skips the padding: fewer, longer batches
