@@ -57,14 +57,23 @@ class ResumeCheckpoint(Checkpoint):
         trainer.save_checkpoint(self.path)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if batch_idx + 1 >= trainer.num_training_batches:
+            # the epoch's last batch: its validation is still to run, and a checkpoint here would
+            # resume past it (the epoch's scores, best weights and history lost); the epoch-end
+            # checkpoint (and a Ctrl-C stop) comes after the validation, in on_train_epoch_end
+            return
         if self.stop_requested:
-            self._save(trainer, batch_idx + 1)
-            where = f"epoch {trainer.current_epoch + 1}, batch {batch_idx + 1}"
-            log.info("stopped at %s; checkpoint saved to %s", where, self.path)
-            raise KeyboardInterrupt(f"stopped at {where}; the checkpoint in {self.path.parent} continues the fit "
-                                    "with resume=True and the same checkpoint_dir")
+            self._stop(trainer, batch_idx + 1)
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
             self._save(trainer, batch_idx + 1)
+
+    def _stop(self, trainer, batches_done: int) -> None:
+        """Save at this batch boundary and raise ``KeyboardInterrupt`` (a Ctrl-C stop)."""
+        self._save(trainer, batches_done)
+        where = f"epoch {trainer.current_epoch + 1}, batch {batches_done}"
+        log.info("stopped at %s; checkpoint saved to %s", where, self.path)
+        raise KeyboardInterrupt(f"stopped at {where}; the checkpoint in {self.path.parent} continues the fit "
+                                "with resume=True and the same checkpoint_dir")
 
     def _on_sigint(self, signum, frame) -> None:
         if self.stop_requested:  # the second Ctrl-C: stop now
@@ -88,6 +97,8 @@ class ResumeCheckpoint(Checkpoint):
         self._release_sigint()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.stop_requested:
+            self._stop(trainer, int(trainer.num_training_batches))
         self._save(trainer, int(trainer.num_training_batches))
 
     def on_fit_end(self, trainer, pl_module) -> None:
