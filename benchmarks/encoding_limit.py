@@ -152,13 +152,23 @@ def part_encode() -> dict:
     return result
 
 
+def timed_default_encoding(texts: list[str], quantize: str | None, batch_size: int):
+    """A new default text encoder (every MiniLM layer) with ``quantize``, ``texts``' features (N, D)
+    in batches of at most ``batch_size``, and the seconds they took (the int8 copy made on the first
+    batch included)."""
+    from transmodal.encoders.base import build_encoder, default_encoder_spec
+
+    encoder = build_encoder("text", {**default_encoder_spec("text"), "quantize": quantize})
+    start = time.perf_counter()
+    features = encode_sorted(encoder, texts, batch_size)
+    return encoder, features, time.perf_counter() - start
+
+
 def part_quantize_modes() -> dict:
     """The default text encoder (every MiniLM layer) over the 6,000 training Review Texts in fp32,
     per-batch int8 and per-token int8, in batches of 64 and 16: texts per second (the int8 copy made
     on the first batch included), and a frozen probe's test AUROC on the 2,000 test texts encoded the
     same way."""
-    from transmodal.encoders.base import build_encoder, default_encoder_spec
-
     paths = build_clothing()
     train, test = pd.read_csv(paths["train"]), pd.read_csv(paths["test"])
     texts = train["Review Text"].fillna("").astype(str).tolist()
@@ -167,10 +177,7 @@ def part_quantize_modes() -> dict:
     runs = {}
     for quantize in ("int8", "int8_per_token", None):
         for batch_size in (64, 16):
-            encoder = build_encoder("text", {**default_encoder_spec("text"), "quantize": quantize})
-            start = time.perf_counter()
-            features = encode_sorted(encoder, texts, batch_size)
-            seconds = time.perf_counter() - start
+            encoder, features, seconds = timed_default_encoding(texts, quantize, batch_size)
             test_features = encode_sorted(encoder, test_texts, batch_size)
             name = f"{quantize or 'fp32'}_batch_{batch_size}"
             runs[name] = {"seconds": seconds, "texts_per_second": len(texts) / seconds,

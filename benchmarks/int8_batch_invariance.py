@@ -34,7 +34,7 @@ import pandas as pd
 
 from benchmarks._machine import machine, save_json
 from benchmarks.datasets.clothing import load_clothing
-from benchmarks.encoding_limit import encode_sorted
+from benchmarks.encoding_limit import timed_default_encoding
 
 SERVED = os.path.join(os.path.dirname(__file__), "_work", "serve", "clothing-minilm-default")
 
@@ -44,17 +44,10 @@ def features_by_batch_size(texts: list[str], quantize: str | None,
     """``{batch size: (N, D) features}`` of ``texts`` from the default text encoder with ``quantize``
     (a new encoder per size, so none reuses another's int8 copy), and ``{batch size: texts per
     second}`` (the int8 copy made on the first batch included)."""
-    import time
-
-    from transmodal.encoders.base import build_encoder, default_encoder_spec
-
-    spec = {**default_encoder_spec("text"), "quantize": quantize}
     features, rates = {}, {}
     for size in sizes:
-        encoder = build_encoder("text", spec)
-        start = time.perf_counter()
-        features[size] = encode_sorted(encoder, texts, size)
-        rates[size] = len(texts) / (time.perf_counter() - start)
+        _, features[size], seconds = timed_default_encoding(texts, quantize, size)
+        rates[size] = len(texts) / seconds
     return features, rates
 
 
